@@ -1,0 +1,126 @@
+// The client side of the control socket: sends one command, streams stdin frames when asked,
+// and hands stdout/stderr frames to the caller until the server's control frame says how it
+// ended. Works against our server and speaks exactly the gem's framing.
+
+import net from 'node:net'
+import type { Readable } from 'node:stream'
+import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ControlReply } from '../shared/frames.js'
+import { HotswapError } from '../shared/errors.js'
+
+const CHUNK = 256 * 1024
+
+export interface RemoteOptions {
+  socketPath: string
+  args: string[]
+  tty: boolean
+  /** Sent as stdin frames, then an empty frame (end-of-input). */
+  stdin?: Readable
+  /** May return a promise: the socket is paused until it settles (backpressure). */
+  onStdout: (chunk: Buffer) => void | Promise<void>
+  onStderr: (chunk: Buffer) => void
+}
+
+export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
+  const socket = net.connect(opts.socketPath)
+  let reply: ControlReply | null = null
+  let closed = false
+
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        reject(new HotswapError('HOTSWAP_ERR_NO_SERVER',
+          `no hotswap server is listening on ${opts.socketPath} (is \`hotswap serve\` running? set --socket or HOTSWAP_SOCKET)`))
+      } else {
+        reject(new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `cannot connect to ${opts.socketPath}: ${err.message}`))
+      }
+    })
+  })
+  await connected
+  socket.on('error', () => {}) // Reported through 'close' without a reply.
+
+  const done = new Promise<ControlReply>((resolve, reject) => {
+    const decoder = new FrameDecoder({ maxData: 64 * 1024 * 1024 })
+    let queue: Promise<void> = Promise.resolve()
+    let pending = 0
+    socket.on('data', (chunk: Buffer) => {
+      let frames
+      try {
+        frames = decoder.push(chunk)
+      } catch (err) {
+        socket.destroy()
+        reject(new HotswapError('HOTSWAP_ERR_PROTOCOL', `the server sent a malformed frame: ${(err as Error).message}`))
+        return
+      }
+      for (const frame of frames) {
+        if (frame.channel === Channel.stdout) {
+          // Frames are handed over one at a time, in order; the socket waits meanwhile.
+          const payload = frame.payload
+          pending++
+          socket.pause()
+          queue = queue.then(async () => { await opts.onStdout(payload) }).then(() => {
+            if (--pending === 0) socket.resume()
+          })
+          queue.catch((err: unknown) => {
+            socket.destroy()
+            reject(err)
+          })
+        } else if (frame.channel === Channel.stderr) {
+          opts.onStderr(frame.payload)
+        } else if (frame.channel === Channel.control) {
+          try {
+            const parsed = JSON.parse(frame.payload.toString('utf8')) as Partial<ControlReply>
+            reply = { exit: typeof parsed.exit === 'number' ? parsed.exit : 1 }
+            if (typeof parsed.error === 'string') reply.error = parsed.error
+            if (typeof parsed.code === 'string') reply.code = parsed.code
+          } catch {
+            reply = { exit: 1, error: 'unreadable control frame from the server' }
+          }
+          const final = reply
+          void queue.then(() => resolve(final), reject)
+          socket.end()
+          return
+        }
+      }
+    })
+    socket.on('close', () => {
+      closed = true
+      if (reply === null) {
+        reject(new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', 'the server closed the connection before the command finished'))
+      }
+    })
+  })
+
+  const request = { args: opts.args, tty: opts.tty, protocol: PROTOCOL_VERSION, cwd: process.cwd() }
+  socket.write(encodeFrame(Channel.control, JSON.stringify(request)))
+
+  if (opts.stdin !== undefined) {
+    const stdin = opts.stdin
+    const pump = async (): Promise<void> => {
+      try {
+        for await (const data of stdin) {
+          if (closed || reply !== null) break
+          const buf = data as Buffer
+          for (let off = 0; off < buf.length; off += CHUNK) {
+            const ok = socket.write(encodeFrame(Channel.stdin, buf.subarray(off, off + CHUNK)))
+            if (!ok) {
+              await new Promise<void>((resolve) => {
+                const go = (): void => { socket.off('drain', go); socket.off('close', go); resolve() }
+                socket.on('drain', go)
+                socket.on('close', go)
+              })
+            }
+          }
+        }
+      } finally {
+        if (!closed && reply === null) socket.write(encodeFrame(Channel.stdin, Buffer.alloc(0)))
+      }
+    }
+    pump().catch((err: Error) => {
+      // The source failed mid-way: closing without end-of-input aborts the push server-side.
+      socket.destroy()
+      process.stderr.write(`ERROR [HOTSWAP_ERR_SOURCE] reading the source failed: ${err.message}\n`)
+    })
+  }
+  return await done
+}

@@ -1,0 +1,146 @@
+// `hotswap cp SRC DST` on the client side. Exactly one side is a managed database; `-` is
+// stdin/stdout. Local files are streamed through the socket, so the server never needs to see
+// the client's filesystem:
+//   push  local file / stdin ──stdin frames──▶ server (validate, swap) ──▶ "OK"
+//   pull  server snapshot ──stdout frames──▶ stdout, or a temp file renamed into place
+
+import { createReadStream, existsSync, promises as fsp, realpathSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import { HotswapError } from '../shared/errors.js'
+import type { DatabaseInfo } from '../shared/messages.js'
+import { runRemote } from './connection.js'
+
+export interface CpOptions {
+  src: string
+  dst: string
+  socketPath: string
+  skipIntegrityCheck: boolean
+  skipSchemaCheck: boolean
+  force: boolean
+}
+
+async function managedDatabases (socketPath: string): Promise<DatabaseInfo[]> {
+  const chunks: Buffer[] = []
+  const reply = await runRemote({
+    socketPath,
+    args: ['status', '--json'],
+    tty: false,
+    onStdout: (c) => { chunks.push(c) },
+    onStderr: () => {},
+  })
+  if (reply.exit !== 0) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
+  const status = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { databases: DatabaseInfo[] }
+  return status.databases
+}
+
+function isManaged (arg: string, dbs: DatabaseInfo[]): boolean {
+  if (dbs.some((d) => d.name === arg)) return true
+  const abs = resolve(arg)
+  let real = abs
+  try { real = realpathSync(abs) } catch { /* not on disk */ }
+  return dbs.some((d) => d.path === abs || d.path === real)
+}
+
+function flagsOf (o: CpOptions): string[] {
+  return [
+    ...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []),
+    ...(o.skipSchemaCheck ? ['--skip-schema-check'] : []),
+    ...(o.force ? ['--force'] : []),
+  ]
+}
+
+const forward = {
+  onStderr: (c: Buffer) => { process.stderr.write(c) },
+  onStdout: (c: Buffer): void | Promise<void> => {
+    if (process.stdout.write(c)) return
+    return new Promise<void>((resolve) => process.stdout.once('drain', resolve))
+  },
+}
+
+export async function cp (o: CpOptions): Promise<number> {
+  if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
+  const tty = process.stderr.isTTY === true
+  if (o.src === '-') {
+    const reply = await runRemote({ socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: process.stdin, ...forward })
+    return reply.exit
+  }
+  if (o.dst === '-') {
+    process.stdin.destroy() // A pull reads nothing from stdin.
+    const reply = await runRemote({ socketPath: o.socketPath, args: ['cp', o.src, '-'], tty, ...forward })
+    return reply.exit
+  }
+  const dbs = await managedDatabases(o.socketPath)
+  const srcManaged = isManaged(o.src, dbs)
+  const dstManaged = isManaged(o.dst, dbs)
+  const list = dbs.map((d) => `${d.name} (${d.path})`).join(', ')
+  if (srcManaged && dstManaged) throw new HotswapError('HOTSWAP_ERR_BOTH_MANAGED', `both ${o.src} and ${o.dst} are managed databases; one side must be a file or -`)
+  if (!srcManaged && !dstManaged) throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `neither ${o.src} nor ${o.dst} is a managed database (managed: ${list})`)
+  if (dstManaged) return await pushFile(o, tty)
+  return await pullFile(o, tty)
+}
+
+async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
+  const src = resolve(o.src)
+  try {
+    const st = statSync(src)
+    if (!st.isFile()) throw new Error('not a regular file')
+    await fsp.access(src, fsp.constants.R_OK)
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${o.src}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
+  }
+  let snapshot: string | null = null
+  let path = src
+  if (existsSync(`${src}-wal`)) {
+    // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
+    // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
+    snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
+    const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
+    try {
+      db.prepare('VACUUM INTO ?').run(snapshot)
+    } finally {
+      db.close()
+    }
+    path = snapshot
+  }
+  try {
+    const reply = await runRemote({
+      socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: createReadStream(path, { highWaterMark: 256 * 1024 }), ...forward,
+    })
+    return reply.exit
+  } finally {
+    if (snapshot !== null) await fsp.rm(snapshot, { force: true })
+  }
+}
+
+async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
+  let dest = resolve(o.dst)
+  if (existsSync(dest) && statSync(dest).isDirectory()) dest = join(dest, basename(o.src))
+  if (!existsSync(dirname(dest))) throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: its directory does not exist`)
+  const temp = join(dirname(dest), `.${basename(dest)}.hotswap-${randomBytes(6).toString('hex')}.tmp`)
+  const fh = await fsp.open(temp, 'wx', 0o600)
+  let ok = false
+  try {
+    const reply = await runRemote({
+      socketPath: o.socketPath,
+      args: ['cp', o.src, '-'],
+      tty,
+      onStdout: async (c) => { await fh.write(c) },
+      onStderr: forward.onStderr,
+    })
+    if (reply.exit !== 0) return reply.exit
+    await fh.sync()
+    await fh.close()
+    await fsp.rename(temp, dest)
+    ok = true
+    process.stdout.write('OK\n')
+    return 0
+  } finally {
+    if (!ok) {
+      await fh.close().catch(() => {})
+      await fsp.rm(temp, { force: true })
+    }
+  }
+}

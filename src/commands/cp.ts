@@ -1,0 +1,43 @@
+import { Args, Command, Flags } from '@oclif/core'
+import { cp } from '../client/cp.js'
+import { reportError } from '../client/output.js'
+import { defaultSocketPath } from '../primary/serve.js'
+
+export default class Cp extends Command {
+  static args = {
+    src: Args.string({ description: 'a file, a managed database (path or name), or - for stdin', required: true }),
+    dst: Args.string({ description: 'a file, a managed database (path or name), or - for stdout', required: true }),
+  }
+
+  static description = 'Push a database into the running server (swap), or pull a consistent snapshot out'
+
+  static examples = [
+    '<%= config.bin %> cp new.sqlite3 db/production.sqlite3        # push: swap the live database',
+    '<%= config.bin %> cp db/production.sqlite3 backup.sqlite3     # pull: a consistent snapshot',
+    'ssh prod hotswap cp db/production.sqlite3 - > backup.sqlite3  # pull over ssh',
+    'ssh prod hotswap cp - db/production.sqlite3 < new.sqlite3     # push over ssh',
+  ]
+
+  static flags = {
+    force: Flags.boolean({ description: 'swap even when another process has the live database open' }),
+    'skip-integrity-check': Flags.boolean({ description: 'do not run PRAGMA integrity_check on the pushed file' }),
+    'skip-schema-check': Flags.boolean({ description: 'allow a schema that differs from the live one' }),
+    socket: Flags.string({ description: 'control socket path [default: $HOTSWAP_SOCKET or tmp/sockets/hotswap.sock]' }),
+  }
+
+  async run (): Promise<void> {
+    const { args, flags } = await this.parse(Cp)
+    try {
+      process.exitCode = await cp({
+        src: args.src,
+        dst: args.dst,
+        socketPath: flags.socket ?? defaultSocketPath(),
+        skipIntegrityCheck: flags['skip-integrity-check'],
+        skipSchemaCheck: flags['skip-schema-check'],
+        force: flags.force,
+      })
+    } catch (err) {
+      process.exitCode = reportError(err)
+    }
+  }
+}

@@ -1,0 +1,15 @@
+import { Command, Flags } from '@oclif/core'
+import { VERSION } from '../shared/version.js'
+
+export default class Version extends Command {
+  static description = 'Print the hotswap version'
+
+  static flags = {
+    json: Flags.boolean({ description: 'print JSON' }),
+  }
+
+  async run (): Promise<void> {
+    const { flags } = await this.parse(Version)
+    process.stdout.write(flags.json ? JSON.stringify({ version: VERSION, node: process.version }) + '\n' : `hotswap ${VERSION}\n`)
+  }
+}

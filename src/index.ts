@@ -1,0 +1,38 @@
+// The app-facing API, loaded inside workers (and by apps run directly with node).
+//
+//   import { database, onPause, onResume, gate } from 'hotswap'
+//   const db = database()   // the first --db; database('cache') by name or path
+
+import { getRuntime, openDatabase } from './worker/runtime.js'
+import type { SwapSafeDatabase } from './worker/database.js'
+
+export { HotswapError, ErrorCodes, type ErrorCode } from './shared/errors.js'
+export type { SwapSafeDatabase, SwapSafeStatement, SwapSafeTransaction, OpenHook } from './worker/database.js'
+
+/** A handle with better-sqlite3's surface that stays valid across swaps. */
+export function database (nameOrPath?: string): SwapSafeDatabase {
+  return openDatabase(nameOrPath)
+}
+
+/** Runs before this worker closes its connections for a swap (after in-flight requests end). */
+export function onPause (fn: () => unknown): void {
+  getRuntime().pauseHooks.push(fn)
+}
+
+/** Runs after this worker reopened its connections, before queued requests are released. */
+export function onResume (fn: () => unknown): void {
+  getRuntime().resumeHooks.push(fn)
+}
+
+/**
+ * Runs background work (timers, queues, jobs) as if it were a request: it waits while a swap
+ * is paused, and a swap waits for it to finish.
+ */
+export function gate<T> (fn: () => T | Promise<T>, label = 'background task'): Promise<T> {
+  return getRuntime().gate.run(label, fn)
+}
+
+/** True when running under `hotswap serve`. */
+export function isManaged (): boolean {
+  return getRuntime().mode === 'managed'
+}

@@ -1,0 +1,285 @@
+// What the control socket can do: the server side of `cp`, `status` and `version`.
+// Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
+// returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
+
+import { existsSync, realpathSync, createReadStream, promises as fsp } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
+import { HotswapError } from '../shared/errors.js'
+import type { Logger } from '../shared/logger.js'
+import type { DatabaseInfo } from '../shared/messages.js'
+import { VERSION } from '../shared/version.js'
+import type { TaskPool } from './pool.js'
+import type { SwapCoordinator } from './swap-coordinator.js'
+import type { Supervisor } from './supervisor.js'
+import { createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
+
+export interface Session {
+  args: string[]
+  /** Where relative paths resolve: our client's cwd, else the server's (as the gem expects). */
+  cwd: string
+  tty: boolean
+  stdin: Readable
+  stdout: (data: Buffer | string) => Promise<void>
+  stderr: (text: string) => void
+  isClosed: () => boolean
+  /** Stops the idle timer once an upload is complete (validation may take a while). */
+  uploadDone: () => void
+}
+
+export interface ServerContext {
+  databases: DatabaseInfo[]
+  coordinator: SwapCoordinator
+  pool: TaskPool
+  supervisor: Supervisor
+  logger: Logger
+  socketPath: string
+  startedAt: number
+  maxBytes: number
+}
+
+export type Command = (s: Session, ctx: ServerContext) => Promise<number>
+
+export const commands: Record<string, Command> = {
+  cp,
+  status,
+  version: async (s) => {
+    s.stdin.resume()
+    await s.stdout(`hotswap ${VERSION}\n`)
+    return 0
+  },
+}
+
+interface CpArgs {
+  src: string
+  dst: string
+  skipIntegrity: boolean
+  skipSchema: boolean
+  force: boolean
+}
+
+function parseCp (args: string[]): CpArgs {
+  const positional: string[] = []
+  const out = { skipIntegrity: false, skipSchema: false, force: false }
+  for (const a of args) {
+    const flag = a.replace(/_/g, '-')
+    if (flag === '--skip-integrity-check') out.skipIntegrity = true
+    else if (flag === '--skip-schema-check') out.skipSchema = true
+    else if (flag === '--force') out.force = true
+    else if (a.startsWith('--')) throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${a} for cp`)
+    else positional.push(a)
+  }
+  if (positional.length !== 2) {
+    throw new HotswapError('HOTSWAP_ERR_USAGE', `cp takes SRC and DST (got ${positional.length} argument(s))`)
+  }
+  return { src: positional[0] as string, dst: positional[1] as string, ...out }
+}
+
+function realpathOr (p: string): string {
+  try {
+    return realpathSync(p)
+  } catch {
+    return p
+  }
+}
+
+/** A managed database named by `arg` (name, `database` for the first, or path), if any. */
+export function findManaged (arg: string, cwd: string, dbs: DatabaseInfo[]): DatabaseInfo | undefined {
+  if (arg === '-') return undefined
+  const byName = dbs.find((d) => d.name === arg)
+  if (byName !== undefined) return byName
+  const abs = resolve(cwd, arg)
+  const real = realpathOr(abs)
+  const byPath = dbs.find((d) => d.path === real || d.path === abs)
+  if (byPath !== undefined) return byPath
+  if (arg === 'database') return dbs[0]
+  return undefined
+}
+
+function managedList (dbs: DatabaseInfo[]): string {
+  return dbs.map((d) => `${d.name} (${d.path})`).join(', ')
+}
+
+async function cp (s: Session, ctx: ServerContext): Promise<number> {
+  let a: CpArgs
+  try {
+    a = parseCp(s.args.slice(1))
+  } catch (err) {
+    s.stdin.resume()
+    throw err
+  }
+  if (a.src !== '-') s.stdin.resume() // Only a push from '-' reads stdin frames; drop the rest.
+  const srcDb = findManaged(a.src, s.cwd, ctx.databases)
+  const dstDb = findManaged(a.dst, s.cwd, ctx.databases)
+  if (srcDb !== undefined && dstDb !== undefined) {
+    throw new HotswapError('HOTSWAP_ERR_BOTH_MANAGED',
+      `both ${a.src} and ${a.dst} are managed databases; one side must be a file or -`)
+  }
+  if (dstDb !== undefined) return await push(s, ctx, a, dstDb)
+  if (srcDb !== undefined) return await pull(s, ctx, srcDb, a.dst)
+  throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED',
+    `neither ${a.src} nor ${a.dst} is a managed database (managed: ${managedList(ctx.databases)})`)
+}
+
+async function receive (s: Session, ctx: ServerContext, src: string, db: DatabaseInfo): Promise<{ tempPath: string, bytes: number }> {
+  const tempPath = tempPathFor(db.path)
+  try {
+    if (src !== '-') {
+      // A server-side path (the gem's client sends those): a file with a -wal beside it may hold
+      // committed rows only in the -wal, so it is read through SQLite, never as raw bytes.
+      const abs = resolve(s.cwd, src)
+      try {
+        await fsp.access(abs)
+      } catch {
+        throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${abs}: no such file, or not readable`)
+      }
+      if (existsSync(`${abs}-wal`)) {
+        await ctx.pool.run('readSourceThroughSqlite', { srcPath: abs, destPath: tempPath })
+        const fh = await fsp.open(tempPath, 'r+')
+        try { await fh.sync() } finally { await fh.close() }
+        return { tempPath, bytes: (await fsp.stat(tempPath)).size }
+      }
+    }
+    const fh = await createExclusive(tempPath)
+    try {
+      const input: Readable = src === '-' ? s.stdin : createReadStream(resolve(s.cwd, src))
+      // Written chunk by chunk with awaits: the socket is paused while the disk catches up.
+      let bytes = 0
+      for await (const chunk of input) {
+        const buf = chunk as Buffer
+        bytes += buf.length
+        if (bytes > ctx.maxBytes) {
+          throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+        }
+        await fh.write(buf)
+      }
+      // fsync before the pause: an un-fsynced file made the rename take 66-83 ms.
+      await fh.sync()
+      return { tempPath, bytes }
+    } finally {
+      await fh.close()
+    }
+  } catch (err) {
+    removeWithSideFiles(tempPath)
+    if (err instanceof HotswapError) throw err
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') {
+      throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${src}: ${e.message}`)
+    }
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION', `no space left beside ${db.path} to receive the upload`)
+    }
+    throw err
+  } finally {
+    s.uploadDone()
+  }
+}
+
+async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo): Promise<number> {
+  const log = ctx.logger
+  const started = performance.now()
+  const { tempPath, bytes } = await receive(s, ctx, a.src, db)
+  log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
+  if (s.tty) s.stderr(`received ${formatBytes(bytes)}\n`)
+  try {
+    const checked = await ctx.pool.run<{ timings: Record<string, number> }>('validate', {
+      tempPath,
+      livePath: db.path,
+      skipIntegrity: a.skipIntegrity,
+      skipSchema: a.skipSchema,
+    })
+    const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
+    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings })
+    if (s.tty) s.stderr('checks passed\n')
+    // The new file takes the live file's permissions, so a swap does not change who may read it.
+    const liveMode = (await fsp.stat(db.path)).mode & 0o777
+    await fsp.chmod(tempPath, liveMode)
+    const report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
+    log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`)
+    if (s.tty) s.stderr(`swapped ${db.name}: pause ${report.pauseMs.toFixed(1)} ms across ${report.workers} worker(s)\n`)
+  } catch (err) {
+    removeWithSideFiles(tempPath)
+    throw err
+  }
+  await s.stdout('OK\n')
+  return 0
+}
+
+async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: string): Promise<number> {
+  const log = ctx.logger
+  const toStdout = dst === '-'
+  const dest = toStdout ? db.path : resolve(s.cwd, dst)
+  if (!toStdout && !existsSync(dirname(dest))) {
+    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${dest}: its directory does not exist`)
+  }
+  const tempPath = tempPathFor(dest, toStdout ? 'pull' : 'tmp')
+  try {
+    const started = performance.now()
+    const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>
+      await ctx.pool.run<{ bytes: number, ms: number }>('snapshot', { livePath: db.path, destPath: tempPath }))
+    log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
+    if (toStdout) {
+      for await (const chunk of createReadStream(tempPath, { highWaterMark: 256 * 1024 })) {
+        if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')
+        await s.stdout(chunk as Buffer)
+      }
+    } else {
+      const fh = await fsp.open(tempPath, 'r+')
+      try { await fh.sync() } finally { await fh.close() }
+      await fsp.rename(tempPath, dest)
+      await s.stdout('OK\n')
+    }
+    log.info(`pull of ${db.name} complete: ${snap.bytes} bytes in ${(performance.now() - started).toFixed(1)} ms`)
+    return 0
+  } finally {
+    removeWithSideFiles(tempPath)
+  }
+}
+
+async function status (s: Session, ctx: ServerContext): Promise<number> {
+  s.stdin.resume()
+  const json = s.args.includes('--json')
+  const workers = await Promise.all(ctx.supervisor.all().map(async (w) => {
+    const stats = (w.state === 'online' || w.state === 'listening') ? await ctx.supervisor.stats(w) : null
+    return {
+      id: w.id,
+      pid: w.pid,
+      state: w.state,
+      uptimeMs: Date.now() - w.startedAt,
+      restarts: ctx.supervisor.restartsOf(w.id),
+      inFlight: stats?.inFlight ?? null,
+      served: stats?.served ?? null,
+    }
+  }))
+  const databases = await Promise.all(ctx.databases.map(async (d) => {
+    const h = ctx.coordinator.history.get(d.name)
+    let size: number | null = null
+    try { size = (await fsp.stat(d.path)).size } catch { size = null }
+    return { name: d.name, path: d.path, size, swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null }
+  }))
+  const report = {
+    primary: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAt, socket: ctx.socketPath, version: VERSION },
+    workers,
+    databases,
+  }
+  if (json) {
+    await s.stdout(JSON.stringify(report) + '\n')
+    return 0
+  }
+  const lines = [
+    `hotswap ${VERSION}  primary pid ${process.pid}  up ${Math.round(report.primary.uptimeMs / 1000)} s  socket ${ctx.socketPath}`,
+    'workers:',
+    ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
+    'databases:',
+    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  swaps ${d.swaps}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
+  ]
+  await s.stdout(lines.join('\n') + '\n')
+  return 0
+}
+
+export function formatBytes (n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`
+}

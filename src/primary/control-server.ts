@@ -1,0 +1,248 @@
+// The control server: a Unix socket that speaks the hotswap gem's framing.
+//
+//   accept ─▶ first frame: control {"args", "tty"} (10 s) ─▶ command(session)
+//     stdin frames ─▶ session.stdin (Readable; the socket pauses when it is full)
+//     session.stdout/stderr ─▶ frames ─▶ client;   end: control {"exit": N, "error"?, "code"?}
+//
+// A malformed frame ends that connection only. The socket lives in a 0700 directory with mode
+// 0600; a live socket is never stolen, a stale one is replaced.
+
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
+import net from 'node:net'
+import { dirname } from 'node:path'
+import { Readable } from 'node:stream'
+import { Channel, encodeFrame, FrameDecoder, FrameError, parseControlRequest, type ControlReply, type ControlRequest } from '../shared/frames.js'
+import { HotswapError, toHotswapError } from '../shared/errors.js'
+import type { Logger } from '../shared/logger.js'
+import { commands, type ServerContext, type Session } from './control-commands.js'
+
+const FIRST_FRAME_TIMEOUT_MS = 10_000
+
+export interface ControlServerOptions {
+  socketPath: string
+  context: ServerContext
+  logger: Logger
+  /** An upload with no bytes for this long is aborted. */
+  idleTimeoutMs: number
+}
+
+/** Makes sure the socket directory is ours and private, and that no live server owns the path. */
+export async function prepareSocketPath (socketPath: string): Promise<void> {
+  const dir = dirname(socketPath)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const st = statSync(dir)
+  const uid = process.getuid?.()
+  if (uid !== undefined && st.uid !== uid) {
+    throw new HotswapError('HOTSWAP_ERR_SOCKET_UNSAFE', `the socket directory ${dir} is owned by uid ${st.uid}, not by this user (${uid})`)
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new HotswapError('HOTSWAP_ERR_SOCKET_UNSAFE',
+      `the socket directory ${dir} is writable by other users (mode ${(st.mode & 0o777).toString(8)}); use a private directory (chmod 700)`)
+  }
+  let existing
+  try {
+    existing = lstatSync(socketPath)
+  } catch {
+    return
+  }
+  if (!existing.isSocket()) {
+    throw new HotswapError('HOTSWAP_ERR_SOCKET_IN_USE', `${socketPath} exists and is not a socket; refusing to replace it`)
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath)
+    probe.once('connect', () => { probe.destroy(); resolve(true) })
+    probe.once('error', () => resolve(false))
+  })
+  if (alive) {
+    throw new HotswapError('HOTSWAP_ERR_SOCKET_IN_USE', `another hotswap server is listening on ${socketPath}`)
+  }
+  unlinkSync(socketPath) // Stale: its server is gone.
+}
+
+export class ControlServer {
+  readonly #opts: ControlServerOptions
+  readonly #server: net.Server
+  readonly #connections = new Set<net.Socket>()
+  #closing = false
+
+  constructor (opts: ControlServerOptions) {
+    this.#opts = opts
+    this.#server = net.createServer((socket) => this.#accept(socket))
+  }
+
+  async listen (): Promise<void> {
+    await prepareSocketPath(this.#opts.socketPath)
+    // The umask makes the socket 0600 from its creation, not after a chmod race.
+    const previous = process.umask(0o177)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once('error', reject)
+        this.#server.listen(this.#opts.socketPath, () => {
+          this.#server.off('error', reject)
+          resolve()
+        })
+      })
+    } finally {
+      process.umask(previous)
+    }
+    chmodSync(this.#opts.socketPath, 0o600)
+    this.#opts.logger.info(`control socket listening on ${this.#opts.socketPath}`)
+  }
+
+  /** Stops accepting new connections and removes the socket file; open ones stay. */
+  stopAccepting (): void {
+    this.#closing = true
+    this.#server.close()
+    try { unlinkSync(this.#opts.socketPath) } catch { /* already gone */ }
+  }
+
+  /** Ends whatever connections are left (an idle upload must not hold the shutdown). */
+  destroyConnections (): void {
+    for (const c of this.#connections) c.destroy()
+  }
+
+  #accept (socket: net.Socket): void {
+    const log = this.#opts.logger
+    this.#connections.add(socket)
+    const decoder = new FrameDecoder()
+    let request: ControlRequest | null = null
+    let closed = false
+    let finished = false
+    let stdinEnded = false
+
+    const stdin = new Readable({
+      highWaterMark: 1024 * 1024,
+      read: () => { socket.resume() },
+    })
+    stdin.on('error', () => {}) // Errors reach the command through its pipeline.
+
+    const write = (channel: 0 | 1 | 2 | 3, data: Buffer | string): boolean => {
+      if (closed || socket.destroyed) return true
+      return socket.write(encodeFrame(channel, data))
+    }
+    const finish = (reply: ControlReply): void => {
+      if (finished) return
+      finished = true
+      write(Channel.control, JSON.stringify(reply))
+      socket.end()
+    }
+    const fail = (err: unknown, exit = 1): void => {
+      const e = toHotswapError(err)
+      const lines = [`ERROR [${e.code}] ${e.message}`, ...e.details.map((d) => `  ${d}`)]
+      write(Channel.stderr, lines.join('\n') + '\n')
+      finish({ exit, error: e.message, code: e.code })
+    }
+
+    socket.setTimeout(FIRST_FRAME_TIMEOUT_MS)
+    socket.on('timeout', () => {
+      const err = new HotswapError('HOTSWAP_ERR_TIMEOUT', request === null
+        ? `no command within ${FIRST_FRAME_TIMEOUT_MS} ms`
+        : `the upload was idle for ${this.#opts.idleTimeoutMs} ms`)
+      log.warn(`control connection: ${err.message}`)
+      if (request === null) {
+        fail(err, 2)
+        socket.destroy()
+      } else {
+        stdin.destroy(err)
+      }
+    })
+    socket.on('close', () => {
+      closed = true
+      this.#connections.delete(socket)
+      if (!stdinEnded) stdin.destroy(new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before end-of-input; nothing was changed'))
+    })
+    socket.on('error', (err) => log.debug(`control connection error: ${err.message}`))
+
+    socket.on('data', (chunk: Buffer) => {
+      let frames
+      try {
+        frames = decoder.push(chunk)
+      } catch (err) {
+        socket.removeAllListeners('data')
+        const e = err instanceof FrameError ? new HotswapError('HOTSWAP_ERR_PROTOCOL', err.message) : err
+        log.warn(`control connection: malformed frame: ${(e as Error).message}`)
+        if (request === null) fail(e, 2)
+        else stdin.destroy(e as Error)
+        if (request === null) socket.destroy()
+        return
+      }
+      for (const frame of frames) {
+        if (request === null) {
+          if (frame.channel !== Channel.control) {
+            fail(new HotswapError('HOTSWAP_ERR_PROTOCOL', `the first frame must be a control frame (got channel ${frame.channel})`), 2)
+            socket.removeAllListeners('data')
+            return
+          }
+          try {
+            request = parseControlRequest(frame.payload)
+          } catch (err) {
+            fail(new HotswapError('HOTSWAP_ERR_PROTOCOL', (err as Error).message), 2)
+            socket.removeAllListeners('data')
+            return
+          }
+          socket.setTimeout(this.#opts.idleTimeoutMs)
+          this.#run(request, socket, stdin, write, fail, finish, () => closed)
+        } else if (frame.channel === Channel.stdin) {
+          if (stdinEnded) continue
+          if (frame.payload.length === 0) {
+            stdinEnded = true
+            stdin.push(null)
+          } else if (!stdin.push(frame.payload)) {
+            socket.pause()
+          }
+        }
+        // Other frames after the command are ignored, as the gem's server does.
+      }
+    })
+  }
+
+  #run (
+    request: ControlRequest,
+    socket: net.Socket,
+    stdin: Readable,
+    write: (channel: 0 | 1 | 2 | 3, data: Buffer | string) => boolean,
+    fail: (err: unknown, exit?: number) => void,
+    finish: (reply: ControlReply) => void,
+    isClosed: () => boolean,
+  ): void {
+    const log = this.#opts.logger
+    const name = request.args[0] ?? 'help'
+    log.info(`command: ${request.args.join(' ')}`)
+    if (this.#closing) {
+      stdin.resume()
+      fail(new HotswapError('HOTSWAP_ERR_SHUTTING_DOWN', 'the server is shutting down'))
+      return
+    }
+    const command = commands[name]
+    if (command === undefined) {
+      stdin.resume()
+      fail(new HotswapError('HOTSWAP_ERR_USAGE', `unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`), 2)
+      return
+    }
+    const session: Session = {
+      args: request.args,
+      cwd: request.cwd ?? process.cwd(),
+      tty: request.tty,
+      stdin,
+      stdout: async (data) => {
+        if (write(Channel.stdout, data)) return
+        await new Promise<void>((resolve) => {
+          const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
+          socket.on('drain', done)
+          socket.on('close', done)
+        })
+      },
+      stderr: (text) => { write(Channel.stderr, text) },
+      isClosed,
+      uploadDone: () => { socket.setTimeout(0) },
+    }
+    command(session, this.#opts.context).then(
+      (exit) => finish({ exit }),
+      (err: unknown) => {
+        const e = toHotswapError(err)
+        log.warn(`command ${name} failed: [${e.code}] ${e.message}`)
+        fail(e, e.code === 'HOTSWAP_ERR_USAGE' ? 2 : 1)
+      },
+    )
+  }
+}

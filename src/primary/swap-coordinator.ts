@@ -1,0 +1,229 @@
+// The swap coordinator: one swap at a time, in three phases, with the heavy work before the
+// pause so the pause does not grow with the database.
+//
+//   validated temp file ─▶ lock ─▶ outside holders? ─▶ PAUSE every worker (drain, close, ack)
+//        ─▶ INSTALL in piscina (checkpoint, remove -wal/-shm, link old, rename, fsync dir)
+//        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlock ─▶ unlink old file
+//
+// Any failure before the rename resumes everyone on the old file and changes nothing.
+
+import { rm } from 'node:fs/promises'
+import { HotswapError, toHotswapError } from '../shared/errors.js'
+import type { Logger } from '../shared/logger.js'
+import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
+import type { TaskPool } from './pool.js'
+import type { ManagedWorker, Supervisor } from './supervisor.js'
+
+export interface PushRequest {
+  db: DatabaseInfo
+  /** Received, validated and fsynced file beside the live one. */
+  tempPath: string
+  force: boolean
+  /** True when the client went away; checked before the pause. */
+  isCancelled: () => boolean
+}
+
+export interface PushReport {
+  pauseMs: number
+  drainMs: number
+  installMs: number
+  resumeMs: number
+  workers: number
+  released: number
+  lockWaitMs: number
+}
+
+export interface DatabaseHistory {
+  swaps: number
+  lastSwapAt: number | null
+  lastPauseMs: number | null
+}
+
+interface Holder { pid: number, command: string, path: string }
+
+/** A FIFO lock: waiters are served in the order they asked. */
+class Lock {
+  #tail: Promise<void> = Promise.resolve()
+  #held = false
+
+  get held (): boolean {
+    return this.#held
+  }
+
+  async acquire (): Promise<() => void> {
+    let release!: () => void
+    const next = new Promise<void>((resolve) => { release = resolve })
+    const previous = this.#tail
+    this.#tail = previous.then(() => next)
+    await previous
+    this.#held = true
+    return () => {
+      this.#held = false
+      release()
+    }
+  }
+}
+
+export interface CoordinatorOptions {
+  supervisor: Supervisor
+  pool: TaskPool
+  logger: Logger
+  drainTimeoutMs: number
+}
+
+export class SwapCoordinator {
+  readonly #opts: CoordinatorOptions
+  readonly #lock = new Lock()
+  readonly history = new Map<string, DatabaseHistory>()
+
+  constructor (opts: CoordinatorOptions) {
+    this.#opts = opts
+  }
+
+  get busy (): boolean {
+    return this.#lock.held
+  }
+
+  /** Runs `fn` holding the swap lock (pulls take it too, so no swap renames under them). */
+  async withLock<T> (label: string, fn: () => Promise<T>): Promise<{ value: T, waitMs: number }> {
+    const log = this.#opts.logger
+    const asked = performance.now()
+    if (this.#lock.held) log.info(`${label}: waiting for the swap lock`)
+    const release = await this.#lock.acquire()
+    const waitMs = performance.now() - asked
+    try {
+      return { value: await fn(), waitMs }
+    } finally {
+      release()
+    }
+  }
+
+  async push (req: PushRequest): Promise<PushReport> {
+    const { value, waitMs } = await this.withLock(`push to ${req.db.name}`, async () => await this.#swap(req))
+    value.lockWaitMs = waitMs
+    return value
+  }
+
+  async #swap (req: PushRequest): Promise<PushReport> {
+    const { supervisor, pool, logger: log, drainTimeoutMs } = this.#opts
+    const { db } = req
+    log.info(`lock taken for ${db.name}`)
+    if (req.isCancelled()) {
+      throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before the swap; nothing was changed')
+    }
+
+    // Outside processes are looked for before the pause, so a refusal costs the app nothing.
+    // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
+    const holders = await pool.runRaw<Holder[]>('findHolders', {
+      paths: [db.path],
+      excludePids: supervisor.all().map((w) => w.pid),
+    })
+    if (holders.length > 0) {
+      const named = holders.map((h) => `pid ${h.pid} (${h.command})`)
+      if (!req.force) {
+        throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
+          `another process has ${db.path} open: ${[...new Set(named)].join(', ')}; stop it, or push with --force`)
+      }
+      log.warn(`--force: swapping although ${[...new Set(named)].join(', ')} has the database open`)
+    }
+
+    const targets = supervisor.live()
+    supervisor.holdHellos()
+    const t0 = performance.now()
+    let pauseValues: PauseValue[]
+    try {
+      pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs)
+    } catch (err) {
+      await this.#resumeAll(targets, db)
+      supervisor.releaseHellos()
+      log.warn(`swap of ${db.name} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file`)
+      throw err
+    }
+    const t1 = performance.now()
+    log.info(`paused ${targets.length} worker(s) in ${(t1 - t0).toFixed(2)} ms`)
+
+    let oldLinkPath: string | null = null
+    try {
+      const installed = await pool.run<{ oldLinkPath: string | null, timings: Record<string, number> }>('install', {
+        tempPath: req.tempPath,
+        livePath: db.path,
+        force: req.force,
+        busyTimeoutMs: 50,
+      })
+      oldLinkPath = installed.oldLinkPath
+      log.info(`renamed into ${db.path}`, { timings: installed.timings })
+    } catch (err) {
+      await this.#resumeAll(targets, db)
+      supervisor.releaseHellos()
+      log.warn(`install into ${db.name} refused; every worker resumed on the old file`)
+      throw err
+    }
+    const t2 = performance.now()
+    const resumed = await this.#resumeAll(targets, db)
+    const t3 = performance.now()
+    supervisor.releaseHellos()
+
+    const released = resumed.reduce((n, r) => n + r.released, 0)
+    const report: PushReport = {
+      pauseMs: t3 - t0,
+      drainMs: Math.max(0, ...pauseValues.map((p) => p.drainMs)),
+      installMs: t2 - t1,
+      resumeMs: t3 - t2,
+      workers: targets.length,
+      released,
+      lockWaitMs: 0,
+    }
+    log.info(`resumed ${targets.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
+    log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${db.name}`, {
+      pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
+    })
+    const h = this.history.get(db.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
+    h.swaps++
+    h.lastSwapAt = Date.now()
+    h.lastPauseMs = round(report.pauseMs)
+    this.history.set(db.name, h)
+
+    // Freeing the old file's blocks is slow for a large file; it happens here, after the
+    // pause, through the link the install kept.
+    if (oldLinkPath !== null) {
+      rm(oldLinkPath, { force: true }).catch((err: Error) => log.warn(`removing ${oldLinkPath}: ${err.message}`))
+    }
+    return report
+  }
+
+  async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number): Promise<PauseValue[]> {
+    const results = await Promise.allSettled(targets.map(async (w) =>
+      await w.rpc.request<PauseValue>({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
+    const values: PauseValue[] = []
+    for (const [i, r] of results.entries()) {
+      const w = targets[i] as ManagedWorker
+      if (r.status === 'fulfilled') {
+        values.push(r.value)
+        continue
+      }
+      // A worker that died needs no ack: it holds no connection any more, and its replacement
+      // waits in its handshake until the swap is over.
+      if (w.state === 'dead') continue
+      const e = toHotswapError(r.reason)
+      throw new HotswapError(e.code, `worker ${w.id} (pid ${w.pid}): ${e.message}`, e.details)
+    }
+    return values
+  }
+
+  async #resumeAll (targets: ManagedWorker[], db: DatabaseInfo): Promise<ResumeValue[]> {
+    const alive = targets.filter((w) => w.state !== 'dead')
+    const results = await Promise.allSettled(alive.map(async (w) =>
+      await w.rpc.request<ResumeValue>({ cmd: 'hotswap:resume', names: [db.name] }, 10_000)))
+    const values: ResumeValue[] = []
+    for (const [i, r] of results.entries()) {
+      const w = alive[i] as ManagedWorker
+      if (r.status === 'fulfilled') values.push(r.value)
+      else if (w.state !== 'dead') this.#opts.supervisor.recycle(w, `resume failed: ${toHotswapError(r.reason).message}`)
+    }
+    return values
+  }
+}
+
+function round (ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

@@ -1,0 +1,167 @@
+// The control socket's wire format, shared with the hotswap gem so that its client works
+// unchanged: a frame is 1 byte of channel, a 4-byte big-endian payload length, then the payload.
+//
+//   client ── control {"args": [...], "tty": bool} ──▶ server
+//   client ── stdin frames … empty stdin frame (EOF) ─▶ server
+//   client ◀── stdout / stderr frames ───────────────── server
+//   client ◀── control {"exit": N, "error"?: "..."} ─── server
+
+export const Channel = {
+  stdin: 0,
+  stdout: 1,
+  stderr: 2,
+  control: 3,
+} as const
+
+export type ChannelNumber = typeof Channel[keyof typeof Channel]
+
+export const HEADER_SIZE = 5
+
+/** Protocol version our own client announces; the gem's client sends none. */
+export const PROTOCOL_VERSION = 1
+
+export interface Frame {
+  channel: ChannelNumber
+  payload: Buffer
+}
+
+export function encodeFrame (channel: ChannelNumber, payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + body.length)
+  frame.writeUInt8(channel, 0)
+  frame.writeUInt32BE(body.length, 1)
+  body.copy(frame, HEADER_SIZE)
+  return frame
+}
+
+/** The header alone, so a large payload can be written after it without a copy. */
+export function encodeHeader (channel: ChannelNumber, length: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER_SIZE)
+  header.writeUInt8(channel, 0)
+  header.writeUInt32BE(length, 1)
+  return header
+}
+
+export class FrameError extends Error {
+  readonly code = 'HOTSWAP_ERR_PROTOCOL'
+}
+
+export interface DecoderLimits {
+  /** Largest control frame accepted (JSON); anything bigger is malformed. */
+  maxControl: number
+  /** Largest data frame accepted. */
+  maxData: number
+}
+
+const DEFAULT_LIMITS: DecoderLimits = { maxControl: 1024 * 1024, maxData: 64 * 1024 * 1024 }
+
+/**
+ * Incremental decoder: feed it socket chunks in any split, get whole frames back.
+ * Chunks are kept in a list and only joined when a frame spans them, so a large upload
+ * is not copied once per chunk.
+ */
+export class FrameDecoder {
+  #chunks: Buffer[] = []
+  #buffered = 0
+  readonly #limits: DecoderLimits
+
+  constructor (limits: Partial<DecoderLimits> = {}) {
+    this.#limits = { ...DEFAULT_LIMITS, ...limits }
+  }
+
+  get buffered (): number {
+    return this.#buffered
+  }
+
+  /** Returns every complete frame now available; throws FrameError on a malformed header. */
+  push (chunk: Buffer): Frame[] {
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk)
+      this.#buffered += chunk.length
+    }
+    const frames: Frame[] = []
+    for (;;) {
+      if (this.#buffered < HEADER_SIZE) break
+      const header = this.#peek(HEADER_SIZE)
+      const channel = header.readUInt8(0)
+      const length = header.readUInt32BE(1)
+      if (channel > Channel.control) throw new FrameError(`unknown channel ${channel}`)
+      const limit = channel === Channel.control ? this.#limits.maxControl : this.#limits.maxData
+      if (length > limit) throw new FrameError(`frame of ${length} bytes on channel ${channel} exceeds the limit of ${limit}`)
+      if (this.#buffered < HEADER_SIZE + length) break
+      this.#consume(HEADER_SIZE)
+      frames.push({ channel: channel as ChannelNumber, payload: this.#consume(length) })
+    }
+    return frames
+  }
+
+  #peek (n: number): Buffer {
+    const first = this.#chunks[0]
+    if (first !== undefined && first.length >= n) return first.subarray(0, n)
+    return Buffer.concat(this.#chunks, Math.max(n, 0)).subarray(0, n)
+  }
+
+  #consume (n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0)
+    const first = this.#chunks[0] as Buffer
+    if (first.length > n) {
+      this.#chunks[0] = first.subarray(n)
+      this.#buffered -= n
+      return first.subarray(0, n)
+    }
+    if (first.length === n) {
+      this.#chunks.shift()
+      this.#buffered -= n
+      return first
+    }
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.#chunks[0] as Buffer
+      const take = Math.min(chunk.length, n - filled)
+      chunk.copy(out, filled, 0, take)
+      filled += take
+      if (take === chunk.length) this.#chunks.shift()
+      else this.#chunks[0] = chunk.subarray(take)
+    }
+    this.#buffered -= n
+    return out
+  }
+}
+
+export interface ControlRequest {
+  args: string[]
+  tty: boolean
+  /** Our client's protocol version; absent from the gem's client. */
+  protocol?: number
+  /** Our client's working directory, so relative paths resolve where the user typed them. */
+  cwd?: string
+}
+
+export interface ControlReply {
+  exit: number
+  error?: string
+  code?: string
+}
+
+/** Parses and checks the first control frame; throws FrameError when it is not usable. */
+export function parseControlRequest (payload: Buffer): ControlRequest {
+  let value: unknown
+  try {
+    value = JSON.parse(payload.toString('utf8'))
+  } catch {
+    throw new FrameError('the control frame is not valid JSON')
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new FrameError('the control frame must be a JSON object')
+  }
+  const obj = value as Record<string, unknown>
+  const args = obj.args ?? []
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
+    throw new FrameError('"args" must be an array of strings')
+  }
+  const request: ControlRequest = { args: args as string[], tty: obj.tty === true }
+  if (typeof obj.protocol === 'number') request.protocol = obj.protocol
+  if (typeof obj.cwd === 'string') request.cwd = obj.cwd
+  return request
+}

@@ -1,0 +1,308 @@
+// Swap-safe database handles. A Slot owns the one real better-sqlite3 connection of a managed
+// database in this process; handles and statements are thin views that look the connection up
+// at each call, so they stay valid when a swap closes the old file and opens the new one.
+//
+//   app ── SwapSafeDatabase ──┐
+//   app ── SwapSafeStatement ─┴─▶ Slot (generation n) ── better-sqlite3 Database ── file
+//
+// Statements are re-prepared lazily when the slot's generation has moved on, with their
+// recorded modes re-applied. There is no global registry of statements: apps prepare statements
+// per request, and those must stay collectable.
+
+import Database from 'better-sqlite3'
+import { HotswapError } from '../shared/errors.js'
+
+type Conn = Database.Database
+type Stmt = Database.Statement<unknown[], unknown>
+
+/** An operation that configures a connection and must be replayed on every reopen. */
+type Replay = (conn: Conn) => void
+
+export type OpenHook = (conn: Conn) => void
+
+export class Slot {
+  readonly name: string
+  readonly path: string
+  generation = 0
+  #conn: Conn | null = null
+  #paused = false
+  #closedByApp = false
+  readonly #replays: Replay[] = []
+  readonly #openHooks: OpenHook[] = []
+
+  constructor (name: string, path: string) {
+    this.name = name
+    this.path = path
+  }
+
+  get isOpen (): boolean {
+    return this.#conn !== null
+  }
+
+  get isPaused (): boolean {
+    return this.#paused
+  }
+
+  /** True when a call now would find (or open) a connection. */
+  get available (): boolean {
+    return !this.#paused && !this.#closedByApp
+  }
+
+  conn (): Conn {
+    if (this.#conn !== null) return this.#conn
+    if (this.#closedByApp) throw new TypeError('The database connection is not open')
+    if (this.#paused) {
+      throw new HotswapError('HOTSWAP_ERR_PAUSED',
+        `database "${this.name}" is closed while it is being swapped; wrap background work in gate()`)
+    }
+    return this.#open()
+  }
+
+  /** Runs `op` now (when open) and again on every reopen. */
+  record (op: Replay): void {
+    this.#replays.push(op)
+    if (this.#conn !== null) op(this.#conn)
+  }
+
+  addOpenHook (hook: OpenHook): void {
+    this.#openHooks.push(hook)
+    if (this.#conn !== null) hook(this.#conn)
+  }
+
+  /** Pause: close the connection; nothing reopens it until resume(). */
+  pause (): void {
+    this.#paused = true
+    this.#closeConn()
+  }
+
+  /** Resume: reopen eagerly, so the first request after a swap does not pay for the open. */
+  resume (): void {
+    this.#paused = false
+    if (!this.#closedByApp && this.#conn === null) this.#open()
+  }
+
+  closeByApp (): void {
+    this.#closedByApp = true
+    this.#closeConn()
+  }
+
+  /** Closes for good at shutdown; the close checkpoints and removes the -wal when we are last. */
+  shutdown (): void {
+    this.#closedByApp = true
+    this.#closeConn()
+  }
+
+  #open (): Conn {
+    const conn = new Database(this.path, { fileMustExist: true })
+    try {
+      for (const op of this.#replays) op(conn)
+      for (const hook of this.#openHooks) hook(conn)
+    } catch (err) {
+      conn.close()
+      throw err
+    }
+    this.#conn = conn
+    this.generation++
+    return conn
+  }
+
+  #closeConn (): void {
+    const conn = this.#conn
+    if (conn === null) return
+    this.#conn = null
+    conn.close()
+  }
+}
+
+type ModeOp = ['pluck' | 'expand' | 'raw' | 'safeIntegers', boolean]
+
+export class SwapSafeStatement {
+  readonly #slot: Slot
+  readonly source: string
+  #stmt: Stmt | null = null
+  #generation = -1
+  readonly #modes: ModeOp[] = []
+  #bound: unknown[] | null = null
+
+  constructor (slot: Slot, source: string) {
+    this.#slot = slot
+    this.source = source
+    // Prepare at once when we can, so SQL errors surface where the statement is written.
+    if (slot.available) this.#current()
+  }
+
+  #current (): Stmt {
+    const conn = this.#slot.conn()
+    if (this.#stmt !== null && this.#generation === this.#slot.generation) return this.#stmt
+    const stmt = conn.prepare(this.source) as Stmt
+    for (const [mode, on] of this.#modes) stmt[mode](on)
+    if (this.#bound !== null) stmt.bind(...this.#bound)
+    this.#stmt = stmt
+    this.#generation = this.#slot.generation
+    return stmt
+  }
+
+  #mode (mode: ModeOp[0], on: boolean): this {
+    // pluck, expand and raw exclude each other; keep only what matters for the replay.
+    const exclusive = mode !== 'safeIntegers'
+    for (let i = this.#modes.length - 1; i >= 0; i--) {
+      const m = (this.#modes[i] as ModeOp)[0]
+      if (m === mode || (exclusive && m !== 'safeIntegers')) this.#modes.splice(i, 1)
+    }
+    this.#modes.push([mode, on])
+    if (this.#stmt !== null && this.#generation === this.#slot.generation) this.#stmt[mode](on)
+    return this
+  }
+
+  get reader (): boolean { return this.#current().reader }
+  get readonly (): boolean { return this.#current().readonly }
+  get busy (): boolean { return this.#stmt !== null && this.#generation === this.#slot.generation && this.#stmt.busy }
+  get database (): Conn { return this.#slot.conn() }
+
+  run (...params: unknown[]): Database.RunResult { return this.#current().run(...params) }
+  get (...params: unknown[]): unknown { return this.#current().get(...params) }
+  all (...params: unknown[]): unknown[] { return this.#current().all(...params) }
+  iterate (...params: unknown[]): IterableIterator<unknown> { return this.#current().iterate(...params) }
+  columns (): Database.ColumnDefinition[] { return this.#current().columns() }
+  pluck (on = true): this { return this.#mode('pluck', on) }
+  expand (on = true): this { return this.#mode('expand', on) }
+  raw (on = true): this { return this.#mode('raw', on) }
+  safeIntegers (on = true): this { return this.#mode('safeIntegers', on) }
+
+  bind (...params: unknown[]): this {
+    this.#current().bind(...params)
+    this.#bound = params
+    return this
+  }
+}
+
+type TxFn = (...args: unknown[]) => unknown
+
+export interface SwapSafeTransaction<F extends TxFn> {
+  (...args: Parameters<F>): ReturnType<F>
+  deferred: (...args: Parameters<F>) => ReturnType<F>
+  immediate: (...args: Parameters<F>) => ReturnType<F>
+  exclusive: (...args: Parameters<F>) => ReturnType<F>
+}
+
+export class SwapSafeDatabase {
+  readonly #slot: Slot
+
+  constructor (slot: Slot) {
+    this.#slot = slot
+  }
+
+  get name (): string { return this.#slot.path }
+  get databaseName (): string { return this.#slot.name }
+  get open (): boolean { return this.#slot.available }
+  get inTransaction (): boolean { return this.#slot.isOpen && this.#slot.conn().inTransaction }
+  get readonly (): boolean { return false }
+  get memory (): boolean { return false }
+
+  /** The current better-sqlite3 connection. Not swap-safe: do not keep it across requests. */
+  get connection (): Conn { return this.#slot.conn() }
+
+  prepare (source: string): SwapSafeStatement {
+    return new SwapSafeStatement(this.#slot, source)
+  }
+
+  exec (source: string): this {
+    this.#slot.conn().exec(source)
+    return this
+  }
+
+  /** Pragmas that set something (`name = value`) are replayed on every reopen; reads are not. */
+  pragma (source: string, options?: Database.PragmaOptions): unknown {
+    if (source.includes('=')) {
+      let result: unknown
+      let first = true
+      this.#slot.conn() // Surface HOTSWAP_ERR_PAUSED before recording.
+      this.#slot.record((conn) => {
+        const r = conn.pragma(source, options)
+        if (first) { result = r; first = false }
+      })
+      return result
+    }
+    return this.#slot.conn().pragma(source, options)
+  }
+
+  function (name: string, optionsOrFn: Database.RegistrationOptions | ((...params: any[]) => unknown), maybeFn?: (...params: any[]) => unknown): this {
+    this.#slot.conn()
+    this.#slot.record((conn) => {
+      if (typeof optionsOrFn === 'function') conn.function(name, optionsOrFn)
+      else conn.function(name, optionsOrFn, maybeFn as (...params: any[]) => unknown)
+    })
+    return this
+  }
+
+  aggregate (name: string, options: Database.AggregateOptions): this {
+    this.#slot.conn()
+    this.#slot.record((conn) => { conn.aggregate(name, options) })
+    return this
+  }
+
+  table (name: string, definition: Parameters<Conn['table']>[1]): this {
+    this.#slot.conn()
+    this.#slot.record((conn) => { conn.table(name, definition) })
+    return this
+  }
+
+  loadExtension (path: string): this {
+    this.#slot.conn()
+    this.#slot.record((conn) => { conn.loadExtension(path) })
+    return this
+  }
+
+  defaultSafeIntegers (on = true): this {
+    this.#slot.conn()
+    this.#slot.record((conn) => { conn.defaultSafeIntegers(on) })
+    return this
+  }
+
+  unsafeMode (on = true): this {
+    this.#slot.conn()
+    this.#slot.record((conn) => { conn.unsafeMode(on) })
+    return this
+  }
+
+  /** Runs `hook` on the connection now and after every reopen (pragmas, functions, …). */
+  onOpen (hook: OpenHook): this {
+    this.#slot.addOpenHook(hook)
+    return this
+  }
+
+  /** The wrapper looks up the current connection at each call, so it survives swaps. */
+  transaction<F extends TxFn> (fn: F): SwapSafeTransaction<F> {
+    const slot = this.#slot
+    let generation = -1
+    let tx: Database.Transaction<F> | null = null
+    const current = (): Database.Transaction<F> => {
+      const conn = slot.conn()
+      if (tx === null || generation !== slot.generation) {
+        tx = conn.transaction(fn)
+        generation = slot.generation
+      }
+      return tx
+    }
+    const wrapper = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
+      return current().apply(this, args as never) as ReturnType<F>
+    } as SwapSafeTransaction<F>
+    wrapper.deferred = function (this: unknown, ...args) { return current().deferred.apply(this, args as never) as ReturnType<F> }
+    wrapper.immediate = function (this: unknown, ...args) { return current().immediate.apply(this, args as never) as ReturnType<F> }
+    wrapper.exclusive = function (this: unknown, ...args) { return current().exclusive.apply(this, args as never) as ReturnType<F> }
+    return wrapper
+  }
+
+  serialize (options?: Database.SerializeOptions): Buffer {
+    return this.#slot.conn().serialize(options)
+  }
+
+  backup (destination: string, options?: Database.BackupOptions): Promise<Database.BackupMetadata> {
+    return this.#slot.conn().backup(destination, options)
+  }
+
+  close (): this {
+    this.#slot.closeByApp()
+    return this
+  }
+}

@@ -1,0 +1,158 @@
+// One runtime per process. The worker bootstrap and the app may load two copies of this
+// package (a symlink, a dist/src split, a global CLI beside a local dependency), so the state
+// lives on a global symbol and every copy gates through the same one.
+
+import { basename, extname, resolve } from 'node:path'
+import { realpathSync } from 'node:fs'
+import type { Server } from 'node:net'
+import { HotswapError } from '../shared/errors.js'
+import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
+import { Gate } from './gate.js'
+import { Slot, SwapSafeDatabase } from './database.js'
+
+export type Hook = () => unknown
+
+export interface Runtime {
+  mode: 'standalone' | 'managed'
+  gate: Gate
+  /** Managed databases in --db order; empty when standalone. */
+  databases: DatabaseInfo[]
+  slots: Map<string, Slot>
+  handles: Map<string, SwapSafeDatabase>
+  pauseHooks: Hook[]
+  resumeHooks: Hook[]
+  servers: Set<Server>
+}
+
+const KEY = Symbol.for('hotswap.runtime')
+
+export function getRuntime (): Runtime {
+  const g = globalThis as unknown as Record<symbol, Runtime | undefined>
+  let rt = g[KEY]
+  if (rt === undefined) {
+    rt = {
+      mode: 'standalone',
+      gate: new Gate(),
+      databases: [],
+      slots: new Map(),
+      handles: new Map(),
+      pauseHooks: [],
+      resumeHooks: [],
+      servers: new Set(),
+    }
+    g[KEY] = rt
+  }
+  return rt
+}
+
+function realpathOr (p: string): string {
+  try {
+    return realpathSync(p)
+  } catch {
+    return p
+  }
+}
+
+function findManaged (rt: Runtime, nameOrPath: string | undefined): DatabaseInfo {
+  if (nameOrPath === undefined) {
+    const first = rt.databases[0]
+    if (first === undefined) throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', 'hotswap serve was started without --db')
+    return first
+  }
+  const byName = rt.databases.find((d) => d.name === nameOrPath)
+  if (byName !== undefined) return byName
+  const abs = realpathOr(resolve(nameOrPath))
+  const byPath = rt.databases.find((d) => d.path === abs || d.path === resolve(nameOrPath))
+  if (byPath !== undefined) return byPath
+  const known = rt.databases.map((d) => `${d.name}=${d.path}`).join(', ')
+  throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `"${nameOrPath}" is not a managed database (managed: ${known})`)
+}
+
+/** The handle for a managed database (by name or path), or, outside `hotswap serve`, a file. */
+export function openDatabase (nameOrPath?: string): SwapSafeDatabase {
+  const rt = getRuntime()
+  let info: DatabaseInfo
+  if (rt.mode === 'managed') {
+    info = findManaged(rt, nameOrPath)
+  } else {
+    const target = nameOrPath ?? process.env.HOTSWAP_DB
+    if (target === undefined || target === '') {
+      throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED',
+        'database() needs a path (or HOTSWAP_DB) when the app runs outside hotswap serve')
+    }
+    const path = realpathOr(resolve(target))
+    info = { name: basename(path, extname(path)), path }
+  }
+  const key = info.path
+  let handle = rt.handles.get(key)
+  if (handle === undefined) {
+    let slot = rt.slots.get(info.name)
+    if (slot === undefined) {
+      slot = new Slot(info.name, info.path)
+      rt.slots.set(info.name, slot)
+    }
+    handle = new SwapSafeDatabase(slot)
+    rt.handles.set(key, handle)
+  }
+  return handle
+}
+
+/** Phase 1 in this worker: hold new requests, drain, run hooks, close, ack. */
+export async function pauseWorker (names: string[], drainTimeoutMs: number): Promise<PauseValue> {
+  const rt = getRuntime()
+  const started = performance.now()
+  rt.gate.close()
+  try {
+    await rt.gate.drain(drainTimeoutMs)
+  } catch (err) {
+    // Never leave requests queued behind a swap that will not happen.
+    rt.gate.open()
+    throw err
+  }
+  const drained = performance.now()
+  try {
+    for (const hook of rt.pauseHooks) await hook()
+    for (const name of names) rt.slots.get(name)?.pause()
+    // Slots the app has not opened yet must stay closed until resume too.
+    for (const name of names) {
+      if (!rt.slots.has(name)) {
+        const info = rt.databases.find((d) => d.name === name)
+        if (info !== undefined) {
+          const slot = new Slot(info.name, info.path)
+          slot.pause()
+          rt.slots.set(name, slot)
+        }
+      }
+    }
+  } catch (err) {
+    for (const name of names) rt.slots.get(name)?.resume()
+    rt.gate.open()
+    throw err
+  }
+  return { drainMs: drained - started, closeMs: performance.now() - drained }
+}
+
+/** Phase 3 in this worker: reopen, run hooks, release the queue, ack. Idempotent. */
+export async function resumeWorker (names: string[]): Promise<ResumeValue> {
+  const rt = getRuntime()
+  const started = performance.now()
+  let failure: unknown
+  for (const name of names) {
+    try {
+      rt.slots.get(name)?.resume()
+    } catch (err) {
+      failure ??= err
+    }
+  }
+  const openMs = performance.now() - started
+  if (!rt.gate.isOpen) {
+    try {
+      for (const hook of rt.resumeHooks) await hook()
+    } catch (err) {
+      failure ??= err
+    }
+  }
+  const released = rt.gate.isOpen ? 0 : rt.gate.open()
+  if (failure !== undefined) throw failure
+  return { openMs, released }
+}
