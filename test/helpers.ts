@@ -1,0 +1,265 @@
+// Shared test plumbing: temp folders, seeded SQLite files, a real `hotswap serve` in a child
+// process, the real CLI, HTTP requests and a bounded load generator. Everything a test starts
+// is stopped by its pid in the test's `after`.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = join(ROOT, 'bin', 'run.js')
+
+export function fixture (name: string): string {
+  return join(ROOT, 'test', 'fixtures', name)
+}
+
+export function tempDir (): { dir: string, cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'hotswap-test-'))
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface SeedOptions {
+  label: string
+  rows?: number
+  wal?: boolean
+  /** Extra SQL run after the standard schema (to make a different schema). */
+  extraSql?: string
+}
+
+/** A database with the fixture app's schema: items(id, name, price_cents) and meta(key, value). */
+export function seed (path: string, opts: SeedOptions): void {
+  const db = new Database(path)
+  try {
+    if (opts.wal !== false) db.pragma('journal_mode = WAL')
+    db.exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`)
+    if (opts.extraSql !== undefined) db.exec(opts.extraSql)
+    const insert = db.prepare('INSERT INTO items (name, price_cents) VALUES (?, ?)')
+    db.transaction(() => {
+      for (let i = 0; i < (opts.rows ?? 10); i++) insert.run(`item${i}`, i)
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('label', ?)").run(opts.label)
+    })()
+  } finally {
+    db.close()
+  }
+}
+
+/** Reads meta.label straight from a file (outside the server). */
+export function labelOf (path: string): string {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'label'").pluck().get() as string)
+  } finally {
+    db.close()
+  }
+}
+
+export interface Served {
+  child: ChildProcess
+  pid: number
+  port: number
+  socket: string
+  dir: string
+  /** Everything the primary (and its workers) printed so far. */
+  output: () => string
+  /** Parsed JSON log lines so far. */
+  logs: () => Array<Record<string, unknown>>
+  waitForLog: (pattern: RegExp, timeoutMs?: number) => Promise<Record<string, unknown>>
+  /** SIGTERM, then waits for the exit; returns the exit code. */
+  stop: () => Promise<number | null>
+}
+
+export interface ServeOptions {
+  dir: string
+  dbs: string[]
+  app?: string
+  workers?: number
+  args?: string[]
+  env?: Record<string, string>
+  /** Wait until this many workers listen (default: all). */
+  waitListening?: number
+}
+
+export async function startServe (opts: ServeOptions): Promise<Served> {
+  const port = await freePort()
+  const socket = join(opts.dir, 'sock', 'hotswap.sock')
+  const workers = opts.workers ?? 2
+  const args = [BIN, 'serve', opts.app ?? fixture('app.mjs'), '--workers', String(workers), '--port', String(port), '--socket', socket,
+    ...opts.dbs.flatMap((d) => ['--db', d]), ...(opts.args ?? [])]
+  const child = spawn(process.execPath, args, {
+    cwd: opts.dir,
+    env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const logs = (): Array<Record<string, unknown>> => out.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return []
+    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
+  })
+  const waitForLog = async (pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const hit = logs().find((l) => pattern.test(String(l.message)))
+      if (hit !== undefined) return hit
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no log line matched ${String(pattern)} (exit ${String(child.exitCode)}); output:\n${out.slice(-4000)}`)
+      }
+      await sleep(20)
+    }
+  }
+  const served: Served = {
+    child,
+    pid: child.pid as number,
+    port,
+    socket,
+    dir: opts.dir,
+    output: () => out,
+    logs,
+    waitForLog,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    },
+  }
+  const want = opts.waitListening ?? workers
+  const deadline = Date.now() + 20_000
+  while (logs().filter((l) => /listening on/.test(String(l.message)) && l.role === 'supervisor').length < want) {
+    if (child.exitCode !== null) break
+    if (Date.now() > deadline) {
+      await served.stop()
+      throw new Error(`hotswap serve did not start; output:\n${out}`)
+    }
+    await sleep(20)
+  }
+  return served
+}
+
+export interface CliResult {
+  code: number | null
+  stdout: Buffer
+  stderr: string
+}
+
+/** Runs the real CLI (`bin/run.js`); `input` is piped to its stdin. */
+export async function cli (args: string[], opts: { cwd: string, input?: Buffer, env?: Record<string, string>, timeoutMs?: number }): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const out: Buffer[] = []
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => out.push(d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
+  child.stdin.on('error', () => {})
+  if (opts.input !== undefined) child.stdin.end(opts.input)
+  else child.stdin.end()
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
+  clearTimeout(timer)
+  return { code, stdout: Buffer.concat(out), stderr: err }
+}
+
+export function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+
+export interface HttpResult {
+  status: number
+  body: string
+  json: () => Record<string, unknown>
+}
+
+export async function request (port: number, path: string, opts: { method?: string, timeoutMs?: number, keepAlive?: boolean } = {}): Promise<HttpResult> {
+  return await new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, path, method: opts.method ?? 'GET', agent: opts.keepAlive === false ? false : agent,
+    }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) as Record<string, unknown> }))
+      res.on('error', reject)
+    })
+    req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`request ${path} timed out`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+export interface LoadStats {
+  ok: number
+  failed: number
+  errors: string[]
+  /** Responses whose body failed the check (torn reads, wrong data). */
+  bad: number
+  badBodies: string[]
+}
+
+/**
+ * Keeps `concurrency` requests in flight until stop() (bounded by `maxMs` anyway).
+ * `check` returns an error string for a bad body, or null.
+ */
+export function load (port: number, opts: { paths: string[], concurrency?: number, maxMs?: number, check?: (path: string, body: Record<string, unknown>) => string | null }): { stop: () => Promise<LoadStats>, stats: LoadStats } {
+  const stats: LoadStats = { ok: 0, failed: 0, errors: [], bad: 0, badBodies: [] }
+  let running = true
+  const started = Date.now()
+  const maxMs = opts.maxMs ?? 120_000
+  let i = 0
+  const loop = async (): Promise<void> => {
+    while (running && Date.now() - started < maxMs) {
+      const path = opts.paths[i++ % opts.paths.length] as string
+      try {
+        const res = await request(port, path)
+        if (res.status !== 200) {
+          stats.failed++
+          if (stats.errors.length < 20) stats.errors.push(`${path}: HTTP ${res.status} ${res.body.slice(0, 200)}`)
+          continue
+        }
+        const problem = opts.check?.(path, res.json()) ?? null
+        if (problem !== null) {
+          stats.bad++
+          if (stats.badBodies.length < 20) stats.badBodies.push(`${path}: ${problem}`)
+        } else {
+          stats.ok++
+        }
+      } catch (err) {
+        stats.failed++
+        if (stats.errors.length < 20) stats.errors.push(`${path}: ${(err as Error).message}`)
+      }
+    }
+  }
+  const loops = Array.from({ length: opts.concurrency ?? 8 }, async () => await loop())
+  return {
+    stats,
+    stop: async () => {
+      running = false
+      await Promise.all(loops)
+      return stats
+    },
+  }
+}
