@@ -32,6 +32,15 @@ export function gate<T> (fn: () => T | Promise<T>, label = 'background task'): P
   return getRuntime().gate.run(label, fn)
 }
 
+/**
+ * Tells `hotswap serve --wait-ready` that this worker may receive traffic (after warming caches,
+ * connecting to services, ...). Without --wait-ready a worker is ready when its server listens.
+ * Outside `hotswap serve` it does nothing.
+ */
+export async function ready (): Promise<void> {
+  await getRuntime().notifyReady?.()
+}
+
 /** True when running under `hotswap serve`. */
 export function isManaged (): boolean {
   return getRuntime().mode === 'managed'

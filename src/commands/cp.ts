@@ -1,6 +1,7 @@
 import { Args, Command, Flags } from '@oclif/core'
 import { cp } from '../client/cp.js'
 import { reportError } from '../client/output.js'
+import { HotswapError } from '../shared/errors.js'
 import { defaultSocketPath } from '../primary/serve.js'
 
 export default class Cp extends Command {
@@ -39,5 +40,15 @@ export default class Cp extends Command {
     } catch (err) {
       process.exitCode = reportError(err)
     }
+  }
+
+  // oclif reports its own parse errors (an unknown flag, a missing argument) with its usage
+  // banner and no code, from outside run(); the CLI's contract is one
+  // "ERROR [HOTSWAP_ERR_USAGE] ..." line on stderr and exit 2.
+  protected async catch (err: Error & { exitCode?: number, oclif?: { exit?: number | false } }): Promise<unknown> {
+    if (err.oclif?.exit !== 2) return await super.catch(err)
+    const [first = 'bad usage', ...rest] = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+    process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', first, rest))
+    return undefined
   }
 }

@@ -1,46 +1,67 @@
 import { Args, Command, Flags } from '@oclif/core'
 import { reportError } from '../client/output.js'
-import { defaultSocketPath, serve } from '../primary/serve.js'
+import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
+import { serve } from '../primary/serve.js'
 
 export default class Serve extends Command {
   static args = {
-    app: Args.string({ description: 'the app to run in every worker (ESM or CommonJS)', required: true }),
+    app: Args.string({ description: 'the app to run in every worker (ESM or CommonJS); or "app" in the config file' }),
   }
 
-  static description = 'Run APP in N cluster workers on one port, with hot-swappable SQLite databases'
+  static description = `Run APP in N cluster workers on one port, with hot-swappable SQLite databases
+
+Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.mjs, .js) in the working directory or --config, then the defaults shown.`
 
   static examples = [
     '<%= config.bin %> serve app.js --workers 4 --db db/production.sqlite3 --port 3000',
     '<%= config.bin %> serve app.js --workers max --db main=db/app.sqlite3 --db cache=db/cache.sqlite3',
+    '<%= config.bin %> serve --config /etc/myapp/hotswap.config.json',
   ]
 
   static flags = {
-    db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true, required: true }),
-    'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms)', default: 10_000, min: 1 }),
-    'idle-timeout': Flags.integer({ description: 'abort an upload that sends nothing for this long (ms)', default: 60_000, min: 1 }),
-    'kill-timeout': Flags.integer({ description: 'how long shutdown waits for a worker before SIGKILL (ms)', default: 10_000, min: 1 }),
-    'max-bytes': Flags.integer({ description: 'largest accepted upload (bytes)', default: 64 * 1024 ** 3, min: 1 }),
+    config: Flags.string({ description: 'config file [default: hotswap.config.json, .mjs or .js in the working directory]' }),
+    db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true }),
+    'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
+    'idle-timeout': Flags.integer({ description: 'abort an upload that sends nothing for this long (ms) [default: 60000]', min: 1 }),
+    'kill-timeout': Flags.integer({ description: 'how long a stopping worker may take before SIGKILL (ms) [default: 10000]', min: 1 }),
+    'listen-timeout': Flags.integer({ description: 'how long a starting worker may take to become ready (ms) [default: 30000]', min: 1 }),
+    'log-file': Flags.string({ description: 'also write JSON logs to this file' }),
+    'log-format': Flags.string({ description: 'json or pretty [default: pretty on a terminal, json otherwise]', options: ['json', 'pretty'] }),
+    'log-level': Flags.string({ description: 'error, warn, info, debug … [default: info]' }),
+    'max-bytes': Flags.integer({ description: 'largest accepted upload in bytes [default: 64 GiB]', min: 1 }),
+    'max-restarts': Flags.integer({ description: 'quick crashes in a row before a worker slot is given up [default: 10]', min: 0 }),
+    'min-uptime': Flags.integer({ description: 'a worker that dies sooner than this (ms) crashed quickly [default: 1000]', min: 0 }),
     port: Flags.integer({ description: 'sets PORT for the workers', min: 0, max: 65_535 }),
     socket: Flags.string({ description: 'control socket path [default: $HOTSWAP_SOCKET or tmp/sockets/hotswap.sock]' }),
-    workers: Flags.string({ char: 'w', description: 'number of workers, or "max"', default: 'max' }),
+    'wait-ready': Flags.boolean({ description: 'a worker is ready when the app calls ready(), not when it listens', allowNo: true }),
+    workers: Flags.string({ char: 'w', description: 'number of workers, or "max" [default: max]' }),
   }
 
   async run (): Promise<void> {
     const { args, flags } = await this.parse(Serve)
-    const workers = flags.workers === 'max' ? 'max' : Number(flags.workers)
     let code: number
     try {
-      code = await serve({
+      const cwd = process.cwd()
+      const fromFlags: PartialSettings = {
         app: args.app,
-        workers,
+        workers: flags.workers === undefined ? undefined : flags.workers === 'max' ? 'max' : Number(flags.workers),
         databases: flags.db,
-        socket: flags.socket ?? defaultSocketPath(),
+        socket: flags.socket,
         port: flags.port,
         drainTimeoutMs: flags['drain-timeout'],
         killTimeoutMs: flags['kill-timeout'],
+        listenTimeoutMs: flags['listen-timeout'],
+        minUptimeMs: flags['min-uptime'],
+        maxRestarts: flags['max-restarts'],
+        waitReady: flags['wait-ready'],
         maxBytes: flags['max-bytes'],
         idleTimeoutMs: flags['idle-timeout'],
-      })
+        logFormat: flags['log-format'] as 'json' | 'pretty' | undefined,
+        logLevel: flags['log-level'],
+        logFile: flags['log-file'],
+      }
+      const fromFile = await loadConfigFile(cwd, flags.config)
+      code = await serve(mergeSettings(cwd, fromFlags, settingsFromEnv(process.env), fromFile))
     } catch (err) {
       code = reportError(err)
     }

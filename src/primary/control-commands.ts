@@ -36,12 +36,17 @@ export interface ServerContext {
   socketPath: string
   startedAt: number
   maxBytes: number
+  /** Journal mode per database name, read at start-up (a swap keeps it). */
+  journalModes: Map<string, string>
+  /** Rolling restart onto new app code (takes the swap lock). */
+  reload: (parallel: number) => Promise<{ replaced: number, ms: number }>
 }
 
 export type Command = (s: Session, ctx: ServerContext) => Promise<number>
 
 export const commands: Record<string, Command> = {
   cp,
+  reload,
   status,
   version: async (s) => {
     s.stdin.resume()
@@ -236,17 +241,35 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: stri
   }
 }
 
+async function reload (s: Session, ctx: ServerContext): Promise<number> {
+  s.stdin.resume()
+  let parallel = 1
+  const rest = s.args.slice(1)
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] as string
+    const m = /^--parallel(?:=(.*))?$/.exec(a)
+    if (m === null) throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown argument ${a} for reload`)
+    const v = m[1] ?? rest[++i]
+    parallel = Number(v)
+    if (!Number.isInteger(parallel) || parallel < 1) throw new HotswapError('HOTSWAP_ERR_USAGE', `--parallel takes a positive integer (got ${String(v)})`)
+  }
+  const r = await ctx.reload(parallel)
+  await s.stdout(`reloaded ${r.replaced} worker(s) in ${Math.round(r.ms)} ms\n`)
+  return 0
+}
+
 async function status (s: Session, ctx: ServerContext): Promise<number> {
   s.stdin.resume()
   const json = s.args.includes('--json')
   const workers = await Promise.all(ctx.supervisor.all().map(async (w) => {
-    const stats = (w.state === 'online' || w.state === 'listening') ? await ctx.supervisor.stats(w) : null
+    const stats = (w.state === 'online' || w.state === 'ready') ? await ctx.supervisor.stats(w) : null
     return {
       id: w.id,
       pid: w.pid,
       state: w.state,
       uptimeMs: Date.now() - w.startedAt,
       restarts: ctx.supervisor.restartsOf(w.id),
+      rss: stats?.rss ?? null,
       inFlight: stats?.inFlight ?? null,
       served: stats?.served ?? null,
     }
@@ -255,10 +278,10 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
     const h = ctx.coordinator.history.get(d.name)
     let size: number | null = null
     try { size = (await fsp.stat(d.path)).size } catch { size = null }
-    return { name: d.name, path: d.path, size, swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null }
+    return { name: d.name, path: d.path, size, journalMode: ctx.journalModes.get(d.name) ?? 'unknown', swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null }
   }))
   const report = {
-    primary: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAt, socket: ctx.socketPath, version: VERSION },
+    primary: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAt, socket: ctx.socketPath, version: VERSION, rss: process.memoryUsage.rss() },
     workers,
     databases,
   }
@@ -269,9 +292,9 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
   const lines = [
     `hotswap ${VERSION}  primary pid ${process.pid}  up ${Math.round(report.primary.uptimeMs / 1000)} s  socket ${ctx.socketPath}`,
     'workers:',
-    ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
+    ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  rss ${w.rss === null ? '-' : formatBytes(w.rss)}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
     'databases:',
-    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  swaps ${d.swaps}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
+    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  ${d.journalMode}  swaps ${d.swaps}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
   ]
   await s.stdout(lines.join('\n') + '\n')
   return 0

@@ -1,30 +1,19 @@
 // `hotswap serve`: wires the supervisor, the swap coordinator, the piscina pool and the control
-// server together, and stops them in order on SIGTERM/SIGINT.
+// server together; reloads on SIGHUP; stops them in order on SIGTERM/SIGINT.
 
 import { availableParallelism } from 'node:os'
-import { existsSync, realpathSync, statSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { basename, extname, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
-import { flushLogger, getLogger } from '../shared/logger.js'
+import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
+import type { ServeSettings } from './config.js'
 import { ControlServer } from './control-server.js'
 import { TaskPool } from './pool.js'
 import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap-coordinator.js'
 import { cleanupOrphans } from './temp-files.js'
-
-export interface ServeOptions {
-  app: string
-  workers: number | 'max'
-  databases: string[]
-  socket: string
-  port?: number
-  drainTimeoutMs: number
-  killTimeoutMs: number
-  maxBytes: number
-  idleTimeoutMs: number
-}
 
 export function defaultSocketPath (cwd = process.cwd()): string {
   return process.env.HOTSWAP_SOCKET !== undefined && process.env.HOTSWAP_SOCKET !== ''
@@ -53,7 +42,25 @@ export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseI
   return out
 }
 
-export async function serve (opts: ServeOptions): Promise<number> {
+/**
+ * The journal mode from the header (bytes 18-19 are 2 in WAL mode). Read once at start-up,
+ * before this process holds any SQLite connection: opening and closing a live file with fs
+ * in a process that has connections to it would drop that process's POSIX locks.
+ */
+function journalModeOf (path: string): string {
+  const fd = openSync(path, 'r')
+  try {
+    const head = Buffer.alloc(20)
+    const n = readSync(fd, head, 0, 20, 0)
+    if (n < 20) return 'unknown'
+    return head[18] === 2 && head[19] === 2 ? 'wal' : 'rollback'
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export async function serve (opts: ServeSettings): Promise<number> {
+  configureLogger({ format: opts.logFormat, level: opts.logLevel, file: opts.logFile })
   const log = getLogger('primary')
   const app = resolve(opts.app)
   if (!existsSync(app) || !statSync(app).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `app file not found: ${app}`)
@@ -61,20 +68,54 @@ export async function serve (opts: ServeOptions): Promise<number> {
   const workers = opts.workers === 'max' ? availableParallelism() : opts.workers
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
 
+  const journalModes = new Map<string, string>()
   for (const db of databases) {
     const removed = cleanupOrphans(db.path)
     if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
+    journalModes.set(db.name, journalModeOf(db.path))
   }
 
   const pool = new TaskPool()
-  const supervisor = new Supervisor({ app, workers, port: opts.port, databases, logger: getLogger('supervisor') })
+  const supervisor = new Supervisor({
+    app,
+    workers,
+    port: opts.port,
+    databases,
+    env: opts.env,
+    logger: getLogger('supervisor'),
+    minUptimeMs: opts.minUptimeMs,
+    maxRestarts: opts.maxRestarts,
+    waitReady: opts.waitReady,
+    listenTimeoutMs: opts.listenTimeoutMs,
+    killTimeoutMs: opts.killTimeoutMs,
+  })
   const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs })
+  const reload = async (parallel: number): Promise<{ replaced: number, ms: number }> => {
+    const { value } = await coordinator.withLock('reload', async () => {
+      const started = performance.now()
+      log.info(`reload: rolling ${supervisor.live().length} worker(s), ${parallel} at a time`)
+      const r = await supervisor.reload(parallel)
+      const ms = performance.now() - started
+      log.info(`reload complete: ${r.replaced} worker(s) replaced in ${ms.toFixed(0)} ms`)
+      return { ...r, ms }
+    })
+    return value
+  }
   const control = new ControlServer({
     socketPath: opts.socket,
     logger: getLogger('control'),
     idleTimeoutMs: opts.idleTimeoutMs,
     context: {
-      databases, coordinator, pool, supervisor, logger: getLogger('swap'), socketPath: opts.socket, startedAt: Date.now(), maxBytes: opts.maxBytes,
+      databases,
+      coordinator,
+      pool,
+      supervisor,
+      logger: getLogger('swap'),
+      socketPath: opts.socket,
+      startedAt: Date.now(),
+      maxBytes: opts.maxBytes,
+      journalModes,
+      reload,
     },
   })
   try {
@@ -91,29 +132,37 @@ export async function serve (opts: ServeOptions): Promise<number> {
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false
-    const stop = (signal: string): void => {
+    const stop = (why: string, code: number): void => {
       if (stopping) {
-        log.warn(`${signal} again: stopping at once`)
+        log.warn(`${why} again: stopping at once`)
         for (const w of supervisor.all()) w.worker.process.kill('SIGKILL')
         resolveExit(1)
         return
       }
       stopping = true
-      log.info(`${signal}: shutting down`)
+      log.info(`${why}: shutting down`)
       void (async () => {
         control.stopAccepting()
-        // A swap in progress finishes first: taking the lock waits for it.
+        // A swap or reload in progress finishes first: taking the lock waits for it.
         await coordinator.withLock('shutdown', async () => {
           control.destroyConnections()
           await supervisor.stop(opts.killTimeoutMs)
         })
         await pool.close()
         log.info('stopped')
-        resolveExit(0)
+        resolveExit(code)
       })()
     }
-    process.on('SIGTERM', () => stop('SIGTERM'))
-    process.on('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM', 0))
+    process.on('SIGINT', () => stop('SIGINT', 0))
+    process.on('SIGHUP', () => {
+      reload(1).catch((err: Error) => log.error(`SIGHUP reload failed: ${err.message}`))
+    })
+    supervisor.on('fatal', (err: Error) => {
+      log.error(err.message)
+      process.stderr.write(`ERROR [HOTSWAP_ERR_CONFIG] ${err.message}\n`)
+      stop('every worker failed', 1)
+    })
   }).then(async (code) => {
     await flushLogger()
     return code

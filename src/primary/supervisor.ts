@@ -1,19 +1,24 @@
 // The supervisor: forks the app workers with node:cluster, answers their start handshake,
-// restarts the ones that crash, and stops them all on shutdown. A planned exit (shutdown, a
-// kill after a failed resume) is told apart from a crash, and only a crash restarts.
+// restarts the ones that crash, rolls them over onto new code (reload), and stops them all on
+// shutdown. A planned exit (shutdown, reload, recycling) is told apart from a crash, and only a
+// crash restarts.
 //
-//   fork ─▶ starting ──hello──▶ online ──listening──▶ listening ─┬─▶ stopping ─▶ dead (planned)
-//                                                               └─────────────▶ dead (crash → restart)
+//   fork ─▶ starting ──hello──▶ online ──listening / ready()──▶ ready ─┬─▶ stopping ─▶ dead (planned)
+//                                                                      └─────────────▶ dead (crash → restart)
 
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import { isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
 import { Rpc } from '../shared/rpc.js'
 
-export type WorkerState = 'starting' | 'online' | 'listening' | 'stopping' | 'dead'
+export type WorkerState = 'starting' | 'online' | 'ready' | 'stopping' | 'dead'
+
+/** A worker exits with this code (EX_CONFIG) when retrying cannot help, e.g. the port is taken. */
+export const EXIT_CONFIG = 78
 
 export interface ManagedWorker {
   /** Stable slot number (1..N); a replacement takes the slot of the worker it replaces. */
@@ -24,6 +29,8 @@ export interface ManagedWorker {
   rpc: Rpc<PrimaryRequest>
   startedAt: number
   planned: boolean
+  /** Settles once the worker is ready, or fails when it exits or times out first. */
+  ready: Promise<void>
 }
 
 export interface SupervisorOptions {
@@ -32,25 +39,36 @@ export interface SupervisorOptions {
   port?: number
   databases: DatabaseInfo[]
   logger: Logger
-  /** A worker that exits sooner than this after its start counts as a crash loop. */
+  /** Environment for the workers on top of the primary's own. */
+  env?: Record<string, string>
+  /** A worker that exits sooner than this after its start counts toward the crash-loop guard. */
   minUptimeMs?: number
-  /** Consecutive quick crashes after which a slot is not restarted any more. */
+  /** Quick crashes in a row after which a slot is not restarted any more. */
   maxRestarts?: number
+  /** Ready means the app called ready(), not merely that its server listens. */
+  waitReady?: boolean
+  /** How long a starting worker may take to become ready. */
+  listenTimeoutMs?: number
+  killTimeoutMs?: number
 }
+
+type Options = Required<Omit<SupervisorOptions, 'port' | 'env'>> & { port?: number, env: Record<string, string> }
 
 const BOOTSTRAP = fileURLToPath(new URL('../worker/bootstrap.js', import.meta.url))
 
 export class Supervisor extends EventEmitter {
-  readonly #opts: Required<Omit<SupervisorOptions, 'port'>> & { port?: number }
+  readonly #opts: Options
   readonly #workers = new Map<number, ManagedWorker>() // by cluster worker id
   readonly #restarts = new Map<number, { count: number, quick: number, timer?: NodeJS.Timeout }>()
+  readonly #abandoned = new Set<number>()
   #holdHellos = false
   #heldHellos: Array<() => void> = []
   #stopping = false
+  lastFailure = ''
 
   constructor (opts: SupervisorOptions) {
     super()
-    this.#opts = { minUptimeMs: 1000, maxRestarts: 10, ...opts }
+    this.#opts = { minUptimeMs: 1000, maxRestarts: 10, waitReady: false, listenTimeoutMs: 30_000, killTimeoutMs: 10_000, env: {}, ...opts }
   }
 
   get log (): Logger {
@@ -58,13 +76,14 @@ export class Supervisor extends EventEmitter {
   }
 
   start (): void {
-    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: false })
+    // Workers' stdout/stderr come through the primary, so each line is tagged with its worker.
+    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true })
     for (let slot = 1; slot <= this.#opts.workers; slot++) this.#fork(slot)
   }
 
   /** Workers that answered the handshake and are not on their way out. */
   live (): ManagedWorker[] {
-    return [...this.#workers.values()].filter((w) => w.state === 'online' || w.state === 'listening')
+    return [...this.#workers.values()].filter((w) => w.state === 'online' || w.state === 'ready')
   }
 
   all (): ManagedWorker[] {
@@ -100,42 +119,85 @@ export class Supervisor extends EventEmitter {
     w.worker.process.kill('SIGKILL')
   }
 
+  /**
+   * Rolling restart onto the app's current code: per slot, start a replacement, wait until it
+   * is ready, then drain and stop the old worker. A replacement that never becomes ready is
+   * stopped, the old worker keeps serving, and the rollout stops there.
+   */
+  async reload (parallel: number): Promise<{ replaced: number }> {
+    const old = this.live()
+    let replaced = 0
+    for (let i = 0; i < old.length; i += parallel) {
+      const batch = old.slice(i, i + parallel)
+      const results = await Promise.allSettled(batch.map(async (w) => {
+        if (w.state === 'dead') return
+        const fresh = this.#fork(w.id)
+        try {
+          await fresh.ready
+        } catch (err) {
+          fresh.planned = true
+          if (fresh.state !== 'dead') fresh.worker.process.kill('SIGKILL')
+          throw err
+        }
+        await this.#stopOne(w, this.#opts.killTimeoutMs)
+        replaced++
+      }))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed !== undefined) {
+        const e = failed.reason as Error
+        throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
+          `reload stopped after ${replaced} of ${old.length} worker(s): a replacement did not become ready (${e.message}); the old workers keep serving`)
+      }
+    }
+    return { replaced }
+  }
+
   /** Planned stop: every worker drains and exits; stragglers are killed after the timeout. */
   async stop (timeoutMs: number): Promise<void> {
     this.#stopping = true
     for (const r of this.#restarts.values()) clearTimeout(r.timer)
     this.releaseHellos()
-    const exits = this.all().filter((w) => w.state !== 'dead').map(async (w) => {
-      w.planned = true
-      const exited = new Promise<void>((resolve) => {
-        if (w.state === 'dead') resolve()
-        else w.worker.once('exit', () => resolve())
-      })
-      const wasLive = w.state === 'online' || w.state === 'listening'
-      w.state = 'stopping'
-      if (wasLive) {
-        w.rpc.request({ cmd: 'hotswap:shutdown', timeoutMs }, timeoutMs + 1000).catch(() => {})
-      } else {
-        w.worker.process.kill('SIGTERM')
-      }
-      const timer = setTimeout(() => {
-        this.log.warn(`worker ${w.id} (pid ${w.pid}) did not stop within ${timeoutMs} ms; killing it`)
-        w.worker.process.kill('SIGKILL')
-      }, timeoutMs + 1500)
-      await exited
-      clearTimeout(timer)
-    })
-    await Promise.all(exits)
+    await Promise.all(this.all().filter((w) => w.state !== 'dead').map(async (w) => await this.#stopOne(w, timeoutMs)))
   }
 
-  #fork (slot: number): void {
+  async #stopOne (w: ManagedWorker, timeoutMs: number): Promise<void> {
+    w.planned = true
+    const exited = new Promise<void>((resolve) => {
+      if (w.state === 'dead') resolve()
+      else w.worker.once('exit', () => resolve())
+    })
+    const wasLive = w.state === 'online' || w.state === 'ready'
+    if (w.state !== 'dead') w.state = 'stopping'
+    if (wasLive) {
+      w.rpc.request({ cmd: 'hotswap:shutdown', timeoutMs }, timeoutMs + 1000).catch(() => {})
+    } else if (w.state !== 'dead') {
+      w.worker.process.kill('SIGTERM')
+    }
+    const timer = setTimeout(() => {
+      this.log.warn(`worker ${w.id} (pid ${w.pid}) did not stop within ${timeoutMs} ms; killing it`)
+      w.worker.process.kill('SIGKILL')
+    }, timeoutMs + 1500)
+    await exited
+    clearTimeout(timer)
+  }
+
+  #fork (slot: number): ManagedWorker {
+    const { format, level } = { format: 'json', level: process.env.HOTSWAP_LOG_LEVEL ?? this.log.level }
     const env: Record<string, string> = {
+      ...this.#opts.env,
       HOTSWAP_APP: this.#opts.app,
       HOTSWAP_WORKER_ID: String(slot),
+      HOTSWAP_LOG_FORMAT: format,
+      HOTSWAP_LOG_LEVEL: level,
+      HOTSWAP_LOG_FILE: '',
     }
     if (this.#opts.port !== undefined) env.PORT = String(this.#opts.port)
     const worker = cluster.fork(env)
     const pid = worker.process.pid ?? -1
+    let markReady!: () => void
+    let markFailed!: (err: Error) => void
+    const ready = new Promise<void>((resolve, reject) => { markReady = resolve; markFailed = reject })
+    ready.catch(() => {}) // Not every worker is awaited.
     const managed: ManagedWorker = {
       id: slot,
       worker,
@@ -144,9 +206,27 @@ export class Supervisor extends EventEmitter {
       rpc: new Rpc<PrimaryRequest>((msg) => worker.isConnected() && worker.send(msg)),
       startedAt: Date.now(),
       planned: false,
+      ready,
     }
     this.#workers.set(worker.id, managed)
     this.log.info(`worker ${slot} started (pid ${pid})`)
+    this.#pipeOutput(managed)
+
+    const becomeReady = (how: string): void => {
+      if (managed.state !== 'online' && managed.state !== 'starting') return
+      managed.state = 'ready'
+      clearTimeout(listenTimer)
+      this.log.info(`worker ${slot} ready (${how})`)
+      this.emit('ready', managed)
+      markReady()
+    }
+    const listenTimer = setTimeout(() => {
+      if (managed.state === 'ready' || managed.state === 'dead' || managed.state === 'stopping') return
+      const why = `worker ${slot} (pid ${pid}) did not become ready within ${this.#opts.listenTimeoutMs} ms`
+      this.log.error(why)
+      markFailed(new Error(why))
+      worker.process.kill('SIGKILL')
+    }, this.#opts.listenTimeoutMs)
 
     worker.on('message', (msg: unknown) => {
       if (!isHotswapMessage(msg)) return
@@ -155,14 +235,44 @@ export class Supervisor extends EventEmitter {
         return
       }
       if (msg.cmd === 'hotswap:hello') this.#onHello(managed, msg)
+      if (msg.cmd === 'hotswap:ready') {
+        if (worker.isConnected()) worker.send({ cmd: 'hotswap:reply', seq: msg.seq, ok: true, value: null })
+        if (this.#opts.waitReady) becomeReady('the app called ready()')
+      }
     })
     worker.on('listening', (address) => {
-      if (managed.state === 'online' || managed.state === 'starting') managed.state = 'listening'
       this.log.info(`worker ${slot} listening on ${address.address ?? '*'}:${address.port}`)
-      this.emit('listening', managed, address)
+      if (!this.#opts.waitReady) becomeReady('listening')
     })
-    worker.on('exit', (code, signal) => this.#onExit(managed, code, signal))
+    worker.on('exit', (code, signal) => {
+      clearTimeout(listenTimer)
+      markFailed(new Error(`worker ${slot} exited (${signal ?? `code ${String(code)}`}) before it was ready`))
+      this.#onExit(managed, code, signal)
+    })
     worker.on('error', (err) => this.log.warn(`worker ${slot} IPC error: ${err.message}`))
+    return managed
+  }
+
+  /** Re-emits worker output through the primary's logger: JSON log lines keep their fields. */
+  #pipeOutput (w: ManagedWorker): void {
+    const logger = this.log.child({ role: `worker ${w.id}`, workerPid: w.pid })
+    for (const [stream, name] of [[w.worker.process.stdout, 'stdout'], [w.worker.process.stderr, 'stderr']] as const) {
+      if (stream === null || stream === undefined) continue
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.startsWith('{')) {
+          try {
+            const entry = JSON.parse(line) as Record<string, unknown>
+            if (typeof entry.level === 'string' && typeof entry.message === 'string') {
+              const { level, message, timestamp: _t, ...rest } = entry
+              logger.log(level, message, { ...rest, workerPid: w.pid })
+              if (typeof rest.startupError === 'string') this.lastFailure = rest.startupError
+              return
+            }
+          } catch { /* not one of ours: an app line */ }
+        }
+        logger.log(name === 'stderr' ? 'warn' : 'info', line, { stream: name })
+      })
+    }
   }
 
   #onHello (w: ManagedWorker, msg: Extract<WorkerRequest, { cmd: 'hotswap:hello' }>): void {
@@ -192,14 +302,19 @@ export class Supervisor extends EventEmitter {
       this.log.info(`worker ${w.id} (pid ${w.pid}) stopped (${how})`)
       return
     }
+    // Another worker already holds this slot (a reload's replacement): nothing to restart.
+    if (this.all().some((o) => o.id === w.id)) return
+    if (code === EXIT_CONFIG) {
+      this.#abandon(w.id, `worker ${w.id} cannot start: ${this.lastFailure || 'a configuration error'}; not restarting it`)
+      return
+    }
     const uptime = Date.now() - w.startedAt
     const r = this.#restarts.get(w.id) ?? { count: 0, quick: 0 }
     this.#restarts.set(w.id, r)
     r.quick = uptime < this.#opts.minUptimeMs ? r.quick + 1 : 0
     if (r.quick > this.#opts.maxRestarts) {
-      this.log.error(`worker ${w.id} crashed ${r.quick} times in a row within ${this.#opts.minUptimeMs} ms of starting; ` +
+      this.#abandon(w.id, `worker ${w.id} crashed ${r.quick} times in a row, each within ${this.#opts.minUptimeMs} ms of starting; ` +
         'not restarting it again (crash loop). The other workers keep serving.')
-      this.emit('crash-loop', w)
       return
     }
     const delay = r.quick === 0 ? 0 : Math.min(100 * 2 ** (r.quick - 1), 10_000)
@@ -209,5 +324,15 @@ export class Supervisor extends EventEmitter {
       r.count++
       this.#fork(w.id)
     }, delay)
+  }
+
+  #abandon (slot: number, why: string): void {
+    this.#abandoned.add(slot)
+    this.log.error(why)
+    this.emit('crash-loop', slot)
+    if (this.#abandoned.size >= this.#opts.workers && this.all().length === 0) {
+      this.emit('fatal', new HotswapError('HOTSWAP_ERR_CONFIG',
+        `no worker could be kept running${this.lastFailure !== '' ? `: ${this.lastFailure}` : ''}`))
+    }
   }
 }

@@ -30,6 +30,7 @@ export type PrimaryRequest =
 /** Requests a worker sends to the primary. */
 export type WorkerRequest =
   | { cmd: 'hotswap:hello', seq: number }
+  | { cmd: 'hotswap:ready', seq: number }
 
 export interface HelloValue {
   databases: DatabaseInfo[]
@@ -47,6 +48,7 @@ export interface ResumeValue {
 }
 
 export interface StatsValue {
+  rss: number
   inFlight: number
   served: number
   queued: number

@@ -15,6 +15,8 @@ import { isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryReq
 import { installHttpGate } from './http-gate.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
+const EXIT_CONFIG = 78 // EX_CONFIG: the supervisor does not restart a worker that exits so.
+
 const log = getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`)
 const rt = getRuntime()
 rt.mode = 'managed'
@@ -56,7 +58,7 @@ const handlers: Handlers = {
     setImmediate(() => { void flushLogger().then(() => process.exit(0)) })
     return null
   },
-  'hotswap:stats': async (): Promise<StatsValue> => ({ inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
+  'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
 }
 
 process.on('message', (msg: unknown) => {
@@ -65,7 +67,7 @@ process.on('message', (msg: unknown) => {
     rpc.handleReply(msg)
     return
   }
-  if (msg.cmd === 'hotswap:hello') return
+  if (msg.cmd === 'hotswap:hello' || msg.cmd === 'hotswap:ready') return
   const handler = handlers[msg.cmd] as (m: PrimaryRequest) => Promise<unknown>
   const seq = msg.seq
   handler(msg).then(
@@ -101,9 +103,32 @@ async function main (): Promise<void> {
   await import(pathToFileURL(appPath).href)
 }
 
-main().catch(async (err: unknown) => {
-  const e = err as Error
-  log.error(`the app failed to start: ${e.stack ?? e.message}`)
+rt.notifyReady = async () => { await rpc.request({ cmd: 'hotswap:ready' }, 10_000) }
+
+/** A port already taken cannot be fixed by restarting: say so once and exit EX_CONFIG. */
+async function exitForStartupError (err: unknown): Promise<never> {
+  const e = err as NodeJS.ErrnoException & { port?: number }
+  if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+    const what = e.code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'
+    const message = `port ${e.port ?? process.env.PORT ?? '?'} ${what}`
+    log.error(`the app cannot listen: ${message}`, { startupError: message })
+    await flushLogger()
+    process.exit(EXIT_CONFIG)
+  }
+  const first = (e.stack ?? e.message ?? String(err)).split('\n')[0] ?? ''
+  log.error(`the app failed to start: ${e.stack ?? e.message}`, { startupError: `the app failed to start: ${first}` })
   await flushLogger()
   process.exit(1)
+}
+
+process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+    void exitForStartupError(err)
+    return
+  }
+  // Keep node's behaviour for everything else: print and exit 1 (the primary restarts us).
+  log.error(`uncaught exception: ${err.stack ?? err.message}`)
+  void flushLogger().then(() => process.exit(1))
 })
+
+main().catch(exitForStartupError)

@@ -22,6 +22,8 @@ export interface Runtime {
   pauseHooks: Hook[]
   resumeHooks: Hook[]
   servers: Set<Server>
+  /** Set by the worker bootstrap: tells the primary the app is ready (--wait-ready). */
+  notifyReady?: () => Promise<void>
 }
 
 const KEY = Symbol.for('hotswap.runtime')

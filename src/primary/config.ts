@@ -1,0 +1,214 @@
+// Where `hotswap serve` takes its settings from, strongest first: command-line flags, HOTSWAP_*
+// environment variables, the config file (hotswap.config.json, .mjs or .js in the working
+// directory, or --config PATH), then the defaults. An invalid value is a start-up error that
+// names the field.
+
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { HotswapError } from '../shared/errors.js'
+import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
+
+export interface ServeSettings {
+  app: string
+  workers: number | 'max'
+  databases: string[]
+  socket: string
+  port?: number
+  drainTimeoutMs: number
+  killTimeoutMs: number
+  listenTimeoutMs: number
+  minUptimeMs: number
+  maxRestarts: number
+  waitReady: boolean
+  maxBytes: number
+  idleTimeoutMs: number
+  logFormat?: LogFormat
+  logLevel?: string
+  logFile?: string
+  env: Record<string, string>
+}
+
+/** Everything a flag, variable or config file may set; undefined means "not given here". */
+export type PartialSettings = Partial<ServeSettings>
+
+export const DEFAULTS = {
+  workers: 'max' as const,
+  drainTimeoutMs: 10_000,
+  killTimeoutMs: 10_000,
+  listenTimeoutMs: 30_000,
+  minUptimeMs: 1000,
+  maxRestarts: 10,
+  waitReady: false,
+  maxBytes: 64 * 1024 ** 3,
+  idleTimeoutMs: 60_000,
+}
+
+const CONFIG_NAMES = ['hotswap.config.json', 'hotswap.config.mjs', 'hotswap.config.js']
+
+function bad (field: string, what: string, source: string): HotswapError {
+  return new HotswapError('HOTSWAP_ERR_CONFIG', `${source}: "${field}" ${what}`)
+}
+
+function int (v: unknown, field: string, source: string, min = 0): number | undefined {
+  if (v === undefined) return undefined
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw bad(field, `must be an integer of at least ${min} (got ${JSON.stringify(v)})`, source)
+  return n
+}
+
+function workersValue (v: unknown, source: string): number | 'max' | undefined {
+  if (v === undefined) return undefined
+  if (v === 'max') return 'max'
+  return int(v, 'workers', source, 1)
+}
+
+function str (v: unknown, field: string, source: string): string | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || v === '') throw bad(field, 'must be a non-empty string', source)
+  return v
+}
+
+function logFormat (v: unknown, source: string): LogFormat | undefined {
+  if (v === undefined) return undefined
+  if (v !== 'json' && v !== 'pretty') throw bad('logFormat', `must be "json" or "pretty" (got ${JSON.stringify(v)})`, source)
+  return v
+}
+
+function logLevel (v: unknown, source: string): string | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || !LOG_LEVELS.includes(v)) throw bad('logLevel', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`, source)
+  return v
+}
+
+const KNOWN = new Set(['app', 'workers', 'db', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
+  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'env'])
+
+/** Reads and checks a config file; paths in it resolve against the file's own folder. */
+export async function loadConfigFile (cwd: string, explicit?: string): Promise<PartialSettings & { file?: string }> {
+  let file: string | undefined
+  if (explicit !== undefined) {
+    file = resolve(cwd, explicit)
+    if (!existsSync(file)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `config file not found: ${file}`)
+  } else {
+    file = CONFIG_NAMES.map((n) => resolve(cwd, n)).find((p) => existsSync(p))
+    if (file === undefined) return {}
+  }
+  let raw: unknown
+  try {
+    if (file.endsWith('.json')) {
+      raw = JSON.parse(readFileSync(file, 'utf8'))
+    } else {
+      const mod = await import(pathToFileURL(file).href) as { default?: unknown }
+      raw = mod.default
+    }
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot read ${file}: ${(err as Error).message}`)
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `${file}: the config must be an object`)
+  const c = raw as Record<string, unknown>
+  const source = file
+  for (const key of Object.keys(c)) {
+    if (!KNOWN.has(key)) throw bad(key, `is not a known setting (known: ${[...KNOWN].join(', ')})`, source)
+  }
+  const base = dirname(file)
+  const at = (p: string): string => isAbsolute(p) ? p : resolve(base, p)
+  let databases: string[] | undefined
+  if (c.db !== undefined) {
+    const list = Array.isArray(c.db) ? c.db : [c.db]
+    databases = list.map((d, i) => {
+      if (typeof d === 'string' && d !== '') {
+        const eq = d.indexOf('=')
+        return eq > 0 && !d.slice(0, eq).includes('/') ? `${d.slice(0, eq)}=${at(d.slice(eq + 1))}` : at(d)
+      }
+      if (typeof d === 'object' && d !== null && typeof (d as { path?: unknown }).path === 'string') {
+        const { name, path } = d as { name?: unknown, path: string }
+        if (name !== undefined && typeof name !== 'string') throw bad(`db[${i}].name`, 'must be a string', source)
+        return name !== undefined ? `${name}=${at(path)}` : at(path)
+      }
+      throw bad(`db[${i}]`, 'must be "[NAME=]PATH" or { "name": ..., "path": ... }', source)
+    })
+  }
+  let env: Record<string, string> | undefined
+  if (c.env !== undefined) {
+    if (typeof c.env !== 'object' || c.env === null || Array.isArray(c.env)) throw bad('env', 'must be an object of strings', source)
+    env = {}
+    for (const [k, v] of Object.entries(c.env)) {
+      if (typeof v !== 'string') throw bad(`env.${k}`, 'must be a string', source)
+      env[k] = v
+    }
+  }
+  if (c.waitReady !== undefined && typeof c.waitReady !== 'boolean') throw bad('waitReady', 'must be true or false', source)
+  const out: PartialSettings & { file?: string } = {
+    file,
+    app: c.app !== undefined ? at(str(c.app, 'app', source) as string) : undefined,
+    workers: workersValue(c.workers, source),
+    databases,
+    socket: c.socket !== undefined ? at(str(c.socket, 'socket', source) as string) : undefined,
+    port: int(c.port, 'port', source),
+    drainTimeoutMs: int(c.drainTimeout, 'drainTimeout', source, 1),
+    killTimeoutMs: int(c.killTimeout, 'killTimeout', source, 1),
+    listenTimeoutMs: int(c.listenTimeout, 'listenTimeout', source, 1),
+    minUptimeMs: int(c.minUptime, 'minUptime', source),
+    maxRestarts: int(c.maxRestarts, 'maxRestarts', source),
+    waitReady: c.waitReady as boolean | undefined,
+    maxBytes: int(c.maxBytes, 'maxBytes', source, 1),
+    idleTimeoutMs: int(c.idleTimeout, 'idleTimeout', source, 1),
+    logFormat: logFormat(c.logFormat, source),
+    logLevel: logLevel(c.logLevel, source),
+    logFile: c.logFile !== undefined ? at(str(c.logFile, 'logFile', source) as string) : undefined,
+    env,
+  }
+  if (out.port !== undefined && out.port > 65535) throw bad('port', 'must be at most 65535', source)
+  return out
+}
+
+/** HOTSWAP_* variables for serve (the socket's is shared with every command). */
+export function settingsFromEnv (env: NodeJS.ProcessEnv): PartialSettings {
+  const source = 'environment'
+  const get = (name: string): string | undefined => env[name] !== undefined && env[name] !== '' ? env[name] : undefined
+  return {
+    workers: workersValue(get('HOTSWAP_WORKERS'), source),
+    port: int(get('HOTSWAP_PORT'), 'HOTSWAP_PORT', source),
+    socket: get('HOTSWAP_SOCKET'),
+    logFormat: logFormat(get('HOTSWAP_LOG_FORMAT'), source),
+    logLevel: logLevel(get('HOTSWAP_LOG_LEVEL'), source),
+    logFile: get('HOTSWAP_LOG_FILE'),
+  }
+}
+
+/** Merges the layers, strongest first, and fills in the defaults. */
+export function mergeSettings (cwd: string, ...layers: PartialSettings[]): ServeSettings {
+  const pick = <K extends keyof ServeSettings>(key: K): ServeSettings[K] | undefined => {
+    for (const layer of layers) {
+      const v = layer[key]
+      if (v !== undefined && !(Array.isArray(v) && v.length === 0)) return v as ServeSettings[K]
+    }
+    return undefined
+  }
+  const app = pick('app')
+  if (app === undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'no app to serve: give APP, or "app" in hotswap.config.json')
+  const databases = pick('databases')
+  if (databases === undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'no database: give --db [NAME=]PATH, or "db" in hotswap.config.json')
+  const env: Record<string, string> = {}
+  for (const layer of [...layers].reverse()) Object.assign(env, layer.env ?? {})
+  return {
+    app,
+    databases,
+    workers: pick('workers') ?? DEFAULTS.workers,
+    socket: resolve(cwd, pick('socket') ?? 'tmp/sockets/hotswap.sock'),
+    port: pick('port'),
+    drainTimeoutMs: pick('drainTimeoutMs') ?? DEFAULTS.drainTimeoutMs,
+    killTimeoutMs: pick('killTimeoutMs') ?? DEFAULTS.killTimeoutMs,
+    listenTimeoutMs: pick('listenTimeoutMs') ?? DEFAULTS.listenTimeoutMs,
+    minUptimeMs: pick('minUptimeMs') ?? DEFAULTS.minUptimeMs,
+    maxRestarts: pick('maxRestarts') ?? DEFAULTS.maxRestarts,
+    waitReady: pick('waitReady') ?? DEFAULTS.waitReady,
+    maxBytes: pick('maxBytes') ?? DEFAULTS.maxBytes,
+    idleTimeoutMs: pick('idleTimeoutMs') ?? DEFAULTS.idleTimeoutMs,
+    logFormat: pick('logFormat'),
+    logLevel: pick('logLevel'),
+    logFile: pick('logFile'),
+    env,
+  }
+}
