@@ -1,10 +1,10 @@
-import { Args, Command, Flags } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
+import { HotswapCommand } from '../client/base-command.js'
 import { cp } from '../client/cp.js'
 import { reportError } from '../client/output.js'
-import { HotswapError } from '../shared/errors.js'
 import { defaultSocketPath } from '../primary/serve.js'
 
-export default class Cp extends Command {
+export default class Cp extends HotswapCommand {
   static args = {
     src: Args.string({ description: 'a file, a managed database (path or name), or - for stdin', required: true }),
     dst: Args.string({ description: 'a file, a managed database (path or name), or - for stdout', required: true }),
@@ -40,15 +40,5 @@ export default class Cp extends Command {
     } catch (err) {
       process.exitCode = reportError(err)
     }
-  }
-
-  // oclif reports its own parse errors (an unknown flag, a missing argument) with its usage
-  // banner and no code, from outside run(); the CLI's contract is one
-  // "ERROR [HOTSWAP_ERR_USAGE] ..." line on stderr and exit 2.
-  protected async catch (err: Error & { exitCode?: number, oclif?: { exit?: number | false } }): Promise<unknown> {
-    if (err.oclif?.exit !== 2) return await super.catch(err)
-    const [first = 'bad usage', ...rest] = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
-    process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', first, rest))
-    return undefined
   }
 }

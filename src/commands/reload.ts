@@ -1,9 +1,10 @@
-import { Command, Flags } from '@oclif/core'
+import { Flags } from '@oclif/core'
+import { HotswapCommand } from '../client/base-command.js'
 import { runRemote } from '../client/connection.js'
 import { reportError } from '../client/output.js'
 import { defaultSocketPath } from '../primary/serve.js'
 
-export default class Reload extends Command {
+export default class Reload extends HotswapCommand {
   static description = `Rolling restart of every worker onto the app's current code, with no failed request
 
 Each replacement starts and must become ready before its old worker stops routing, drains and exits. If a replacement never becomes ready, the old workers keep serving and the command exits non-zero. SIGHUP to the primary does the same. Reloads and swaps never overlap.`

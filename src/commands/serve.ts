@@ -1,9 +1,10 @@
-import { Args, Command, Flags } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
+import { HotswapCommand } from '../client/base-command.js'
 import { reportError } from '../client/output.js'
 import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
 
-export default class Serve extends Command {
+export default class Serve extends HotswapCommand {
   static args = {
     app: Args.string({ description: 'the app to run in every worker (ESM or CommonJS); or "app" in the config file' }),
   }

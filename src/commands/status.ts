@@ -1,9 +1,10 @@
-import { Command, Flags } from '@oclif/core'
+import { Flags } from '@oclif/core'
+import { HotswapCommand } from '../client/base-command.js'
 import { reportError } from '../client/output.js'
 import { status } from '../client/status.js'
 import { defaultSocketPath } from '../primary/serve.js'
 
-export default class Status extends Command {
+export default class Status extends HotswapCommand {
   static description = 'Show the primary, its workers and its databases'
 
   static examples = ['<%= config.bin %> status', '<%= config.bin %> status --json']

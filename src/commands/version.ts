@@ -1,7 +1,8 @@
-import { Command, Flags } from '@oclif/core'
+import { Flags } from '@oclif/core'
+import { HotswapCommand } from '../client/base-command.js'
 import { VERSION } from '../shared/version.js'
 
-export default class Version extends Command {
+export default class Version extends HotswapCommand {
   static description = 'Print the hotswap version'
 
   static flags = {

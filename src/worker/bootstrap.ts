@@ -32,6 +32,7 @@ let stopping = false
 
 async function shutdown (timeoutMs: number): Promise<void> {
   stopping = true
+  rt.gate.closeConnectionsAfterResponse()
   for (const server of rt.servers) {
     server.close()
     ;(server as HttpServer).closeIdleConnections?.()

@@ -14,6 +14,7 @@ interface Work {
   label: string
   method: string
   startedAt: number
+  res?: ServerResponse
 }
 
 interface Queued {
@@ -30,6 +31,7 @@ export class Gate {
   #resumeWaiters: Array<() => void> = []
   served = 0
   queuedTotal = 0
+  #closingConnections = false
 
   get isOpen (): boolean {
     return this.#open
@@ -49,7 +51,8 @@ export class Gate {
 
   /** Runs `run` now, or after the swap; counts the request until its response closes. */
   admitRequest (req: IncomingMessage, res: ServerResponse, run: () => void): void {
-    const work: Work = { label: req.url ?? '', method: req.method ?? '', startedAt: 0 }
+    const work: Work = { label: req.url ?? '', method: req.method ?? '', startedAt: 0, res }
+    if (this.#closingConnections) noKeepAlive(res)
     let started = false
     const entry: Queued = {
       run,
@@ -88,6 +91,16 @@ export class Gate {
 
   close (): void {
     this.#open = false
+  }
+
+  /**
+   * The worker is stopping: every response from now on (and those of requests in flight)
+   * asks the client to close its keep-alive connection, so the client does not reuse a
+   * socket this worker is about to close.
+   */
+  closeConnectionsAfterResponse (): void {
+    this.#closingConnections = true
+    for (const w of this.#inFlight) if (w.res !== undefined) noKeepAlive(w.res)
   }
 
   /** Resolves once nothing is in flight; rejects after `timeoutMs`, naming what still runs. */
@@ -137,4 +150,10 @@ export class Gate {
       for (const w of waiters) w()
     }
   }
+}
+
+function noKeepAlive (res: ServerResponse): void {
+  if (res.headersSent) return
+  res.shouldKeepAlive = false
+  res.setHeader('connection', 'close')
 }

@@ -1,0 +1,17 @@
+import { Command } from '@oclif/core'
+import { HotswapError } from '../shared/errors.js'
+import { reportError } from './output.js'
+
+/**
+ * The base of every hotswap command. oclif reports its own parse errors (an unknown flag, a
+ * missing argument) with a usage banner and no code, from outside run(); the CLI's contract
+ * is one "ERROR [HOTSWAP_ERR_USAGE] ..." line on stderr and exit 2.
+ */
+export abstract class HotswapCommand extends Command {
+  protected async catch (err: Error & { exitCode?: number, oclif?: { exit?: number | false } }): Promise<unknown> {
+    if (err.oclif?.exit !== 2) return await super.catch(err)
+    const [first = 'bad usage', ...rest] = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+    process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', first, rest))
+    return undefined
+  }
+}
