@@ -67,7 +67,9 @@ export class ControlServer {
 
   constructor (opts: ControlServerOptions) {
     this.#opts = opts
-    this.#server = net.createServer((socket) => this.#accept(socket))
+    // Half-open: a client may shut its writing side after end-of-input (socat, nc -U) and still
+    // read the reply; the server ends each connection itself once the command is done.
+    this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket))
   }
 
   async listen (): Promise<void> {
@@ -150,6 +152,10 @@ export class ControlServer {
       closed = true
       this.#connections.delete(socket)
       if (!stdinEnded) stdin.destroy(new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before end-of-input; nothing was changed'))
+    })
+    socket.on('end', () => {
+      if (!stdinEnded) stdin.destroy(new HotswapError('HOTSWAP_ERR_ABORTED', 'the client stopped sending before end-of-input; nothing was changed'))
+      if (request === null) socket.end()
     })
     socket.on('error', (err) => log.debug(`control connection error: ${err.message}`))
 

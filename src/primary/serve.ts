@@ -70,8 +70,6 @@ export async function serve (opts: ServeSettings): Promise<number> {
 
   const journalModes = new Map<string, string>()
   for (const db of databases) {
-    const removed = cleanupOrphans(db.path)
-    if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
     journalModes.set(db.name, journalModeOf(db.path))
   }
 
@@ -123,6 +121,13 @@ export async function serve (opts: ServeSettings): Promise<number> {
   } catch (err) {
     await pool.close()
     throw err
+  }
+  // Only once this server owns the socket are the files beside the databases orphans: a serve
+  // refused because a live server owns the socket must not delete that server's uploads in
+  // progress. No command has been read yet (this runs before the event loop turns again).
+  for (const db of databases) {
+    const removed = cleanupOrphans(db.path)
+    if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
   }
   process.on('exit', () => { control.stopAccepting() })
   log.info(`hotswap ${VERSION} serving ${app} with ${workers} worker(s)`, {
