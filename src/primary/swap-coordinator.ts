@@ -202,8 +202,10 @@ export class SwapCoordinator {
         continue
       }
       // A worker that died needs no ack: it holds no connection any more, and its replacement
-      // waits in its handshake until the swap is over.
+      // waits in its handshake until the swap is over. One whose IPC channel is already gone
+      // is on its way out (it closes its databases on disconnect): wait for its exit.
       if (w.state === 'dead') continue
+      if (!w.worker.isConnected() && await exitsWithin(w, 3000)) continue
       const e = toHotswapError(r.reason)
       throw new HotswapError(e.code, `worker ${w.id} (pid ${w.pid}): ${e.message}`, e.details)
     }
@@ -226,4 +228,12 @@ export class SwapCoordinator {
 
 function round (ms: number): number {
   return Math.round(ms * 1000) / 1000
+}
+
+async function exitsWithin (w: ManagedWorker, ms: number): Promise<boolean> {
+  if (w.state === 'dead') return true
+  return await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    w.worker.once('exit', () => { clearTimeout(timer); resolve(true) })
+  })
 }

@@ -8,7 +8,9 @@
 // swap must start paused, and IPC sent before its listener exists would be lost.
 
 import { pathToFileURL } from 'node:url'
+import cluster from 'node:cluster'
 import type { Server as HttpServer } from 'node:http'
+import net from 'node:net'
 import { getLogger, flushLogger } from '../shared/logger.js'
 import { toWireError, Rpc } from '../shared/rpc.js'
 import { isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
@@ -30,15 +32,51 @@ function send (msg: HotswapMessage): boolean {
 const rpc = new Rpc<WorkerRequest>((msg) => send(msg))
 let stopping = false
 
+/** A keep-alive connection that carried no new request for this long belongs to an idle client. */
+const QUIET_MS = 250
+
+/**
+ * Waits until the app's servers have no connection left (a closed server leaves the set once
+ * its last connection ends): under traffic every keep-alive connection ends after its next
+ * response, which says Connection: close. Connections still open once no request has started
+ * for QUIET_MS belong to idle clients and are closed then.
+ */
+async function endConnections (deadline: number): Promise<void> {
+  let served = rt.gate.served
+  let quietSince = Date.now()
+  while (rt.servers.size > 0 && Date.now() < deadline) {
+    if (rt.gate.served !== served) {
+      served = rt.gate.served
+      quietSince = Date.now()
+    } else if (Date.now() - quietSince >= QUIET_MS) {
+      break
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  for (const server of rt.servers) (server as HttpServer).closeIdleConnections?.()
+}
+
 async function shutdown (timeoutMs: number): Promise<void> {
   stopping = true
+  const deadline = Date.now() + timeoutMs
   rt.gate.closeConnectionsAfterResponse()
   for (const server of rt.servers) {
-    server.close()
-    ;(server as HttpServer).closeIdleConnections?.()
+    // Stop accepting only. http.Server#close() also closes idle keep-alive connections
+    // (Node >= 19), and under traffic an "idle" connection is one whose client has just sent
+    // its next request: closing it fails that request with ECONNRESET (pm2 #2573).
+    // endConnections() lets each one end after its next response instead.
+    net.Server.prototype.close.call(server)
+  }
+  // A primary that died mid-swap leaves this worker paused. The live path holds the old file or
+  // the new one, whole (the rename is atomic), so reopen before releasing the queued requests;
+  // they would fail with HOTSWAP_ERR_PAUSED otherwise.
+  for (const slot of rt.slots.values()) {
+    if (!slot.isPaused) continue
+    try { slot.resume() } catch (err) { log.warn(`reopening database ${slot.name}: ${(err as Error).message}`) }
   }
   rt.gate.open()
-  await rt.gate.drain(timeoutMs).catch((err: Error) => log.warn(`shutdown: ${err.message}`))
+  await endConnections(deadline)
+  await rt.gate.drain(Math.max(1, deadline - Date.now())).catch((err: Error) => log.warn(`shutdown: ${err.message}`))
   for (const slot of rt.slots.values()) {
     try {
       slot.shutdown()
@@ -90,7 +128,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   })
 }
 
-// The primary went away (killed, or crashed): finish what runs and leave.
+// The primary went away (killed, or crashed): finish what runs and leave. node:cluster would
+// exit this worker the moment its channel closes unexpectedly (lib/internal/cluster/child.js),
+// cutting every request in flight; it checks exitedAfterDisconnect just after emitting the
+// worker's own 'disconnect', so marking the disconnect as expected there lets shutdown() run.
+cluster.worker?.once('disconnect', () => { if (cluster.worker !== undefined) cluster.worker.exitedAfterDisconnect = true })
 process.on('disconnect', () => {
   if (stopping) return
   void shutdown(5000).then(() => flushLogger()).then(() => process.exit(0))
@@ -101,7 +143,12 @@ async function main (): Promise<void> {
   if (appPath === undefined) throw new Error('HOTSWAP_APP is not set')
   const hello = await rpc.request<HelloValue>({ cmd: 'hotswap:hello' }, 120_000)
   rt.databases = hello.databases
-  await import(pathToFileURL(appPath).href)
+  // A swap pauses this worker as soon as its handshake is answered, but the app may still be
+  // loading (ESM loads the module graph asynchronously) or awaiting at top level. Its start-up
+  // counts as work in flight, so the pause waits for it instead of closing the database under
+  // the app's set-up (user functions, pragmas, start-up reads), which failed with
+  // HOTSWAP_ERR_PAUSED and crashed the worker.
+  await rt.gate.run('app start-up', async () => await import(pathToFileURL(appPath).href))
 }
 
 rt.notifyReady = async () => { await rpc.request({ cmd: 'hotswap:ready' }, 10_000) }
