@@ -12,6 +12,7 @@ import Database from 'better-sqlite3'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { runRemote } from './connection.js'
+import { Progress, sizeOfFd, withProgress } from './progress.js'
 
 export interface CpOptions {
   src: string
@@ -53,7 +54,6 @@ function flagsOf (o: CpOptions): string[] {
 }
 
 const forward = {
-  onStderr: (c: Buffer) => { process.stderr.write(c) },
   onStdout: (c: Buffer): void | Promise<void> => {
     if (process.stdout.write(c)) return
     return new Promise<void>((resolve) => process.stdout.once('drain', resolve))
@@ -64,13 +64,21 @@ export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
   const tty = process.stderr.isTTY === true
   if (o.src === '-') {
-    const reply = await runRemote({ socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: process.stdin, ...forward })
-    return reply.exit
+    const progress = new Progress('push', sizeOfFd(0))
+    return await withProgress(progress, async () => (await runRemote({
+      socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(process.stdin), onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+    })).exit)
   }
   if (o.dst === '-') {
     process.stdin.destroy() // A pull reads nothing from stdin.
-    const reply = await runRemote({ socketPath: o.socketPath, args: ['cp', o.src, '-'], tty, ...forward })
-    return reply.exit
+    const progress = new Progress('pull', null)
+    return await withProgress(progress, async () => (await runRemote({
+      socketPath: o.socketPath,
+      args: ['cp', o.src, '-'],
+      tty,
+      onStdout: (c) => { progress.add(c.length); return forward.onStdout(c) },
+      onStderr: (c) => progress.print(c),
+    })).exit)
   }
   const dbs = await managedDatabases(o.socketPath)
   const srcManaged = isManaged(o.src, dbs)
@@ -106,10 +114,15 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
     path = snapshot
   }
   try {
-    const reply = await runRemote({
-      socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: createReadStream(path, { highWaterMark: 256 * 1024 }), ...forward,
-    })
-    return reply.exit
+    const progress = new Progress('push', statSync(path).size)
+    return await withProgress(progress, async () => (await runRemote({
+      socketPath: o.socketPath,
+      args: ['cp', '-', o.dst, ...flagsOf(o)],
+      tty,
+      stdin: progress.count(createReadStream(path, { highWaterMark: 256 * 1024 })),
+      onStdout: forward.onStdout,
+      onStderr: (c) => progress.print(c),
+    })).exit)
   } finally {
     if (snapshot !== null) await fsp.rm(snapshot, { force: true })
   }
@@ -122,21 +135,25 @@ async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
   const temp = join(dirname(dest), `.${basename(dest)}.hotswap-${randomBytes(6).toString('hex')}.tmp`)
   const fh = await fsp.open(temp, 'wx', 0o600)
   let ok = false
+  const progress = new Progress('pull', null)
   try {
-    const reply = await runRemote({
-      socketPath: o.socketPath,
-      args: ['cp', o.src, '-'],
-      tty,
-      onStdout: async (c) => { await fh.write(c) },
-      onStderr: forward.onStderr,
+    return await withProgress(progress, async () => {
+      const reply = await runRemote({
+        socketPath: o.socketPath,
+        args: ['cp', o.src, '-'],
+        tty,
+        onStdout: async (c) => { progress.add(c.length); await fh.write(c) },
+        onStderr: (c) => progress.print(c),
+      })
+      if (reply.exit !== 0) return reply.exit
+      progress.endTransfer()
+      await fh.sync()
+      await fh.close()
+      await fsp.rename(temp, dest)
+      ok = true
+      process.stdout.write('OK\n')
+      return 0
     })
-    if (reply.exit !== 0) return reply.exit
-    await fh.sync()
-    await fh.close()
-    await fsp.rename(temp, dest)
-    ok = true
-    process.stdout.write('OK\n')
-    return 0
   } finally {
     if (!ok) {
       await fh.close().catch(() => {})

@@ -10,13 +10,17 @@ export default class Cp extends HotswapCommand {
     dst: Args.string({ description: 'a file, a managed database (path or name), or - for stdout', required: true }),
   }
 
-  static description = 'Push a database into the running server (swap), or pull a consistent snapshot out'
+  static description = `Push a database into the running server (swap), or pull a consistent snapshot out
+
+Exactly one side is a managed database (its path or NAME); - is stdin or stdout. A push prints OK on stdout once every worker serves the new file. When stderr is a terminal it shows the transfer (bytes, rate, ETA when the size is known) and the phases (validating, swapping, done); otherwise nothing but errors.`
 
   static examples = [
     '<%= config.bin %> cp new.sqlite3 db/production.sqlite3        # push: swap the live database',
+    '<%= config.bin %> cp - production < new.sqlite3               # push from stdin, by name',
     '<%= config.bin %> cp db/production.sqlite3 backup.sqlite3     # pull: a consistent snapshot',
-    'ssh prod hotswap cp db/production.sqlite3 - > backup.sqlite3  # pull over ssh',
-    'ssh prod hotswap cp - db/production.sqlite3 < new.sqlite3     # push over ssh',
+    '<%= config.bin %> cp production - | gzip > backup.sqlite3.gz  # pull to stdout',
+    "ssh prod 'cd /srv/app && hotswap cp - db/production.sqlite3' < new.sqlite3     # push over ssh",
+    "ssh prod 'cd /srv/app && hotswap cp db/production.sqlite3 -' > backup.sqlite3  # pull over ssh",
   ]
 
   static flags = {

@@ -5,6 +5,8 @@ import { VERSION } from '../shared/version.js'
 export default class Version extends HotswapCommand {
   static description = 'Print the hotswap version'
 
+  static examples = ['<%= config.bin %> version', '<%= config.bin %> version --json']
+
   static flags = {
     json: Flags.boolean({ description: 'print JSON' }),
   }

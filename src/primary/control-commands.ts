@@ -185,7 +185,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   const started = performance.now()
   const { tempPath, bytes } = await receive(s, ctx, a.src, db)
   log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
-  if (s.tty) s.stderr(`received ${formatBytes(bytes)}\n`)
+  if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   try {
     const checked = await ctx.pool.run<{ timings: Record<string, number> }>('validate', {
       tempPath,
@@ -195,7 +195,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     })
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
     log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings })
-    if (s.tty) s.stderr('checks passed\n')
+    if (s.tty) s.stderr('checks passed, swapping…\n')
     // The new file takes the live file's permissions, so a swap does not change who may read it.
     const liveMode = (await fsp.stat(db.path)).mode & 0o777
     await fsp.chmod(tempPath, liveMode)
@@ -223,6 +223,7 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: stri
     const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>
       await ctx.pool.run<{ bytes: number, ms: number }>('snapshot', { livePath: db.path, destPath: tempPath }))
     log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
+    if (s.tty) s.stderr(`snapshot of ${db.name}: ${formatBytes(snap.bytes)}\n`)
     if (toStdout) {
       for await (const chunk of createReadStream(tempPath, { highWaterMark: 256 * 1024 })) {
         if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')

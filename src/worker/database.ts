@@ -176,7 +176,9 @@ export class SwapSafeStatement {
   }
 }
 
-type TxFn = (...args: unknown[]) => unknown
+// any[], as better-sqlite3's own typing has it: a function with typed parameters, such as
+// (name: string) => ..., must be accepted, and unknown[] parameters would refuse it.
+type TxFn = (...args: any[]) => unknown
 
 export interface SwapSafeTransaction<F extends TxFn> {
   (...args: Parameters<F>): ReturnType<F>
