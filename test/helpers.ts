@@ -263,3 +263,108 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
     },
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Supervisor tests (issue 3): a serve with exactly the given arguments, status --json, pids.
+
+/**
+ * Like startServe, but runs `hotswap serve` with exactly `args` (nothing added: the app,
+ * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
+ * expects the server to use; they are only recorded on the result.
+ */
+export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number }): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...opts.args], {
+    cwd: opts.dir,
+    env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const logs = (): Array<Record<string, unknown>> => out.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return []
+    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
+  })
+  const waitForLog = async (pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const hit = logs().find((l) => pattern.test(String(l.message)))
+      if (hit !== undefined) return hit
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no log line matched ${String(pattern)} (exit ${String(child.exitCode)}); output:\n${out.slice(-4000)}`)
+      }
+      await sleep(20)
+    }
+  }
+  const served: Served = {
+    child,
+    pid: child.pid as number,
+    port: opts.port,
+    socket: opts.socket,
+    dir: opts.dir,
+    output: () => out,
+    logs,
+    waitForLog,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    },
+  }
+  const want = opts.waitListening ?? 1
+  const deadline = Date.now() + 20_000
+  while (logs().filter((l) => /listening on/.test(String(l.message)) && l.role === 'supervisor').length < want) {
+    if (child.exitCode !== null) break
+    if (Date.now() > deadline) {
+      await served.stop()
+      throw new Error(`hotswap serve did not start; output:\n${out}`)
+    }
+    await sleep(20)
+  }
+  return served
+}
+
+/** What `hotswap status --json` prints. */
+export interface StatusReport {
+  primary: { pid: number, uptimeMs: number, socket: string, version: string, rss: number }
+  workers: Array<{ id: number, pid: number, state: string, uptimeMs: number, restarts: number, rss: number | null, inFlight: number | null, served: number | null }>
+  databases: Array<{ name: string, path: string, size: number | null, journalMode: string, swaps: number, lastSwapAt: number | null, lastPauseMs: number | null }>
+}
+
+/** Runs the real `hotswap status --json` and parses it (throws with its stderr on failure). */
+export async function statusJson (socket: string, cwd: string): Promise<StatusReport> {
+  const res = await cli(['status', '--json', '--socket', socket], { cwd })
+  if (res.code !== 0) throw new Error(`hotswap status --json exited ${String(res.code)}: ${res.stderr}`)
+  return JSON.parse(res.stdout.toString()) as StatusReport
+}
+
+/** True while a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Polls `fn` until it returns something other than undefined/false/null; throws after the timeout. */
+export async function waitUntil<T> (what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== null && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(25)
+  }
+}
+
+/** Waits for a served child to exit by itself (no signal sent); throws after the timeout. */
+export async function waitExit (served: Served, timeoutMs = 20_000): Promise<number | null> {
+  const child = served.child
+  await waitUntil(`hotswap serve (pid ${served.pid}) to exit`, () => child.exitCode !== null || child.signalCode !== null, timeoutMs)
+  return child.exitCode
+}

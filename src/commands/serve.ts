@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { HotswapCommand } from '../client/base-command.js'
+import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
 import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
@@ -45,7 +46,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
       const cwd = process.cwd()
       const fromFlags: PartialSettings = {
         app: args.app,
-        workers: flags.workers === undefined ? undefined : flags.workers === 'max' ? 'max' : Number(flags.workers),
+        workers: parseWorkers(flags.workers),
         databases: flags.db,
         socket: flags.socket,
         port: flags.port,
@@ -69,4 +70,13 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     // The primary's handles (pool, cluster) are closed by now; exit does not cut anything off.
     process.exit(code)
   }
+}
+
+function parseWorkers (value: string | undefined): number | 'max' | undefined {
+  if (value === undefined || value === 'max') return value
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${JSON.stringify(value)})`)
+  }
+  return n
 }

@@ -200,7 +200,8 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     const liveMode = (await fsp.stat(db.path)).mode & 0o777
     await fsp.chmod(tempPath, liveMode)
     const report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
-    log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`)
+    // The size says which upload this was when several pushes queue for the lock.
+    log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { bytes })
     if (s.tty) s.stderr(`swapped ${db.name}: pause ${report.pauseMs.toFixed(1)} ms across ${report.workers} worker(s)\n`)
   } catch (err) {
     removeWithSideFiles(tempPath)

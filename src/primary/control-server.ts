@@ -127,6 +127,11 @@ export class ControlServer {
       finished = true
       write(Channel.control, JSON.stringify(reply))
       socket.end()
+      // A refused push (too large, disk full) may still be sending: read and drop the rest.
+      // Left paused by backpressure, the socket stopped reading, the client's writes never
+      // drained, and `hotswap cp` hung after printing the error.
+      socket.removeAllListeners('data')
+      socket.resume()
     }
     const fail = (err: unknown, exit = 1): void => {
       const e = toHotswapError(err)

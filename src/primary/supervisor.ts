@@ -29,6 +29,8 @@ export interface ManagedWorker {
   rpc: Rpc<PrimaryRequest>
   startedAt: number
   planned: boolean
+  /** What the worker said when it failed to start (its `startupError` log field), if it did. */
+  startupError?: string
   /** Settles once the worker is ready, or fails when it exits or times out first. */
   ready: Promise<void>
 }
@@ -135,8 +137,9 @@ export class Supervisor extends EventEmitter {
         try {
           await fresh.ready
         } catch (err) {
+          // It exited, or it is being stopped gracefully (the listen timeout): it may have
+          // served requests already, and SIGKILL would fail the ones in flight.
           fresh.planned = true
-          if (fresh.state !== 'dead') fresh.worker.process.kill('SIGKILL')
           throw err
         }
         await this.#stopOne(w, this.#opts.killTimeoutMs)
@@ -160,8 +163,8 @@ export class Supervisor extends EventEmitter {
     await Promise.all(this.all().filter((w) => w.state !== 'dead').map(async (w) => await this.#stopOne(w, timeoutMs)))
   }
 
-  async #stopOne (w: ManagedWorker, timeoutMs: number): Promise<void> {
-    w.planned = true
+  async #stopOne (w: ManagedWorker, timeoutMs: number, planned = true): Promise<void> {
+    if (planned) w.planned = true
     const exited = new Promise<void>((resolve) => {
       if (w.state === 'dead') resolve()
       else w.worker.once('exit', () => resolve())
@@ -225,7 +228,10 @@ export class Supervisor extends EventEmitter {
       const why = `worker ${slot} (pid ${pid}) did not become ready within ${this.#opts.listenTimeoutMs} ms`
       this.log.error(why)
       markFailed(new Error(why))
-      worker.process.kill('SIGKILL')
+      // A worker that listens but never called ready() already gets connections from the round
+      // robin: drain it like any stopping worker (SIGKILL after --kill-timeout). Not planned: a
+      // slot it holds alone restarts as after a crash.
+      void this.#stopOne(managed, this.#opts.killTimeoutMs, false)
     }, this.#opts.listenTimeoutMs)
 
     worker.on('message', (msg: unknown) => {
@@ -246,7 +252,16 @@ export class Supervisor extends EventEmitter {
     })
     worker.on('exit', (code, signal) => {
       clearTimeout(listenTimer)
-      markFailed(new Error(`worker ${slot} exited (${signal ?? `code ${String(code)}`}) before it was ready`))
+      // The worker logs why it failed just before it exits; its output pipe may still hold that
+      // line when 'exit' fires, so the failure is reported once the pipes close (or soon after,
+      // should a grandchild keep them open).
+      const failed = (): void => {
+        clearTimeout(fallback)
+        const why = managed.startupError !== undefined ? `: ${managed.startupError}` : ''
+        markFailed(new Error(`worker ${slot} exited (${signal ?? `code ${String(code)}`}) before it was ready${why}`))
+      }
+      const fallback = setTimeout(failed, 500).unref()
+      worker.process.once('close', failed)
       this.#onExit(managed, code, signal)
     })
     worker.on('error', (err) => this.log.warn(`worker ${slot} IPC error: ${err.message}`))
@@ -265,7 +280,7 @@ export class Supervisor extends EventEmitter {
             if (typeof entry.level === 'string' && typeof entry.message === 'string') {
               const { level, message, timestamp: _t, ...rest } = entry
               logger.log(level, message, { ...rest, workerPid: w.pid })
-              if (typeof rest.startupError === 'string') this.lastFailure = rest.startupError
+              if (typeof rest.startupError === 'string') this.lastFailure = w.startupError = rest.startupError
               return
             }
           } catch { /* not one of ours: an app line */ }
