@@ -7,7 +7,12 @@ import type { Readable } from 'node:stream'
 import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ControlReply } from '../shared/frames.js'
 import { HotswapError } from '../shared/errors.js'
 
-const CHUNK = 256 * 1024
+const CHUNK = 1024 * 1024
+/**
+ * How much may wait in the socket's buffer before the upload waits for 'drain'. Waiting as
+ * soon as write() returns false (16 KiB) made the stream stop-and-wait, once per frame.
+ */
+const MAX_QUEUED = 4 * 1024 * 1024
 
 export interface RemoteOptions {
   socketPath: string
@@ -102,8 +107,8 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
           if (closed || reply !== null) break
           const buf = data as Buffer
           for (let off = 0; off < buf.length; off += CHUNK) {
-            const ok = socket.write(encodeFrame(Channel.stdin, buf.subarray(off, off + CHUNK)))
-            if (!ok) {
+            socket.write(encodeFrame(Channel.stdin, buf.subarray(off, off + CHUNK)))
+            if (socket.writableLength > MAX_QUEUED) {
               await new Promise<void>((resolve) => {
                 const go = (): void => { socket.off('drain', go); socket.off('close', go); resolve() }
                 socket.on('drain', go)

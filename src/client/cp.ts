@@ -119,7 +119,7 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
       socketPath: o.socketPath,
       args: ['cp', '-', o.dst, ...flagsOf(o)],
       tty,
-      stdin: progress.count(createReadStream(path, { highWaterMark: 256 * 1024 })),
+      stdin: progress.count(createReadStream(path, { highWaterMark: 1024 * 1024 })),
       onStdout: forward.onStdout,
       onStderr: (c) => progress.print(c),
     })).exit)

@@ -226,7 +226,7 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: stri
     log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
     if (s.tty) s.stderr(`snapshot of ${db.name}: ${formatBytes(snap.bytes)}\n`)
     if (toStdout) {
-      for await (const chunk of createReadStream(tempPath, { highWaterMark: 256 * 1024 })) {
+      for await (const chunk of createReadStream(tempPath, { highWaterMark: 1024 * 1024 })) {
         if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')
         await s.stdout(chunk as Buffer)
       }

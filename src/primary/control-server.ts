@@ -174,7 +174,9 @@ export class ControlServer {
         log.warn(`control connection: malformed frame: ${(e as Error).message}`)
         if (request === null) fail(e, 2)
         else stdin.destroy(e as Error)
-        if (request === null) socket.destroy()
+        // No destroy here: fail() ends the connection and drops what still comes in. Destroying
+        // it with the client's bytes unread made a client still writing get EPIPE and lose the
+        // error frame (a Node client tears the socket down on a failed write).
         return
       }
       for (const frame of frames) {
@@ -236,7 +238,9 @@ export class ControlServer {
       tty: request.tty,
       stdin,
       stdout: async (data) => {
-        if (write(Channel.stdout, data)) return
+        // A pull waits only when megabytes are queued, not at every frame (stop-and-wait).
+        write(Channel.stdout, data)
+        if (socket.destroyed || socket.writableLength <= 4 * 1024 * 1024) return
         await new Promise<void>((resolve) => {
           const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
           socket.on('drain', done)

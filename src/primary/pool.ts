@@ -13,7 +13,8 @@ export class TaskPool {
     this.#pool = new Piscina({
       filename: new URL('./tasks.js', import.meta.url).href,
       minThreads: 1,
-      maxThreads: 4,
+      // Two threads: a validation and a snapshot may overlap; more only grows the primary's RSS.
+      maxThreads: 2,
       idleTimeout: 30_000,
     })
   }

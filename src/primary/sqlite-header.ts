@@ -49,8 +49,24 @@ export function checkHeader (head: Buffer, fileSize: number): TaskResult<HeaderI
       `the header has an invalid page size (${rawPageSize}); SQLite uses a power of two from 512 to 65536`)
   }
 
-  // Bytes 18 and 19 are the write and read format versions: 2 means WAL, 1 rollback journal.
-  const walMode = head[18] === 2 && head[19] === 2
+  // Bytes 18 and 19 are the write and read format versions: 2 means WAL, 1 rollback journal,
+  // and SQLite always writes them together. It opens a file whose write version is above 2
+  // read-only and refuses one whose read version is; a 2 beside anything else is no state it
+  // writes. Installed, such a file (found by fuzzing: integrity_check passes) left production
+  // read-only, or in a journal mode other than the live one's.
+  const writeVersion = head.readUInt8(18)
+  const readVersion = head.readUInt8(19)
+  if (writeVersion > 2 || readVersion > 2 || (writeVersion === 2) !== (readVersion === 2)) {
+    return fail('HOTSWAP_ERR_NOT_SQLITE',
+      `the header's file format versions (bytes 18-19) are ${writeVersion} and ${readVersion}; SQLite writes 1 and 1 (rollback journal) or 2 and 2 (WAL)`)
+  }
+  // Offset 44: the schema format number, 1 to 4 (0 before any schema exists). SQLite refuses a
+  // higher one only when it first reads the schema, with a generic SQLITE_ERROR.
+  const schemaFormat = head.readUInt32BE(44)
+  if (schemaFormat > 4) {
+    return fail('HOTSWAP_ERR_NOT_SQLITE', `the header's schema format number is ${schemaFormat}; SQLite knows 1 to 4`)
+  }
+  const walMode = writeVersion === 2 && readVersion === 2
 
   // The page count at offset 28 is trusted only when the change counter (offset 24) equals
   // the version-valid-for number (offset 92). Versions of SQLite before 3.7.0 did not keep it

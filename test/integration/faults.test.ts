@@ -205,7 +205,8 @@ test('a client that disconnects mid-pull leaves no snapshot behind', async () =>
   const current = labelOf(quickLive)
   // A live database large enough that its snapshot takes many stdout frames.
   const big = join(quick.dir, 'big.sqlite3')
-  seed(big, { label: current, rows: 40_000 })
+  // Larger than what the socket buffers hold (4 MiB queued on our side plus the kernel's).
+  seed(big, { label: current, rows: 600_000 })
   const pushed = await cp(quick, [big, 'live.sqlite3'])
   assert.equal(pushed.code, 0, pushed.stderr)
 
