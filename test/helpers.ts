@@ -100,60 +100,9 @@ export async function startServe (opts: ServeOptions): Promise<Served> {
   const port = await freePort()
   const socket = join(opts.dir, 'sock', 'hotswap.sock')
   const workers = opts.workers ?? 2
-  const args = [BIN, 'serve', opts.app ?? fixture('app.mjs'), '--workers', String(workers), '--port', String(port), '--socket', socket,
+  const args = [opts.app ?? fixture('app.mjs'), '--workers', String(workers), '--port', String(port), '--socket', socket,
     ...opts.dbs.flatMap((d) => ['--db', d]), ...(opts.args ?? [])]
-  const child = spawn(process.execPath, args, {
-    cwd: opts.dir,
-    env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const logs = (): Array<Record<string, unknown>> => out.split('\n').flatMap((line) => {
-    if (!line.startsWith('{')) return []
-    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
-  })
-  const waitForLog = async (pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const hit = logs().find((l) => pattern.test(String(l.message)))
-      if (hit !== undefined) return hit
-      if (child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no log line matched ${String(pattern)} (exit ${String(child.exitCode)}); output:\n${out.slice(-4000)}`)
-      }
-      await sleep(20)
-    }
-  }
-  const served: Served = {
-    child,
-    pid: child.pid as number,
-    port,
-    socket,
-    dir: opts.dir,
-    output: () => out,
-    logs,
-    waitForLog,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      const code = await exited
-      clearTimeout(timer)
-      return code
-    },
-  }
-  const want = opts.waitListening ?? workers
-  const deadline = Date.now() + 20_000
-  while (logs().filter((l) => /listening on/.test(String(l.message)) && l.role === 'supervisor').length < want) {
-    if (child.exitCode !== null) break
-    if (Date.now() > deadline) {
-      await served.stop()
-      throw new Error(`hotswap serve did not start; output:\n${out}`)
-    }
-    await sleep(20)
-  }
-  return served
+  return await startServeArgs({ dir: opts.dir, args, port, socket, env: opts.env, waitListening: opts.waitListening ?? workers })
 }
 
 export interface CliResult {
