@@ -5,27 +5,44 @@
 //
 // A pause holds new requests only; requests already in flight keep full database access until
 // they finish. Refusing access at the moment of the pause turned into hundreds of HTTP 500s.
+//
+// The open path runs for every request, so it allocates nothing of its own: the response
+// itself is the in-flight record (its start time under a symbol), and one shared 'close'
+// listener ends it. Only a request that has to wait gets a queue entry.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HotswapError } from '../shared/errors.js'
 import type { InFlightRequest } from '../shared/messages.js'
 
-interface Work {
+/** What the gate calls to run a request: the server's original emit. */
+export type Emit = (this: unknown, event: string, req: IncomingMessage, res: ServerResponse) => unknown
+
+interface Task {
   label: string
-  method: string
   startedAt: number
-  res?: ServerResponse
 }
 
 interface Queued {
-  run: () => void
-  closed: boolean
-  start: () => void
+  server: unknown
+  emit: Emit
+  req: IncomingMessage
+  res: ServerResponse
+}
+
+const kStartedAt = Symbol('hotswap.startedAt')
+const kGone = Symbol('hotswap.gone')
+
+type Tracked = ServerResponse & { [kStartedAt]?: number, [kGone]?: boolean }
+
+/** Marks a queued response whose client went away while it waited. */
+function onQueuedClose (this: Tracked): void {
+  this[kGone] = true
 }
 
 export class Gate {
   #open = true
-  readonly #inFlight = new Set<Work>()
+  readonly #responses = new Set<Tracked>()
+  readonly #tasks = new Set<Task>()
   readonly #queue: Queued[] = []
   #drainWaiters: Array<() => void> = []
   #resumeWaiters: Array<() => void> = []
@@ -33,12 +50,22 @@ export class Gate {
   queuedTotal = 0
   #closingConnections = false
 
+  /** One listener for every response: `this` is the response that closed. */
+  readonly #onClose: (this: Tracked) => void
+
+  constructor () {
+    const gate = this
+    this.#onClose = function (this: Tracked) {
+      if (gate.#responses.delete(this) && gate.inFlight === 0) gate.#drained()
+    }
+  }
+
   get isOpen (): boolean {
     return this.#open
   }
 
   get inFlight (): number {
-    return this.#inFlight.size
+    return this.#responses.size + this.#tasks.size
   }
 
   get queued (): number {
@@ -46,46 +73,44 @@ export class Gate {
   }
 
   inFlightList (now = Date.now()): InFlightRequest[] {
-    return [...this.#inFlight].map((w) => ({ method: w.method, url: w.label, ageMs: now - w.startedAt }))
+    const list: InFlightRequest[] = []
+    for (const res of this.#responses) {
+      const req = (res as ServerResponse & { req?: IncomingMessage }).req
+      list.push({ method: req?.method ?? '', url: req?.url ?? '', ageMs: now - (res[kStartedAt] ?? now) })
+    }
+    for (const t of this.#tasks) list.push({ method: 'TASK', url: t.label, ageMs: now - t.startedAt })
+    return list
   }
 
-  /** Runs `run` now, or after the swap; counts the request until its response closes. */
-  admitRequest (req: IncomingMessage, res: ServerResponse, run: () => void): void {
-    const work: Work = { label: req.url ?? '', method: req.method ?? '', startedAt: 0, res }
+  /** Runs the request now, or after the swap; counts it until its response closes. */
+  admit (server: unknown, emit: Emit, req: IncomingMessage, res: ServerResponse): void {
     if (this.#closingConnections) noKeepAlive(res)
-    let started = false
-    const entry: Queued = {
-      run,
-      closed: false,
-      start: () => {
-        started = true
-        work.startedAt = Date.now()
-        this.#inFlight.add(work)
-        this.served++
-      },
-    }
-    res.once('close', () => {
-      entry.closed = true
-      if (started) this.#finish(work)
-    })
     if (this.#open) {
-      entry.start()
-      run()
+      this.#start(res)
+      emit.call(server, 'request', req, res)
       return
     }
     this.queuedTotal++
-    this.#queue.push(entry)
+    res.on('close', onQueuedClose)
+    this.#queue.push({ server, emit, req, res })
+  }
+
+  #start (res: Tracked): void {
+    res[kStartedAt] = Date.now()
+    this.#responses.add(res)
+    this.served++
+    res.on('close', this.#onClose)
   }
 
   /** Background work counted as in flight: it waits during a pause, and a pause waits for it. */
   async run<T> (label: string, fn: () => T | Promise<T>): Promise<T> {
     while (!this.#open) await new Promise<void>((resolve) => this.#resumeWaiters.push(resolve))
-    const work: Work = { label, method: 'TASK', startedAt: Date.now() }
-    this.#inFlight.add(work)
+    const task: Task = { label, startedAt: Date.now() }
+    this.#tasks.add(task)
     try {
       return await fn()
     } finally {
-      this.#finish(work)
+      if (this.#tasks.delete(task) && this.inFlight === 0) this.#drained()
     }
   }
 
@@ -100,12 +125,12 @@ export class Gate {
    */
   closeConnectionsAfterResponse (): void {
     this.#closingConnections = true
-    for (const w of this.#inFlight) if (w.res !== undefined) noKeepAlive(w.res)
+    for (const res of this.#responses) noKeepAlive(res)
   }
 
   /** Resolves once nothing is in flight; rejects after `timeoutMs`, naming what still runs. */
   async drain (timeoutMs: number): Promise<void> {
-    if (this.#inFlight.size === 0) return
+    if (this.inFlight === 0) return
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#drainWaiters = this.#drainWaiters.filter((w) => w !== done)
@@ -127,12 +152,14 @@ export class Gate {
     this.#open = true
     let released = 0
     const queue = this.#queue.splice(0)
-    for (const entry of queue) {
-      if (entry.closed) continue // The client went away while it waited.
-      entry.start()
+    for (const q of queue) {
+      // The client went away while it waited: there is nobody to answer.
+      q.res.off('close', onQueuedClose)
+      if ((q.res as Tracked)[kGone] === true) continue
+      this.#start(q.res)
       released++
       try {
-        entry.run()
+        q.emit.call(q.server, 'request', q.req, q.res)
       } catch (err) {
         // Keep the semantics of a throwing 'request' listener: an uncaught exception.
         process.nextTick(() => { throw err })
@@ -143,17 +170,15 @@ export class Gate {
     return released
   }
 
-  #finish (work: Work): void {
-    if (!this.#inFlight.delete(work)) return
-    if (this.#inFlight.size === 0) {
-      const waiters = this.#drainWaiters.splice(0)
-      for (const w of waiters) w()
-    }
+  #drained (): void {
+    const waiters = this.#drainWaiters.splice(0)
+    for (const w of waiters) w()
   }
 }
 
 function noKeepAlive (res: ServerResponse): void {
-  if (res.headersSent) return
+  // HTTP/2 has no keep-alive to refuse (and forbids the Connection header).
+  if (res.headersSent || !('shouldKeepAlive' in res)) return
   res.shouldKeepAlive = false
   res.setHeader('connection', 'close')
 }

@@ -9,20 +9,20 @@ import http2 from 'node:http2'
 import net from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { getRuntime } from './runtime.js'
+import type { Emit } from './gate.js'
 
 const PATCHED = Symbol.for('hotswap.patched')
 
-type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean
+type AnyEmit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean
 
-function patchEmit (proto: { emit: Emit } & Record<symbol, unknown>): void {
+function patchEmit (proto: { emit: AnyEmit } & Record<symbol, unknown>): void {
   if (proto[PATCHED] === true) return
   const original = proto.emit
   const gate = getRuntime().gate
-  proto.emit = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'request') return original.call(this, event, ...args)
-    const req = args[0] as IncomingMessage
-    const res = args[1] as ServerResponse
-    gate.admitRequest(req, res, () => { original.call(this, event, ...args) })
+  // Fixed parameters, no rest/spread: this wrapper runs for every event of every server.
+  proto.emit = function (this: unknown, event: string | symbol, a?: unknown, b?: unknown): boolean {
+    if (event !== 'request') return original.apply(this, arguments as unknown as [string, ...unknown[]])
+    gate.admit(this, original as unknown as Emit, a as IncomingMessage, b as ServerResponse)
     return true
   }
   proto[PATCHED] = true
