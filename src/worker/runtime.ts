@@ -22,6 +22,8 @@ export interface Runtime {
   pauseHooks: Hook[]
   resumeHooks: Hook[]
   servers: Set<Server>
+  /** Counts pauses, so a release scheduled by one resume never opens the gate of a later pause. */
+  pauses: number
   /** Set by the worker bootstrap: tells the primary the app is ready (--wait-ready). */
   notifyReady?: () => Promise<void>
 }
@@ -41,6 +43,7 @@ export function getRuntime (): Runtime {
       pauseHooks: [],
       resumeHooks: [],
       servers: new Set(),
+      pauses: 0,
     }
     g[KEY] = rt
   }
@@ -102,6 +105,7 @@ export function openDatabase (nameOrPath?: string): SwapSafeDatabase {
 /** Phase 1 in this worker: hold new requests, drain, run hooks, close, ack. */
 export async function pauseWorker (names: string[], drainTimeoutMs: number): Promise<PauseValue> {
   const rt = getRuntime()
+  rt.pauses++
   const started = performance.now()
   rt.gate.close()
   try {
@@ -154,7 +158,17 @@ export async function resumeWorker (names: string[]): Promise<ResumeValue> {
       failure ??= err
     }
   }
-  const released = rt.gate.isOpen ? 0 : rt.gate.open()
-  if (failure !== undefined) throw failure
+  if (failure !== undefined) {
+    if (!rt.gate.isOpen) rt.gate.open()
+    throw failure
+  }
+  const released = rt.gate.isOpen ? 0 : rt.gate.queued
+  if (!rt.gate.isOpen) {
+    // Ack first, release right after: open() runs every queued request's handler synchronously,
+    // and the swap's pause window need not wait for them. They read the new file either way:
+    // the connections were reopened above, before the ack.
+    const pauses = rt.pauses
+    setImmediate(() => { if (rt.pauses === pauses && !rt.gate.isOpen) rt.gate.open() })
+  }
   return { openMs, released }
 }
