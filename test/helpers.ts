@@ -317,3 +317,18 @@ export async function waitExit (served: Served, timeoutMs = 20_000): Promise<num
   await waitUntil(`hotswap serve (pid ${served.pid}) to exit`, () => child.exitCode !== null || child.signalCode !== null, timeoutMs)
   return child.exitCode
 }
+
+/**
+ * Splits the whole frames off the front of `buf` with a decoder written apart from
+ * src/shared/frames.ts, so tests of the wire format do not share a bug with the code under test.
+ */
+export function takeFrames (buf: Buffer): { frames: Array<{ channel: number, payload: Buffer }>, rest: Buffer } {
+  const frames: Array<{ channel: number, payload: Buffer }> = []
+  while (buf.length >= 5) {
+    const length = buf.readUInt32BE(1)
+    if (buf.length < 5 + length) break
+    frames.push({ channel: buf[0] as number, payload: buf.subarray(5, 5 + length) })
+    buf = buf.subarray(5 + length)
+  }
+  return { frames, rest: buf }
+}

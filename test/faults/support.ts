@@ -14,7 +14,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { BIN, fixture, isAlive, labelOf, request, seed, sleep, type HttpResult, type Served } from '../helpers.js'
+import { BIN, fixture, isAlive, labelOf, request, seed, sleep, type HttpResult, type Served, takeFrames } from '../helpers.js'
 
 // ---------------------------------------------------------------------------------------------
 // the gem's framing, written independently of src/
@@ -62,7 +62,7 @@ export async function exchange (socketPath: string, bytes: Buffer, opts: { timeo
     const oddities: string[] = []
     let stderr = ''
     let control: ControlReply | null = null
-    let buf = Buffer.alloc(0)
+    let buf: Buffer = Buffer.alloc(0)
     let timedOut = false
     const timer = setTimeout(() => { timedOut = true; socket.destroy() }, opts.timeoutMs ?? 15_000)
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -77,12 +77,9 @@ export async function exchange (socketPath: string, bytes: Buffer, opts: { timeo
     })
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk])
-      while (buf.length >= 5) {
-        const length = buf.readUInt32BE(1)
-        if (buf.length < 5 + length) break
-        const channel = buf[0]
-        const payload = buf.subarray(5, 5 + length)
-        buf = buf.subarray(5 + length)
+      const taken = takeFrames(buf)
+      buf = taken.rest
+      for (const { channel, payload } of taken.frames) {
         if (channel === 1) out.push(payload)
         else if (channel === 2) stderr += payload.toString('utf8')
         else if (channel === 3) {

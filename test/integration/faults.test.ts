@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, labelOf, request, ROOT, seed, sleep, startServe, tempDir, type CliResult, type HttpResult, type Served } from '../helpers.js'
+import { cli, labelOf, request, ROOT, seed, sleep, startServe, tempDir, type CliResult, type HttpResult, type Served, takeFrames } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let quick: Served
@@ -69,7 +69,7 @@ async function control (socketPath: string, args: string[], stdin?: Buffer): Pro
     const out: Buffer[] = []
     let stderr = ''
     let reply: Reply['control'] = null
-    let buf = Buffer.alloc(0)
+    let buf: Buffer = Buffer.alloc(0)
     socket.on('error', reject)
     socket.on('connect', () => {
       socket.write(frame(3, JSON.stringify({ args, tty: false })))
@@ -80,12 +80,9 @@ async function control (socketPath: string, args: string[], stdin?: Buffer): Pro
     })
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk])
-      while (buf.length >= 5) {
-        const length = buf.readUInt32BE(1)
-        if (buf.length < 5 + length) break
-        const channel = buf[0]
-        const payload = buf.subarray(5, 5 + length)
-        buf = buf.subarray(5 + length)
+      const taken = takeFrames(buf)
+      buf = taken.rest
+      for (const { channel, payload } of taken.frames) {
         if (channel === 1) out.push(payload)
         else if (channel === 2) stderr += payload.toString('utf8')
         else if (channel === 3) reply = JSON.parse(payload.toString('utf8')) as Reply['control']

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { BIN, cli, fixture, freePort, labelOf, request, ROOT, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
+import { BIN, cli, fixture, freePort, labelOf, request, ROOT, seed, sleep, startServe, tempDir, type Served, takeFrames } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -58,7 +58,7 @@ async function exchange (socketPath: string, bytes: Buffer, opts: { pieces?: num
     const out: Buffer[] = []
     let stderr = ''
     let control: Exchange['control'] = null
-    let buf = Buffer.alloc(0)
+    let buf: Buffer = Buffer.alloc(0)
     let timedOut = false
     const timer = setTimeout(() => { timedOut = true; socket.destroy() }, opts.timeoutMs ?? 15_000)
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -77,12 +77,9 @@ async function exchange (socketPath: string, bytes: Buffer, opts: { pieces?: num
     })
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk])
-      while (buf.length >= 5) {
-        const length = buf.readUInt32BE(1)
-        if (buf.length < 5 + length) break
-        const channel = buf[0]
-        const payload = buf.subarray(5, 5 + length)
-        buf = buf.subarray(5 + length)
+      const taken = takeFrames(buf)
+      buf = taken.rest
+      for (const { channel, payload } of taken.frames) {
         if (channel === 1) out.push(payload)
         else if (channel === 2) stderr += payload.toString('utf8')
         else if (channel === 3) control = JSON.parse(payload.toString('utf8')) as Exchange['control']
