@@ -11,7 +11,7 @@ import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
-import type { Supervisor } from './supervisor.js'
+import { isLive, type Supervisor } from './supervisor.js'
 import { createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
@@ -264,7 +264,7 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
   s.stdin.resume()
   const json = s.args.includes('--json')
   const workers = await Promise.all(ctx.supervisor.all().map(async (w) => {
-    const stats = (w.state === 'online' || w.state === 'ready') ? await ctx.supervisor.stats(w) : null
+    const stats = isLive(w) ? await ctx.supervisor.stats(w) : null
     return {
       id: w.id,
       pid: w.pid,

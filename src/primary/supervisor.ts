@@ -12,13 +12,15 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
-import { isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
+import { EXIT_CONFIG, isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
 import { Rpc } from '../shared/rpc.js'
 
 export type WorkerState = 'starting' | 'online' | 'ready' | 'stopping' | 'dead'
 
-/** A worker exits with this code (EX_CONFIG) when retrying cannot help, e.g. the port is taken. */
-export const EXIT_CONFIG = 78
+/** Answered the handshake and not on its way out: pauses, stats and reloads reach it. */
+export function isLive (w: { state: WorkerState }): boolean {
+  return w.state === 'online' || w.state === 'ready'
+}
 
 export interface ManagedWorker {
   /** Stable slot number (1..N); a replacement takes the slot of the worker it replaces. */
@@ -85,7 +87,7 @@ export class Supervisor extends EventEmitter {
 
   /** Workers that answered the handshake and are not on their way out. */
   live (): ManagedWorker[] {
-    return [...this.#workers.values()].filter((w) => w.state === 'online' || w.state === 'ready')
+    return [...this.#workers.values()].filter(isLive)
   }
 
   all (): ManagedWorker[] {
@@ -169,7 +171,7 @@ export class Supervisor extends EventEmitter {
       if (w.state === 'dead') resolve()
       else w.worker.once('exit', () => resolve())
     })
-    const wasLive = w.state === 'online' || w.state === 'ready'
+    const wasLive = isLive(w)
     if (w.state !== 'dead') w.state = 'stopping'
     if (wasLive) {
       w.rpc.request({ cmd: 'hotswap:shutdown', timeoutMs }, timeoutMs + 1000).catch(() => {})
@@ -185,13 +187,13 @@ export class Supervisor extends EventEmitter {
   }
 
   #fork (slot: number): ManagedWorker {
-    const { format, level } = { format: 'json', level: process.env.HOTSWAP_LOG_LEVEL ?? this.log.level }
     const env: Record<string, string> = {
       ...this.#opts.env,
       HOTSWAP_APP: this.#opts.app,
       HOTSWAP_WORKER_ID: String(slot),
-      HOTSWAP_LOG_FORMAT: format,
-      HOTSWAP_LOG_LEVEL: level,
+      // Workers log JSON to the primary, which re-emits each line in its own format and file.
+      HOTSWAP_LOG_FORMAT: 'json',
+      HOTSWAP_LOG_LEVEL: process.env.HOTSWAP_LOG_LEVEL ?? this.log.level,
       HOTSWAP_LOG_FILE: '',
     }
     if (this.#opts.port !== undefined) env.PORT = String(this.#opts.port)

@@ -40,7 +40,7 @@ export function configureLogger (c: LoggerConfig): void {
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']
 
-export function currentLogConfig (): { format: LogFormat, level: string } {
+function currentLogConfig (): { format: LogFormat, level: string } {
   const wanted = config.format ?? process.env.HOTSWAP_LOG_FORMAT
   const format: LogFormat = wanted === 'pretty' || (wanted !== 'json' && process.stdout.isTTY === true) ? 'pretty' : 'json'
   return { format, level: config.level ?? process.env.HOTSWAP_LOG_LEVEL ?? 'info' }

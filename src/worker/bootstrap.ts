@@ -13,11 +13,9 @@ import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
 import { getLogger, flushLogger } from '../shared/logger.js'
 import { toWireError, Rpc } from '../shared/rpc.js'
-import { isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
+import { EXIT_CONFIG, isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
 import { installHttpGate } from './http-gate.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
-
-const EXIT_CONFIG = 78 // EX_CONFIG: the supervisor does not restart a worker that exits so.
 
 const log = getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`)
 const rt = getRuntime()
@@ -153,10 +151,16 @@ async function main (): Promise<void> {
 
 rt.notifyReady = async () => { await rpc.request({ cmd: 'hotswap:ready' }, 10_000) }
 
+/** listen() failed for a reason a restart cannot fix (the port is taken, or not ours to use). */
+function isListenError (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'EADDRINUSE' || code === 'EACCES'
+}
+
 /** A port already taken cannot be fixed by restarting: say so once and exit EX_CONFIG. */
 async function exitForStartupError (err: unknown): Promise<never> {
   const e = err as NodeJS.ErrnoException & { port?: number }
-  if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+  if (isListenError(e)) {
     const what = e.code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user'
     const message = `port ${e.port ?? process.env.PORT ?? '?'} ${what}`
     log.error(`the app cannot listen: ${message}`, { startupError: message })
@@ -170,7 +174,7 @@ async function exitForStartupError (err: unknown): Promise<never> {
 }
 
 process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+  if (isListenError(err)) {
     void exitForStartupError(err)
     return
   }
