@@ -1,6 +1,10 @@
-import { Command } from '@oclif/core'
+import { Command, Flags } from '@oclif/core'
 import { HotswapError } from '../shared/errors.js'
+import { DEFAULT_SOCKET } from '../shared/socket-path.js'
 import { reportError } from './output.js'
+
+/** The --socket flag every command shares. */
+export const socketFlag = Flags.string({ description: `control socket path [default: $HOTSWAP_SOCKET or ${DEFAULT_SOCKET}]` })
 
 /**
  * The base of every hotswap command. oclif reports its own parse errors (an unknown flag, a

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core'
-import { HotswapCommand } from '../client/base-command.js'
+import { HotswapCommand, socketFlag } from '../client/base-command.js'
+import { socketPath } from '../shared/socket-path.js'
 import { cp } from '../client/cp.js'
 import { reportError } from '../client/output.js'
-import { defaultSocketPath } from '../primary/serve.js'
 
 export default class Cp extends HotswapCommand {
   static args = {
@@ -27,7 +27,7 @@ Exactly one side is a managed database (its path or NAME); - is stdin or stdout.
     force: Flags.boolean({ description: 'swap even when another process has the live database open' }),
     'skip-integrity-check': Flags.boolean({ description: 'do not run PRAGMA integrity_check on the pushed file' }),
     'skip-schema-check': Flags.boolean({ description: 'allow a schema that differs from the live one' }),
-    socket: Flags.string({ description: 'control socket path [default: $HOTSWAP_SOCKET or tmp/sockets/hotswap.sock]' }),
+    socket: socketFlag,
   }
 
   async run (): Promise<void> {
@@ -36,7 +36,7 @@ Exactly one side is a managed database (its path or NAME); - is stdin or stdout.
       process.exitCode = await cp({
         src: args.src,
         dst: args.dst,
-        socketPath: flags.socket ?? defaultSocketPath(),
+        socketPath: socketPath(flags.socket),
         skipIntegrityCheck: flags['skip-integrity-check'],
         skipSchemaCheck: flags['skip-schema-check'],
         force: flags.force,

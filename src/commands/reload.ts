@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core'
-import { HotswapCommand } from '../client/base-command.js'
+import { HotswapCommand, socketFlag } from '../client/base-command.js'
+import { socketPath } from '../shared/socket-path.js'
 import { runRemote } from '../client/connection.js'
 import { reportError } from '../client/output.js'
-import { defaultSocketPath } from '../primary/serve.js'
 
 export default class Reload extends HotswapCommand {
   static description = `Rolling restart of every worker onto the app's current code, with no failed request
@@ -13,14 +13,14 @@ Each replacement starts and must become ready before its old worker stops routin
 
   static flags = {
     parallel: Flags.integer({ description: 'how many workers are replaced at a time', default: 1, min: 1 }),
-    socket: Flags.string({ description: 'control socket path [default: $HOTSWAP_SOCKET or tmp/sockets/hotswap.sock]' }),
+    socket: socketFlag,
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(Reload)
     try {
       const reply = await runRemote({
-        socketPath: flags.socket ?? defaultSocketPath(),
+        socketPath: socketPath(flags.socket),
         args: ['reload', '--parallel', String(flags.parallel)],
         tty: process.stderr.isTTY === true,
         onStdout: (c) => { process.stdout.write(c) },

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core'
-import { HotswapCommand } from '../client/base-command.js'
+import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
 import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
@@ -34,7 +34,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'max-restarts': Flags.integer({ description: 'quick crashes in a row before a worker slot is given up [default: 10]', min: 0 }),
     'min-uptime': Flags.integer({ description: 'a worker that dies sooner than this (ms) crashed quickly [default: 1000]', min: 0 }),
     port: Flags.integer({ description: 'sets PORT for the workers', min: 0, max: 65_535 }),
-    socket: Flags.string({ description: 'control socket path [default: $HOTSWAP_SOCKET or tmp/sockets/hotswap.sock]' }),
+    socket: socketFlag,
     'wait-ready': Flags.boolean({ description: 'a worker is ready when the app calls ready(), not when it listens', allowNo: true }),
     workers: Flags.string({ char: 'w', description: 'number of workers, or "max" [default: max]' }),
   }

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
+import { DEFAULT_SOCKET } from '../shared/socket-path.js'
 
 export interface ServeSettings {
   app: string
@@ -196,7 +197,7 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     app,
     databases,
     workers: pick('workers') ?? DEFAULTS.workers,
-    socket: resolve(cwd, pick('socket') ?? 'tmp/sockets/hotswap.sock'),
+    socket: resolve(cwd, pick('socket') ?? DEFAULT_SOCKET),
     port: pick('port'),
     drainTimeoutMs: pick('drainTimeoutMs') ?? DEFAULTS.drainTimeoutMs,
     killTimeoutMs: pick('killTimeoutMs') ?? DEFAULTS.killTimeoutMs,

@@ -15,12 +15,6 @@ import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap-coordinator.js'
 import { cleanupOrphans } from './temp-files.js'
 
-export function defaultSocketPath (cwd = process.cwd()): string {
-  return process.env.HOTSWAP_SOCKET !== undefined && process.env.HOTSWAP_SOCKET !== ''
-    ? resolve(cwd, process.env.HOTSWAP_SOCKET)
-    : resolve(cwd, 'tmp/sockets/hotswap.sock')
-}
-
 /** `--db [NAME=]PATH`: the name defaults to the file name without its extension. */
 export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseInfo[] {
   if (specs.length === 0) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'at least one --db [NAME=]PATH is required')
