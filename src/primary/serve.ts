@@ -13,6 +13,7 @@ import { ControlServer } from './control-server.js'
 import { TaskPool } from './pool.js'
 import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap-coordinator.js'
+import { journalModeOfHeader } from './sqlite-header.js'
 import { cleanupOrphans } from './temp-files.js'
 
 /** `--db [NAME=]PATH`: the name defaults to the file name without its extension. */
@@ -37,17 +38,15 @@ export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseI
 }
 
 /**
- * The journal mode from the header (bytes 18-19 are 2 in WAL mode). Read once at start-up,
- * before this process holds any SQLite connection: opening and closing a live file with fs
- * in a process that has connections to it would drop that process's POSIX locks.
+ * The journal mode the header records. Read once at start-up, before this process holds any
+ * SQLite connection: opening and closing a live file with fs in a process that has connections
+ * to it would drop that process's POSIX locks.
  */
 function journalModeOf (path: string): string {
   const fd = openSync(path, 'r')
   try {
     const head = Buffer.alloc(20)
-    const n = readSync(fd, head, 0, 20, 0)
-    if (n < 20) return 'unknown'
-    return head[18] === 2 && head[19] === 2 ? 'wal' : 'rollback'
+    return journalModeOfHeader(head.subarray(0, readSync(fd, head, 0, 20, 0)))
   } finally {
     closeSync(fd)
   }

@@ -17,6 +17,15 @@ const WAL_MAGICS = [0x377f0682, 0x377f0683]
 /** A database header is exactly this long. */
 export const HEADER_BYTES = 100
 
+/**
+ * The journal mode a header records: bytes 18 and 19 (write and read format versions) are both
+ * 2 in WAL mode and 1 with a rollback journal.
+ */
+export function journalModeOfHeader (head: Buffer): 'wal' | 'rollback' | 'unknown' {
+  if (head.length < 20) return 'unknown'
+  return head[18] === 2 && head[19] === 2 ? 'wal' : 'rollback'
+}
+
 export interface HeaderInfo {
   pageSize: number
   pageCount: number
@@ -66,7 +75,7 @@ export function checkHeader (head: Buffer, fileSize: number): TaskResult<HeaderI
   if (schemaFormat > 4) {
     return fail('HOTSWAP_ERR_NOT_SQLITE', `the header's schema format number is ${schemaFormat}; SQLite knows 1 to 4`)
   }
-  const walMode = writeVersion === 2 && readVersion === 2
+  const walMode = journalModeOfHeader(head) === 'wal'
 
   // The page count at offset 28 is trusted only when the change counter (offset 24) equals
   // the version-valid-for number (offset 92). Versions of SQLite before 3.7.0 did not keep it
