@@ -14,7 +14,7 @@
 
 import { fstatSync } from 'node:fs'
 import { pipeline, Transform, type Readable } from 'node:stream'
-import { formatBytes } from '../primary/control-commands.js'
+import { formatBytes } from '../shared/format.js'
 
 export type Direction = 'push' | 'pull'
 

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
+import { formatBytes } from '../shared/format.js'
 import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
@@ -300,11 +301,4 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
   ]
   await s.stdout(lines.join('\n') + '\n')
   return 0
-}
-
-export function formatBytes (n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
-  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`
-  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`
 }
