@@ -2,6 +2,7 @@
 //
 //   npm run bench               (build, then the full mode: 200 swaps, 1 MB/100 MB/1 GB)
 //   node bench/run.mjs --quick  (under 2 minutes: 30 swaps, 1 MB/100 MB)
+//   node bench/run.mjs --quick --only=a   (one section; JSON under bench/tmp, results untouched)
 //
 //   A. 1 MB database, plain node:cluster primary and `hotswap serve` side by side, 4 workers
 //      1 gate overhead     autocannon against each in turn, interleaved rounds
@@ -18,7 +19,7 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
@@ -29,6 +30,9 @@ import {
 import { fmtBytes, fmtMs, median, round, summary, table } from './lib/stats.mjs'
 
 const QUICK = process.argv.includes('--quick')
+// --only=a,c runs those sections alone (for working on one figure); its JSON goes to bench/tmp,
+// never over the committed results.
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',')
 const MODE = QUICK ? 'quick' : 'full'
 const MB = 1024 * 1024
 const WORKERS = 4
@@ -102,7 +106,8 @@ function pauseLines (served) {
 }
 
 function installLines (served) {
-  return served.logs.filter((l) => typeof l.message === 'string' && l.message.startsWith('renamed into'))
+  // The install steps ride on the "pause window" line (nothing is logged inside the window).
+  return pauseLines(served)
 }
 
 /** Summaries of the coordinator's own timings over the given log lines. */
@@ -670,6 +675,12 @@ function report () {
 }
 
 function writeResults (text) {
+  if (ONLY !== undefined) {
+    const file = join(BENCH, 'tmp', `partial-${MODE}-${ONLY.join('')}.json`)
+    fs.mkdirSync(dirname(file), { recursive: true })
+    fs.writeFileSync(file, JSON.stringify({ ...results, table: text }, null, 2) + '\n')
+    return [file]
+  }
   const dir = join(BENCH, 'results')
   fs.mkdirSync(dir, { recursive: true })
   const json = JSON.stringify({ ...results, table: text }, null, 2) + '\n'
@@ -704,6 +715,7 @@ async function main () {
   fs.mkdirSync(RUN_DIR, { recursive: true })
   log(`mode ${MODE}; ${results.machine.nproc} cores, node ${results.machine.node}, SQLite ${results.machine.sqlite}`)
   for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC]]) {
+    if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {
       results.sections[name] = await fn()

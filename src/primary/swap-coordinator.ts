@@ -140,9 +140,14 @@ export class SwapCoordinator {
       throw err
     }
     const t1 = performance.now()
-    log.info(`paused ${targets.length} worker(s) in ${(t1 - t0).toFixed(2)} ms`)
+    // Nothing is logged at info level inside the window: a log line is a synchronous write to a
+    // pipe (~0.3 ms each, and it blocks when the reader is slow). The debug lines mark the steps
+    // for whoever wants them, at that cost.
+    const trace = log.isLevelEnabled('debug')
+    if (trace) log.debug(`paused ${targets.length} worker(s) in ${(t1 - t0).toFixed(2)} ms`)
 
     let oldLinkPath: string | null = null
+    let installTimings: Record<string, number> = {}
     try {
       const installed = await pool.run<{ oldLinkPath: string | null, timings: Record<string, number> }>('install', {
         tempPath: req.tempPath,
@@ -151,7 +156,8 @@ export class SwapCoordinator {
         busyTimeoutMs: 50,
       })
       oldLinkPath = installed.oldLinkPath
-      log.info(`renamed into ${db.path}`, { timings: installed.timings })
+      installTimings = installed.timings
+      if (trace) log.debug(`renamed into ${db.path}`, { timings: installed.timings })
     } catch (err) {
       await this.#resumeAll(targets, db)
       supervisor.releaseHellos()
@@ -176,6 +182,7 @@ export class SwapCoordinator {
     log.info(`resumed ${targets.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${db.name}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
+      timings: installTimings,
     })
     const h = this.history.get(db.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
     h.swaps++

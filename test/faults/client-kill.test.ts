@@ -36,7 +36,7 @@ before(async () => {
   // ~24 MB: integrity_check takes a few hundred ms, a window wide enough to kill inside.
   big = join(t.dir, 'big.sqlite3')
   bigDb(big, 'big', 24)
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
+  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'] })
 })
 
 after(async () => {

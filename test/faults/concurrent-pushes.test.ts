@@ -24,7 +24,7 @@ before(async () => {
   t = tempDir()
   live = join(t.dir, 'live.sqlite3')
   seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
+  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'] })
 })
 
 after(async () => {

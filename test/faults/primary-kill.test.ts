@@ -10,6 +10,8 @@
 //   paused           on a worker's onPause line while the other is held draining by /slow
 //   installing       on "paused N worker(s)": the install task has just been handed the file
 //   renamed          on "renamed into": workers are held in their onResume hook (3 s)
+// The last two lines are debug-level (nothing is logged at info inside the pause window), so
+// this server runs with --log-level debug.
 //
 // Requests: until the kill none may fail. After it, new connections are refused (the listening
 // socket belonged to the primary) until the restart; those are counted, not failed. Requests
@@ -55,7 +57,7 @@ after(async () => {
 })
 
 async function start (): Promise<Served> {
-  return await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
+  return await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'] })
 }
 
 function candidate (src: string): { path: string, label: string } {
