@@ -1,4 +1,16 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core'
-
-await execute({ dir: import.meta.url })
+// `hotswap cp` with plain arguments skips oclif, whose import alone costs ~120 ms of every
+// start (src/client/fast-cp.ts); anything it does not recognise falls through to oclif.
+let handled = false
+if (process.argv[2] === 'cp') {
+  const { fastCp } = await import('../dist/src/client/fast-cp.js')
+  const code = await fastCp(process.argv.slice(3))
+  if (code !== null) {
+    process.exitCode = code
+    handled = true
+  }
+}
+if (!handled) {
+  const { execute } = await import('@oclif/core')
+  await execute({ dir: import.meta.url })
+}

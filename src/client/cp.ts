@@ -8,7 +8,6 @@ import { createReadStream, existsSync, promises as fsp, realpathSync, statSync }
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
-import Database from 'better-sqlite3'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { runRemote } from './connection.js'
@@ -105,6 +104,8 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
     // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
     // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
     snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
+    // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
+    const { default: Database } = await import('better-sqlite3')
     const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
     try {
       db.prepare('VACUUM INTO ?').run(snapshot)

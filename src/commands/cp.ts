@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { socketPath } from '../shared/socket-path.js'
-import { cp } from '../client/cp.js'
-import { reportError } from '../client/output.js'
+import { runCp } from '../client/fast-cp.js'
 
 export default class Cp extends HotswapCommand {
   static args = {
@@ -31,18 +30,16 @@ Exactly one side is a managed database (its path or NAME); - is stdin or stdout.
   }
 
   async run (): Promise<void> {
+    // bin/run.js runs plain `cp` calls without oclif (src/client/fast-cp.ts); this is the path
+    // for the rest, and both end in runCp.
     const { args, flags } = await this.parse(Cp)
-    try {
-      process.exitCode = await cp({
-        src: args.src,
-        dst: args.dst,
-        socketPath: socketPath(flags.socket),
-        skipIntegrityCheck: flags['skip-integrity-check'],
-        skipSchemaCheck: flags['skip-schema-check'],
-        force: flags.force,
-      })
-    } catch (err) {
-      process.exitCode = reportError(err)
-    }
+    process.exitCode = await runCp({
+      src: args.src,
+      dst: args.dst,
+      socketPath: socketPath(flags.socket),
+      skipIntegrityCheck: flags['skip-integrity-check'],
+      skipSchemaCheck: flags['skip-schema-check'],
+      force: flags.force,
+    })
   }
 }
