@@ -1,8 +1,10 @@
 // `hotswap cp SRC DST` on the client side. Exactly one side is a managed database; `-` is
-// stdin/stdout. Local files are streamed through the socket, so the server never needs to see
-// the client's filesystem:
+// stdin/stdout.
 //   push  local file / stdin ──stdin frames──▶ server (validate, swap) ──▶ "OK"
 //   pull  server snapshot ──stdout frames──▶ stdout, or a temp file renamed into place
+// When the server sees the client's files (same user, same mount namespace), a local FILE is
+// sent as its path instead: the server copies it in the kernel, or writes the snapshot in
+// place, and no byte crosses the socket. A server in another container gets the bytes.
 
 import { createReadStream, existsSync, promises as fsp, realpathSync, statSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -10,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
+import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
 import { runRemote } from './connection.js'
 import { Progress, sizeOfFd, withProgress } from './progress.js'
 
@@ -22,7 +25,13 @@ export interface CpOptions {
   force: boolean
 }
 
-async function managedDatabases (socketPath: string): Promise<DatabaseInfo[]> {
+interface ServerFacts {
+  databases: DatabaseInfo[]
+  primary: FilesIdentity
+}
+
+/** The managed databases, and whether the server sees this client's files (`status --json`). */
+async function serverFacts (socketPath: string): Promise<ServerFacts> {
   const chunks: Buffer[] = []
   const reply = await runRemote({
     socketPath,
@@ -32,8 +41,7 @@ async function managedDatabases (socketPath: string): Promise<DatabaseInfo[]> {
     onStderr: () => {},
   })
   if (reply.exit !== 0) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
-  const status = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { databases: DatabaseInfo[] }
-  return status.databases
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as ServerFacts
 }
 
 function isManaged (arg: string, dbs: DatabaseInfo[]): boolean {
@@ -79,17 +87,22 @@ export async function cp (o: CpOptions): Promise<number> {
       onStderr: (c) => progress.print(c),
     })).exit)
   }
-  const dbs = await managedDatabases(o.socketPath)
+  const facts = await serverFacts(o.socketPath)
+  const dbs = facts.databases
   const srcManaged = isManaged(o.src, dbs)
   const dstManaged = isManaged(o.dst, dbs)
   const list = dbs.map((d) => `${d.name} (${d.path})`).join(', ')
   if (srcManaged && dstManaged) throw new HotswapError('HOTSWAP_ERR_BOTH_MANAGED', `both ${o.src} and ${o.dst} are managed databases; one side must be a file or -`)
   if (!srcManaged && !dstManaged) throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `neither ${o.src} nor ${o.dst} is a managed database (managed: ${list})`)
-  if (dstManaged) return await pushFile(o, tty)
-  return await pullFile(o, tty)
+  // Where the server sees our files, it reads and writes them itself: a push is then a copy in
+  // the kernel and a pull a snapshot written in place, with no byte through the socket.
+  const local = seesOurFiles(facts.primary)
+  if (dstManaged) return local ? await pushPath(o, tty) : await pushFile(o, tty)
+  return local ? await pullPath(o, tty) : await pullFile(o, tty)
 }
 
-async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
+/** The source, checked readable here so that its error names the path as the user typed it. */
+async function readableSource (o: CpOptions): Promise<string> {
   const src = resolve(o.src)
   try {
     const st = statSync(src)
@@ -98,6 +111,21 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
   } catch (err) {
     throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${o.src}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
   }
+  return src
+}
+
+/** Push by path: the server copies the file (or reads it through SQLite when it has a -wal). */
+async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
+  const src = await readableSource(o)
+  const progress = new Progress('push', null)
+  return await withProgress(progress, async () => (await runRemote({
+    socketPath: o.socketPath, args: ['cp', src, o.dst, ...flagsOf(o)], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+  })).exit)
+}
+
+/** Push by streaming the bytes (the server cannot see this file). */
+async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
+  const src = await readableSource(o)
   let snapshot: string | null = null
   let path = src
   if (existsSync(`${src}-wal`)) {
@@ -129,10 +157,26 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
   }
 }
 
-async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
+/** Where a pull lands: DST, or DST/<basename of SRC> when DST is a directory. */
+function destinationOf (o: CpOptions): string {
   let dest = resolve(o.dst)
   if (existsSync(dest) && statSync(dest).isDirectory()) dest = join(dest, basename(o.src))
   if (!existsSync(dirname(dest))) throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: its directory does not exist`)
+  return dest
+}
+
+/** Pull by path: the server writes the snapshot beside DST, fsyncs it and renames it in. */
+async function pullPath (o: CpOptions, tty: boolean): Promise<number> {
+  const dest = destinationOf(o)
+  const progress = new Progress('pull', null)
+  return await withProgress(progress, async () => (await runRemote({
+    socketPath: o.socketPath, args: ['cp', o.src, dest], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+  })).exit)
+}
+
+/** Pull by streaming the snapshot into a temp file here (the server cannot see DST). */
+async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
+  const dest = destinationOf(o)
   const temp = join(dirname(dest), `.${basename(dest)}.hotswap-${randomBytes(6).toString('hex')}.tmp`)
   const fh = await fsp.open(temp, 'wx', 0o600)
   let ok = false

@@ -149,7 +149,8 @@ export class Progress {
     if (!this.enabled || this.#transferEndedAt !== null) return
     this.#transferEndedAt = this.#now()
     this.#clear()
-    this.#stream.write(formatTransferred(this.#state()) + '\n')
+    // Nothing crossed the socket when the server read or wrote the file itself.
+    if (this.#bytes > 0) this.#stream.write(formatTransferred(this.#state()) + '\n')
   }
 
   /** Text for stderr (the server's phase and error lines): never in the middle of the live line. */

@@ -2,13 +2,14 @@
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
 // returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
 
-import { existsSync, realpathSync, createReadStream, promises as fsp } from 'node:fs'
+import { constants as fsConstants, existsSync, realpathSync, createReadStream, promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { formatBytes } from '../shared/format.js'
+import { mountNamespace } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
@@ -23,6 +24,7 @@ export interface Session {
   stdin: Readable
   stdout: (data: Buffer | string) => Promise<void>
   stderr: (text: string) => void
+  /** The client is gone: disconnected, or (our client) ended its side before the reply. */
   isClosed: () => boolean
   /** Stops the idle timer once an upload is complete (validation may take a while). */
   uploadDone: () => void
@@ -144,6 +146,34 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         const fh = await fsp.open(tempPath, 'r+')
         try { await fh.sync() } finally { await fh.close() }
         return { tempPath, bytes: (await fsp.stat(tempPath)).size }
+      }
+    }
+    if (src !== '-') {
+      const abs = resolve(s.cwd, src)
+      const st = await fsp.stat(abs)
+      if (st.isFile()) {
+        // A regular file is copied by the kernel (copy_file_range), not read through this loop;
+        // `hotswap cp FILE LIVE` sends the path when the server sees the client's files.
+        // Nothing more comes from the client; reading on is how its end (a killed cp) is seen.
+        s.uploadDone()
+        s.stdin.resume()
+        if (st.size > ctx.maxBytes) {
+          throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+        }
+        // Exclusive, so nothing planted at the temp name is followed; private like an upload.
+        await fsp.copyFile(abs, tempPath, fsConstants.COPYFILE_EXCL)
+        const fh = await fsp.open(tempPath, 'r+')
+        try {
+          await fh.chmod(0o600)
+          await fh.sync() // Before the pause, as for an upload.
+          const { size } = await fh.stat()
+          if (size > ctx.maxBytes) {
+            throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+          }
+          return { tempPath, bytes: size }
+        } finally {
+          await fh.close()
+        }
       }
     }
     const fh = await createExclusive(tempPath)
@@ -284,7 +314,17 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
     return { name: d.name, path: d.path, size, journalMode: ctx.journalModes.get(d.name) ?? 'unknown', swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null }
   }))
   const report = {
-    primary: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAt, socket: ctx.socketPath, version: VERSION, rss: process.memoryUsage.rss() },
+    primary: {
+      pid: process.pid,
+      uptimeMs: Date.now() - ctx.startedAt,
+      socket: ctx.socketPath,
+      version: VERSION,
+      rss: process.memoryUsage.rss(),
+      // Whether a client's paths name the same files here: `cp FILE LIVE` then sends the path
+      // instead of the bytes.
+      uid: process.getuid?.() ?? null,
+      mountNamespace: mountNamespace(),
+    },
     workers,
     databases,
   }
@@ -302,3 +342,4 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
   await s.stdout(lines.join('\n') + '\n')
   return 0
 }
+

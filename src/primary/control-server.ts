@@ -111,6 +111,11 @@ export class ControlServer {
     let closed = false
     let finished = false
     let stdinEnded = false
+    // Our client (protocol ≥ 1) keeps its side open until the reply, so its end means it is gone
+    // (killed, Ctrl-C): a push not yet at the swap is cancelled. The gem's client and `nc -U`
+    // may half-close after end-of-input, so for them only a full close cancels.
+    let peerEnded = false
+    const isCancelled = (): boolean => closed || (peerEnded && (request?.protocol ?? 0) >= 1)
 
     const stdin = new Readable({
       highWaterMark: 1024 * 1024,
@@ -159,6 +164,7 @@ export class ControlServer {
       if (!stdinEnded) stdin.destroy(new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before end-of-input; nothing was changed'))
     })
     socket.on('end', () => {
+      peerEnded = true
       if (!stdinEnded) stdin.destroy(new HotswapError('HOTSWAP_ERR_ABORTED', 'the client stopped sending before end-of-input; nothing was changed'))
       if (request === null) socket.end()
     })
@@ -194,7 +200,7 @@ export class ControlServer {
             return
           }
           socket.setTimeout(this.#opts.idleTimeoutMs)
-          this.#run(request, socket, stdin, write, fail, finish, () => closed)
+          this.#run(request, socket, stdin, write, fail, finish, isCancelled)
         } else if (frame.channel === Channel.stdin) {
           if (stdinEnded) continue
           if (frame.payload.length === 0) {

@@ -152,20 +152,25 @@ test('client SIGKILLed right after end-of-input, while its 24 MB upload is check
   })
 })
 
-test('hotswap cp SIGKILLed as its upload starts', async (tt) => {
-  const c = candidate(big)
-  const old = labelOf(live)
-  const out = await underLoad(tt, 'cp killed at command', c.label, async () => {
-    const aborted0 = countLogs(served, ABORTED)
-    const complete0 = countLogs(served, COMPLETE)
-    const child = cpChild([c.path, 'live.sqlite3', '--socket', served.socket], t.dir)
-    await onLog(served, /^command: cp - live\.sqlite3/, () => kill(child.proc.pid as number))
-    await child.exited
-    return await settled(aborted0, complete0)
+// A local FILE is sent as its path (the server copies it); `cp - LIVE` streams the bytes.
+for (const form of ['FILE', 'stdin'] as const) {
+  test(`hotswap cp ${form === 'FILE' ? 'FILE LIVE' : '- LIVE < FILE'} SIGKILLed as its command arrives`, async (tt) => {
+    const c = candidate(big)
+    const old = labelOf(live)
+    const out = await underLoad(tt, `cp killed at command (${form})`, c.label, async () => {
+      const aborted0 = countLogs(served, ABORTED)
+      const complete0 = countLogs(served, COMPLETE)
+      const child = form === 'FILE'
+        ? cpChild([c.path, 'live.sqlite3', '--socket', served.socket], t.dir)
+        : cpChild(['-', 'live.sqlite3', '--socket', served.socket], t.dir, c.path)
+      await onLog(served, form === 'FILE' ? /^command: cp \/\S+ live\.sqlite3/ : /^command: cp - live\.sqlite3/, () => kill(child.proc.pid as number))
+      await child.exited
+      return await settled(aborted0, complete0)
+    })
+    assert.equal(out.how, 'aborted')
+    assert.equal(out.label, old)
   })
-  assert.equal(out.how, 'aborted')
-  assert.equal(out.label, old)
-})
+}
 
 test('hotswap cp SIGKILLed during validation (24 MB, killed on the "received" log line)', async (tt) => {
   const c = candidate(big)

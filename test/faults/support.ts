@@ -9,7 +9,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
+import { closeSync, openSync, readdirSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { dirname } from 'node:path'
@@ -439,8 +439,14 @@ function track (proc: ChildProcess): Child {
 }
 
 /** The real `hotswap cp`, left running so a test can kill it. */
-export function cpChild (args: string[], cwd: string): Child {
-  return track(spawn(process.execPath, [BIN, 'cp', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }))
+/** The real CLI; with `stdinFile`, its stdin reads that file (for `cp - LIVE`). */
+export function cpChild (args: string[], cwd: string, stdinFile?: string): Child {
+  const stdin = stdinFile === undefined ? 'ignore' : openSync(stdinFile, 'r')
+  try {
+    return track(spawn(process.execPath, [BIN, 'cp', ...args], { cwd, stdio: [stdin, 'pipe', 'pipe'] }))
+  } finally {
+    if (typeof stdin === 'number') closeSync(stdin)
+  }
 }
 
 /** test/fixtures/raw-client.mjs: sends an upload up to `cut`, says so, and waits to be killed. */

@@ -46,7 +46,8 @@ async function onTerminal (commandLine: string): Promise<{ code: number | null, 
 }
 
 test('on a terminal, a push shows the transfer, then the phases validating, swapping, done', async () => {
-  const { code, output } = await onTerminal(`${hotswap} cp v1.sqlite3 live.sqlite3 --socket '${served.socket}'`)
+  // From stdin, so the bytes cross the socket (a local FILE is copied by the server itself).
+  const { code, output } = await onTerminal(`${hotswap} cp - live.sqlite3 --socket '${served.socket}' < v1.sqlite3`)
   assert.equal(code, 0, output)
   // What is left on screen: the last redraw of each line, without the erase-line sequences.
   const lines = output.split(/\r?\n/).map((l) => (l.split('\r').at(-1) as string).replace(/\x1b\[K/g, ''))
@@ -67,6 +68,20 @@ test('on a terminal, a push shows the transfer, then the phases validating, swap
   ]
   assert.deepEqual([...order].sort((a, b) => a - b), order, `phases out of order: ${JSON.stringify(output)}`)
   assert.equal(labelOf(live), 'v1')
+})
+
+test('on a terminal, a push of a local file shows the phases and no transfer: the server copied it', async () => {
+  const logStart = served.logs().length
+  const { code, output } = await onTerminal(`${hotswap} cp v2.sqlite3 live.sqlite3 --socket '${served.socket}'`)
+  assert.equal(code, 0, output)
+  assert.doesNotMatch(output, /push [\d.]+ (B|KiB|MiB)/, 'no byte was streamed')
+  assert.match(output, /received [\d.]+ (KiB|MiB), validating…\r\nchecks passed, swapping…\r\nswapped live: pause [\d.]+ ms across 1 worker\(s\)\r\nOK\r\ndone in [\d.]+ s\r\n$/)
+  assert.equal(labelOf(live), 'v2')
+  const commands = served.logs().slice(logStart).map((l) => String(l.message)).filter((m) => m.startsWith('command: cp'))
+  assert.deepEqual(commands, [`command: cp ${join(t.dir, 'v2.sqlite3')} live.sqlite3`], 'the client sent the path, not the bytes')
+  // Back to v1 for the next test.
+  const back = await cli(['cp', 'v1.sqlite3', 'live', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(back.code, 0, back.stderr)
 })
 
 test('on a terminal, a pull to stdout shows the snapshot and the transfer; stdout holds only the database', async () => {
