@@ -4,7 +4,7 @@
 
 import net from 'node:net'
 import type { Readable } from 'node:stream'
-import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ControlReply } from '../shared/frames.js'
+import { Channel, encodeFrame, encodeHeader, FrameDecoder, PROTOCOL_VERSION, type ControlReply } from '../shared/frames.js'
 import { HotswapError } from '../shared/errors.js'
 
 const CHUNK = 1024 * 1024
@@ -45,7 +45,8 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
   socket.on('error', () => {}) // Reported through 'close' without a reply.
 
   const done = new Promise<ControlReply>((resolve, reject) => {
-    const decoder = new FrameDecoder({ maxData: 64 * 1024 * 1024 })
+    // A pull's bytes are handed on as slices of the socket's chunks, never joined into frames.
+    const decoder = new FrameDecoder({ maxData: 64 * 1024 * 1024, fragments: true })
     let queue: Promise<void> = Promise.resolve()
     let pending = 0
     socket.on('data', (chunk: Buffer) => {
@@ -59,11 +60,26 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
       }
       for (const frame of frames) {
         if (frame.channel === Channel.stdout) {
-          // Frames are handed over one at a time, in order; the socket waits meanwhile.
+          // Handed over in order. A sink that takes the bytes at once (a file) is called right
+          // away; one that asks to wait (a full pipe) holds the socket until it is ready.
           const payload = frame.payload
+          if (pending === 0) {
+            let waiting: void | Promise<void>
+            try {
+              waiting = opts.onStdout(payload)
+            } catch (err) {
+              socket.destroy()
+              reject(err)
+              return
+            }
+            if (waiting === undefined) continue
+            queue = waiting
+          } else {
+            queue = queue.then(async () => { await opts.onStdout(payload) })
+          }
           pending++
           socket.pause()
-          queue = queue.then(async () => { await opts.onStdout(payload) }).then(() => {
+          queue = queue.then(() => {
             if (--pending === 0) socket.resume()
           })
           queue.catch((err: unknown) => {
@@ -107,7 +123,12 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
           if (closed || reply !== null) break
           const buf = data as Buffer
           for (let off = 0; off < buf.length; off += CHUNK) {
-            socket.write(encodeFrame(Channel.stdin, buf.subarray(off, off + CHUNK)))
+            // Header, then the bytes as they are (one writev), not copied into a frame.
+            const piece = buf.subarray(off, off + CHUNK)
+            socket.cork()
+            socket.write(encodeHeader(Channel.stdin, piece.length))
+            socket.write(piece)
+            socket.uncork()
             if (socket.writableLength > MAX_QUEUED) {
               await new Promise<void>((resolve) => {
                 const go = (): void => { socket.off('drain', go); socket.off('close', go); resolve() }

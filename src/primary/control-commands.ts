@@ -129,6 +129,10 @@ async function cp (s: Session, ctx: ServerContext): Promise<number> {
     `neither ${a.src} nor ${a.dst} is a managed database (managed: ${managedList(ctx.databases)})`)
 }
 
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024
+/** Tiny frames (a client may send a byte per frame) must not pile up millions of slices. */
+const WRITE_BATCH_SLICES = 256
+
 async function receive (s: Session, ctx: ServerContext, src: string, db: DatabaseInfo): Promise<{ tempPath: string, bytes: number }> {
   const tempPath = tempPathFor(db.path)
   try {
@@ -154,14 +158,13 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       if (st.isFile()) {
         // A regular file is copied by the kernel (copy_file_range), not read through this loop;
         // `hotswap cp FILE LIVE` sends the path when the server sees the client's files.
-        // Nothing more comes from the client; reading on is how its end (a killed cp) is seen.
-        s.uploadDone()
-        s.stdin.resume()
+        s.uploadDone() // Nothing more comes from the client.
         if (st.size > ctx.maxBytes) {
           throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
         }
         // Exclusive, so nothing planted at the temp name is followed; private like an upload.
-        await fsp.copyFile(abs, tempPath, fsConstants.COPYFILE_EXCL)
+        // A reflink where the filesystem has them (btrfs, XFS): no data is copied at all.
+        await fsp.copyFile(abs, tempPath, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE)
         const fh = await fsp.open(tempPath, 'r+')
         try {
           await fh.chmod(0o600)
@@ -179,16 +182,26 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
     const fh = await createExclusive(tempPath)
     try {
       const input: Readable = src === '-' ? s.stdin : createReadStream(resolve(s.cwd, src))
-      // Written chunk by chunk with awaits: the socket is paused while the disk catches up.
+      // Slices are gathered into one writev of ~4 MiB (a write per 64 KiB slice cost a thread
+      // pool round trip each); the socket is paused while the disk catches up.
       let bytes = 0
+      let batch: Buffer[] = []
+      let batched = 0
       for await (const chunk of input) {
         const buf = chunk as Buffer
         bytes += buf.length
         if (bytes > ctx.maxBytes) {
           throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
         }
-        await fh.write(buf)
+        batch.push(buf)
+        batched += buf.length
+        if (batched >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_SLICES) {
+          await fh.writev(batch)
+          batch = []
+          batched = 0
+        }
       }
+      if (batch.length > 0) await fh.writev(batch)
       // fsync before the pause: an un-fsynced file made the rename take 66-83 ms.
       await fh.sync()
       return { tempPath, bytes }

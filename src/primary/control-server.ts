@@ -11,7 +11,7 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import { Readable } from 'node:stream'
-import { Channel, encodeFrame, FrameDecoder, FrameError, parseControlRequest, type ControlReply, type ControlRequest } from '../shared/frames.js'
+import { Channel, encodeFrame, encodeHeader, FrameDecoder, FrameError, parseControlRequest, type ControlReply, type ControlRequest } from '../shared/frames.js'
 import { HotswapError, toHotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import { commands, type ServerContext, type Session } from './control-commands.js'
@@ -106,7 +106,8 @@ export class ControlServer {
   #accept (socket: net.Socket): void {
     const log = this.#opts.logger
     this.#connections.add(socket)
-    const decoder = new FrameDecoder()
+    // Upload bytes go to the command as slices of the socket's own chunks, never joined.
+    const decoder = new FrameDecoder({ fragments: true })
     let request: ControlRequest | null = null
     let closed = false
     let finished = false
@@ -117,15 +118,24 @@ export class ControlServer {
     let peerEnded = false
     const isCancelled = (): boolean => closed || (peerEnded && (request?.protocol ?? 0) >= 1)
 
+    // Object mode: a reader gets each slice as it came, where a byte stream would join whatever
+    // is buffered into a new buffer at every read. Up to 64 slices (~4 MiB) wait here.
     const stdin = new Readable({
-      highWaterMark: 1024 * 1024,
+      objectMode: true,
+      highWaterMark: 64,
       read: () => { socket.resume() },
     })
     stdin.on('error', () => {}) // Errors reach the command through its pipeline.
 
     const write = (channel: 0 | 1 | 2 | 3, data: Buffer | string): boolean => {
       if (closed || socket.destroyed) return true
-      return socket.write(encodeFrame(channel, data))
+      if (typeof data === 'string' || data.length < 64 * 1024) return socket.write(encodeFrame(channel, data))
+      // A pulled chunk is sent behind its header as is (one writev), not copied into a frame.
+      socket.cork()
+      socket.write(encodeHeader(channel, data.length))
+      const ok = socket.write(data)
+      socket.uncork()
+      return ok
     }
     const finish = (reply: ControlReply): void => {
       if (finished) return

@@ -23,6 +23,12 @@ export const PROTOCOL_VERSION = 1
 export interface Frame {
   channel: ChannelNumber
   payload: Buffer
+  /**
+   * With `fragments`, a data frame arrives in pieces as its bytes do (slices of the socket's
+   * chunks, never copied); every piece but the last of its frame has `more: true`. An empty
+   * frame (end-of-input) is always one piece, and no other piece is empty.
+   */
+  more?: boolean
 }
 
 export function encodeFrame (channel: ChannelNumber, payload: Buffer | string): Buffer {
@@ -51,9 +57,11 @@ export interface DecoderLimits {
   maxControl: number
   /** Largest data frame accepted. */
   maxData: number
+  /** Hand data frames (stdin, stdout, stderr) over in pieces as they arrive, without joining them. */
+  fragments: boolean
 }
 
-const DEFAULT_LIMITS: DecoderLimits = { maxControl: 1024 * 1024, maxData: 64 * 1024 * 1024 }
+const DEFAULT_LIMITS: DecoderLimits = { maxControl: 1024 * 1024, maxData: 64 * 1024 * 1024, fragments: false }
 
 /**
  * Incremental decoder: feed it socket chunks in any split, get whole frames back.
@@ -64,6 +72,8 @@ export class FrameDecoder {
   #chunks: Buffer[] = []
   #buffered = 0
   readonly #limits: DecoderLimits
+  /** The data frame being handed over in pieces, and how many of its bytes are still to come. */
+  #open: { channel: ChannelNumber, remaining: number } | null = null
 
   constructor (limits: Partial<DecoderLimits> = {}) {
     this.#limits = { ...DEFAULT_LIMITS, ...limits }
@@ -81,6 +91,15 @@ export class FrameDecoder {
     }
     const frames: Frame[] = []
     for (;;) {
+      const open = this.#open
+      if (open !== null) {
+        if (this.#buffered === 0) break
+        const take = Math.min((this.#chunks[0] as Buffer).length, open.remaining)
+        open.remaining -= take
+        frames.push({ channel: open.channel, payload: this.#consume(take), more: open.remaining > 0 })
+        if (open.remaining === 0) this.#open = null
+        continue
+      }
       if (this.#buffered < HEADER_SIZE) break
       const header = this.#peek(HEADER_SIZE)
       const channel = header.readUInt8(0)
@@ -88,6 +107,11 @@ export class FrameDecoder {
       if (channel > Channel.control) throw new FrameError(`unknown channel ${channel}`)
       const limit = channel === Channel.control ? this.#limits.maxControl : this.#limits.maxData
       if (length > limit) throw new FrameError(`frame of ${length} bytes on channel ${channel} exceeds the limit of ${limit}`)
+      if (this.#limits.fragments && channel !== Channel.control && length > 0) {
+        this.#consume(HEADER_SIZE)
+        this.#open = { channel: channel as ChannelNumber, remaining: length }
+        continue
+      }
       if (this.#buffered < HEADER_SIZE + length) break
       this.#consume(HEADER_SIZE)
       frames.push({ channel: channel as ChannelNumber, payload: this.#consume(length) })

@@ -239,3 +239,70 @@ test('property: decode(concat(encode(frames)) split arbitrarily) equals frames',
     },
   ), { numRuns: 500 })
 })
+
+/** Joins fragments back into frames by their `more` marks. */
+function joinFragments (pieces: Frame[]): Frame[] {
+  const out: Frame[] = []
+  let parts: Buffer[] = []
+  for (const p of pieces) {
+    parts.push(p.payload)
+    if (p.more === true) continue
+    out.push({ channel: p.channel, payload: Buffer.concat(parts) })
+    parts = []
+  }
+  assert.equal(parts.length, 0, 'the last piece of every frame has no `more`')
+  return out
+}
+
+test('fragments: data frames come in pieces as bytes arrive, control frames whole', () => {
+  const payload = randomBytes(1000)
+  const wire = Buffer.concat([
+    encodeFrame(Channel.control, '{"args":["cp","-","live"],"tty":false}'),
+    encodeFrame(Channel.stdin, payload),
+    encodeFrame(Channel.stdin, Buffer.alloc(0)),
+  ])
+  const decoder = new FrameDecoder({ fragments: true })
+  const control = wire.readUInt32BE(1)
+  const head = 5 + control + 5 // the control frame and the stdin header
+  const first = decoder.push(wire.subarray(0, head + 300))
+  assert.deepEqual(first.map((f) => [f.channel, f.payload.length, f.more]), [[Channel.control, control, undefined], [Channel.stdin, 300, true]])
+  // A piece is a slice of the chunk it came in, not a copy.
+  assert.equal(first[1]?.payload.buffer, wire.buffer)
+  const rest = decoder.push(wire.subarray(head + 300))
+  assert.deepEqual(rest.map((f) => [f.channel, f.payload.length, f.more]), [[Channel.stdin, 700, false], [Channel.stdin, 0, undefined]])
+  assert.deepEqual(Buffer.concat([first[1]!.payload, rest[0]!.payload]), payload)
+  assert.equal(decoder.buffered, 0)
+  // The limit still applies to a data frame's header.
+  assert.throws(() => new FrameDecoder({ fragments: true, maxData: 20 }).push(encodeHeader(Channel.stdin, 21)), FrameError)
+})
+
+test('property: with fragments, the pieces of any split join back into the frames; only end-of-input is empty', () => {
+  const frameArb = fc.record({
+    channel: fc.constantFrom(...CHANNELS),
+    payload: fc.uint8Array({ maxLength: 300 }),
+  })
+  fc.assert(fc.property(
+    fc.array(frameArb, { maxLength: 25 }),
+    fc.array(fc.nat(), { maxLength: 30 }),
+    (raw, cutSeeds) => {
+      const frames: Frame[] = raw.map((f) => ({ channel: f.channel, payload: Buffer.from(f.payload) }))
+      const wire = encodeAll(frames)
+      const cuts = [...new Set(cutSeeds.map((n) => wire.length === 0 ? 0 : n % (wire.length + 1)))].sort((a, b) => a - b)
+      const chunks: Buffer[] = []
+      let at = 0
+      for (const cut of cuts) {
+        chunks.push(wire.subarray(at, cut))
+        at = cut
+      }
+      chunks.push(wire.subarray(at))
+      const decoder = new FrameDecoder({ fragments: true })
+      const pieces = decodeChunks(chunks, decoder)
+      for (const p of pieces) {
+        if (p.payload.length === 0) assert.notEqual(p.more, true, 'an empty piece is a whole empty frame')
+        if (p.channel === Channel.control) assert.equal(p.more, undefined, 'control frames are never split')
+      }
+      assert.deepEqual(plain(joinFragments(pieces)), plain(frames))
+      assert.equal(decoder.buffered, 0)
+    },
+  ), { numRuns: 500 })
+})
