@@ -4,7 +4,7 @@
 
 import net from 'node:net'
 import type { Readable } from 'node:stream'
-import { Channel, encodeFrame, encodeHeader, FrameDecoder, PROTOCOL_VERSION, type ControlReply } from '../shared/frames.js'
+import { Channel, encodeFrame, encodeHeader, FrameDecoder, PROTOCOL_VERSION, type ControlReply, type ControlRequest, type FileIdentity } from '../shared/frames.js'
 import { HotswapError } from '../shared/errors.js'
 
 const CHUNK = 1024 * 1024
@@ -20,6 +20,8 @@ export interface RemoteOptions {
   tty: boolean
   /** Sent as stdin frames, then an empty frame (end-of-input). */
   stdin?: Readable
+  /** The local file a path argument names, for the server to check it sees the same one. */
+  source?: FileIdentity
   /** May return a promise: the socket is paused until it settles (backpressure). */
   onStdout: (chunk: Buffer) => void | Promise<void>
   onStderr: (chunk: Buffer) => void
@@ -112,7 +114,8 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
     })
   })
 
-  const request = { args: opts.args, tty: opts.tty, protocol: PROTOCOL_VERSION, cwd: process.cwd() }
+  const request: ControlRequest = { args: opts.args, tty: opts.tty, protocol: PROTOCOL_VERSION, cwd: process.cwd() }
+  if (opts.source !== undefined) request.source = opts.source
   socket.write(encodeFrame(Channel.control, JSON.stringify(request)))
 
   if (opts.stdin !== undefined) {

@@ -117,9 +117,15 @@ async function readableSource (o: CpOptions): Promise<string> {
 /** Push by path: the server copies the file (or reads it through SQLite when it has a -wal). */
 async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
   const src = await readableSource(o)
+  const { dev, ino } = statSync(src)
   const progress = new Progress('push', null)
   return await withProgress(progress, async () => (await runRemote({
-    socketPath: o.socketPath, args: ['cp', src, o.dst, ...flagsOf(o)], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+    socketPath: o.socketPath,
+    args: ['cp', src, o.dst, ...flagsOf(o)],
+    source: { dev, ino },
+    tty,
+    onStdout: forward.onStdout,
+    onStderr: (c) => progress.print(c),
   })).exit)
 }
 

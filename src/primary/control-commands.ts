@@ -8,8 +8,9 @@ import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
+import type { FileIdentity } from '../shared/frames.js'
 import { formatBytes } from '../shared/format.js'
-import { mountNamespace } from '../shared/same-files.js'
+import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
@@ -21,6 +22,8 @@ export interface Session {
   /** Where relative paths resolve: our client's cwd, else the server's (as the gem expects). */
   cwd: string
   tty: boolean
+  /** The file our client means by a path source (device, inode), to be checked before a copy. */
+  source?: FileIdentity | undefined
   stdin: Readable
   stdout: (data: Buffer | string) => Promise<void>
   stderr: (text: string) => void
@@ -137,33 +140,36 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
   const tempPath = tempPathFor(db.path)
   try {
     if (src !== '-') {
-      // A server-side path (the gem's client sends those): a file with a -wal beside it may hold
-      // committed rows only in the -wal, so it is read through SQLite, never as raw bytes.
+      // A server-side path: the gem's client sends those, and ours does when the server sees
+      // its files (then it says which file it means, and a different one is refused).
       const abs = resolve(s.cwd, src)
+      let st
       try {
         await fsp.access(abs)
+        st = await fsp.stat(abs)
       } catch {
         throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${abs}: no such file, or not readable`)
       }
+      if (s.source !== undefined && (st.dev !== s.source.dev || st.ino !== s.source.ino)) {
+        throw new HotswapError('HOTSWAP_ERR_SOURCE',
+          `the server sees another file at ${abs} than the client does (another container or root?); push its bytes: hotswap cp - LIVE < FILE`)
+      }
+      s.uploadDone() // Nothing more comes from the client.
+      // A file with a -wal beside it may hold committed rows only in the -wal: it is read through
+      // SQLite, never as raw bytes.
       if (existsSync(`${abs}-wal`)) {
         await ctx.pool.run('readSourceThroughSqlite', { srcPath: abs, destPath: tempPath })
         const fh = await fsp.open(tempPath, 'r+')
         try { await fh.sync() } finally { await fh.close() }
         return { tempPath, bytes: (await fsp.stat(tempPath)).size }
       }
-    }
-    if (src !== '-') {
-      const abs = resolve(s.cwd, src)
-      const st = await fsp.stat(abs)
       if (st.isFile()) {
-        // A regular file is copied by the kernel (copy_file_range), not read through this loop;
-        // `hotswap cp FILE LIVE` sends the path when the server sees the client's files.
-        s.uploadDone() // Nothing more comes from the client.
         if (st.size > ctx.maxBytes) {
           throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
         }
-        // Exclusive, so nothing planted at the temp name is followed; private like an upload.
-        // A reflink where the filesystem has them (btrfs, XFS): no data is copied at all.
+        // Copied by the kernel (copy_file_range), or a reflink where the filesystem has them
+        // (btrfs, XFS): no data copied at all. Exclusive, so nothing planted at the temp name is
+        // followed; private like an upload.
         await fsp.copyFile(abs, tempPath, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE)
         const fh = await fsp.open(tempPath, 'r+')
         try {
@@ -178,6 +184,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
           await fh.close()
         }
       }
+      // Anything else (a FIFO, a device) is read as a stream below.
     }
     const fh = await createExclusive(tempPath)
     try {
@@ -335,8 +342,7 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
       rss: process.memoryUsage.rss(),
       // Whether a client's paths name the same files here: `cp FILE LIVE` then sends the path
       // instead of the bytes.
-      uid: process.getuid?.() ?? null,
-      mountNamespace: mountNamespace(),
+      ...filesIdentity(),
     },
     workers,
     databases,

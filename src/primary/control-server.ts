@@ -252,6 +252,7 @@ export class ControlServer {
       args: request.args,
       cwd: request.cwd ?? process.cwd(),
       tty: request.tty,
+      source: request.source,
       stdin,
       stdout: async (data) => {
         // A pull waits only when megabytes are queued, not at every frame (stop-and-wait).

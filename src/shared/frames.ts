@@ -172,6 +172,13 @@ export interface ControlRequest {
   protocol?: number
   /** Our client's working directory, so relative paths resolve where the user typed them. */
   cwd?: string
+  /** For `cp FILE LIVE` sent as a path: the file the client means (checked before any copy). */
+  source?: FileIdentity
+}
+
+export interface FileIdentity {
+  dev: number
+  ino: number
 }
 
 export interface ControlReply {
@@ -199,5 +206,9 @@ export function parseControlRequest (payload: Buffer): ControlRequest {
   const request: ControlRequest = { args: args as string[], tty: obj.tty === true }
   if (typeof obj.protocol === 'number') request.protocol = obj.protocol
   if (typeof obj.cwd === 'string') request.cwd = obj.cwd
+  const source = obj.source as Record<string, unknown> | null | undefined
+  if (typeof source === 'object' && source !== null && Number.isSafeInteger(source.dev) && Number.isSafeInteger(source.ino)) {
+    request.source = { dev: source.dev as number, ino: source.ino as number }
+  }
   return request
 }

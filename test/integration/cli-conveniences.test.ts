@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, cli, labelOf, seed, startServe, statusJson, tempDir, type Served } from '../helpers.js'
 
@@ -122,6 +122,10 @@ test('status --json and version --json print one JSON document', async () => {
   assert.equal(v.version, pkg.version)
   assert.equal(v.node, process.version)
   assert.equal(status.primary.version, pkg.version)
+  // What lets `cp FILE LIVE` send a path: same user, mount namespace and root as this test.
+  const root = statSync('/')
+  assert.deepEqual([status.primary.uid, status.primary.mountNamespace, status.primary.root],
+    [process.getuid?.(), readlinkSync('/proc/self/ns/mnt'), `${root.dev}:${root.ino}`])
 })
 
 test('every command has --help with examples', async () => {

@@ -237,6 +237,30 @@ test('a server-side source with a -wal is read through SQLite, committed WAL row
   assert.deepEqual(leftovers(t.dir), [])
 })
 
+test('a path sent by our client is copied only if it names the file the client stat\'ed', async () => {
+  const src = join(t.dir, 'by-path.sqlite3')
+  seed(src, { label: 'by-path' })
+  const { dev, ino } = statSync(src)
+  const ask = async (source: { dev: number, ino: number }): Promise<Exchange> => {
+    const req = { args: ['cp', src, 'live.sqlite3'], tty: false, protocol: 1, cwd: t.dir, source }
+    const r = await exchange(served.socket, frame(3, JSON.stringify(req)))
+    assert.equal(r.timedOut, false)
+    return r
+  }
+  // Another file at that path, as a server in another container or chroot would see it.
+  const before = labelOf(live)
+  for (const other of [{ dev, ino: ino + 1 }, { dev: dev + 1, ino }]) {
+    const refused = await ask(other)
+    assert.equal(refused.control?.code, 'HOTSWAP_ERR_SOURCE', refused.stderr)
+    assert.match(refused.stderr, /^ERROR \[HOTSWAP_ERR_SOURCE\] the server sees another file at .* hotswap cp - LIVE < FILE\n$/)
+    assert.equal(labelOf(live), before)
+  }
+  assert.deepEqual(leftovers(t.dir), [])
+  const ok = await ask({ dev, ino })
+  assert.deepEqual(ok.control, { exit: 0 }, ok.stderr)
+  assert.deepEqual(await labels(served.port), ['by-path', 'by-path', 'by-path', 'by-path'])
+})
+
 test('server-side sources that cannot be read are refused with HOTSWAP_ERR_SOURCE', async () => {
   const current = labelOf(live)
   writeFileSync(join(t.dir, 'plain-file'), 'x')
