@@ -205,12 +205,14 @@ export function startLoad (cfg) {
 }
 
 /** Runs the real CLI, timed from spawn to exit. stdout goes to a file when `stdoutFile` is set. */
-export async function runCli (args, { cwd = ROOT, env = {}, stdoutFile, timeoutMs = 600_000, nodeArgs = [], bin = BIN } = {}) {
+export async function runCli (args, { cwd = ROOT, env = {}, stdoutFile, stdinFile, timeoutMs = 600_000, nodeArgs = [], bin = BIN } = {}) {
   const outFd = stdoutFile === undefined ? 'pipe' : fs.openSync(stdoutFile, 'w')
+  const inFd = stdinFile === undefined ? 'ignore' : fs.openSync(stdinFile, 'r')
   const t0 = performance.now()
-  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', outFd, 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: [inFd, outFd, 'pipe'] })
   register(child, `cli ${args[0]}`)
   if (typeof outFd === 'number') fs.closeSync(outFd)
+  if (typeof inFd === 'number') fs.closeSync(inFd)
   let stdout = ''
   let stderr = ''
   child.stdout?.setEncoding('utf8').on('data', (d) => { stdout += d })
