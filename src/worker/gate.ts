@@ -171,6 +171,8 @@ export class Gate {
   }
 
   #drained (): void {
+    // Runs whenever the last response closes, so mostly with nobody waiting: no new array then.
+    if (this.#drainWaiters.length === 0) return
     const waiters = this.#drainWaiters.splice(0)
     for (const w of waiters) w()
   }
