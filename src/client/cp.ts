@@ -71,9 +71,12 @@ export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
   const tty = process.stderr.isTTY === true
   if (o.src === '-') {
-    const progress = new Progress('push', sizeOfFd(0))
+    const size = sizeOfFd(0)
+    const progress = new Progress('push', size)
+    // stdin redirected from a file is read in 1 MiB pieces; process.stdin reads 64 KiB at a time.
+    const input = size === null ? process.stdin : createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1024 * 1024 })
     return await withProgress(progress, async () => (await runRemote({
-      socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(process.stdin), onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+      socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(input), onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
     })).exit)
   }
   if (o.dst === '-') {
