@@ -35,6 +35,7 @@ const QUICK = process.argv.includes('--quick')
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',')
 const MODE = QUICK ? 'quick' : 'full'
 const MB = 1024 * 1024
+const GB = 1024 * MB
 const WORKERS = 4
 
 const CONFIG = {
@@ -367,116 +368,114 @@ async function sectionB () {
   return out
 }
 
-/** Push and pull with the real CLI, the primary's RSS sampled meanwhile, and their floors. */
+/**
+ * Push and pull with the real CLI, the primary's RSS sampled meanwhile, and their floors, in
+ * interleaved rounds (medians: one disk fsync can vary 2x from one minute to the next).
+ */
 async function transfer ({ dir, live, a, b, bytes, served, nodeStartMs }) {
-  const out = {}
-  // Whichever of a/b is not live now gets pushed, so the swap really changes the data.
-  const current = labelOf(live)
-  const [src, label] = current === '2' ? [b, '3'] : [a, '2']
-  const rssBefore = rssKb(served.pid)
-  let sampler = sampleRss(served.pid)
-  const push = await runCli(['cp', src, live, '--socket', served.socket])
-  const pushRss = sampler.stop()
-  if (push.code !== 0) throw new Error(`hotswap cp push failed (${push.code}): ${push.stderr}`)
-  if (labelOf(live) !== label) throw new Error('after the push, the live file does not hold the pushed data')
-  const pushLog = served.logs.filter((l) => /^checks passed/.test(l.message ?? '')).pop()
-  const swapLog = pauseLines(served).pop()
+  const rounds = bytes >= GB ? 2 : 3
+  const m = { push: [], pushStdin: [], pull: [], pullFile: [], copy: [], integrity: [], vacuum: [], socket: [] }
+  const rss = { before: rssKb(served.pid), push: 0, pushStdin: 0, pull: 0 }
+  let pulledBytes = 0
+  let serverTimings = null
+  let pauseMs = null
+  const cli = async (key, args, opts, want) => {
+    const sampler = sampleRss(served.pid)
+    const r = await runCli(args, opts)
+    const kb = sampler.stop().maxKb
+    if (key in rss) rss[key] = Math.max(rss[key], kb)
+    if (r.code !== 0) throw new Error(`hotswap ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+    if (want !== undefined && want() !== true) throw new Error(`hotswap ${args.join(' ')}: the data is not what was pushed or pulled`)
+    m[key].push(r.ms)
+  }
+  for (let round = 0; round < rounds; round++) {
+    // Push by path (the server copies the file), then streamed (`cp - LIVE < FILE`, what a
+    // client in another mount namespace does too), each time the file that is not live, so
+    // every push really changes the data.
+    for (const key of ['push', 'pushStdin']) {
+      const [src, label] = labelOf(live) === '2' ? [b, '3'] : [a, '2']
+      const args = key === 'push' ? ['cp', src, live, '--socket', served.socket] : ['cp', '-', live, '--socket', served.socket]
+      await cli(key, args, key === 'push' ? {} : { stdinFile: src }, () => labelOf(live) === label)
+      if (key === 'push') {
+        serverTimings = served.logs.filter((l) => /^checks passed/.test(l.message ?? '')).pop()?.timings ?? null
+        pauseMs = pauseLines(served).pop()?.pauseMs ?? null
+      }
+    }
+    const label = labelOf(live)
+    const src = label === '2' ? a : b
 
-  // Floor: the same bytes copied (and fsynced, as a push must) and integrity-checked alone.
-  const scratch = join(dir, 'floor-copy.sqlite3')
-  let t = performance.now()
-  fs.copyFileSync(src, scratch)
-  fsyncFile(scratch)
-  const copyMs = performance.now() - t
-  t = performance.now()
-  const db = new Database(scratch, { readonly: true })
-  const ok = db.prepare('PRAGMA integrity_check').pluck().all()
-  db.close()
-  const integrityMs = performance.now() - t
-  if (ok[0] !== 'ok') throw new Error(`floor integrity_check: ${ok.join(', ')}`)
-  removeDatabase(scratch)
+    // Floor of a push: the same bytes copied (and fsynced, as a push must) and checked alone.
+    const scratch = join(dir, 'floor-copy.sqlite3')
+    let t = performance.now()
+    fs.copyFileSync(src, scratch)
+    fsyncFile(scratch)
+    m.copy.push(performance.now() - t)
+    t = performance.now()
+    const db = new Database(scratch, { readonly: true })
+    const ok = db.prepare('PRAGMA integrity_check').pluck().all()
+    db.close()
+    m.integrity.push(performance.now() - t)
+    if (ok[0] !== 'ok') throw new Error(`floor integrity_check: ${ok.join(', ')}`)
+    removeDatabase(scratch)
 
-  // The same push streamed through the socket (`cp - LIVE < FILE`, what a client in another
-  // mount namespace does too), back to the other file.
-  const [src3, label3] = label === '2' ? [b, '3'] : [a, '2']
-  sampler = sampleRss(served.pid)
-  const pushStdin = await runCli(['cp', '-', live, '--socket', served.socket], { stdinFile: src3 })
-  const pushStdinRss = sampler.stop()
-  if (pushStdin.code !== 0) throw new Error(`hotswap cp - push failed (${pushStdin.code}): ${pushStdin.stderr}`)
-  if (labelOf(live) !== label3) throw new Error('after the stdin push, the live file does not hold the pushed data')
+    // Floor of streaming: the same bytes between two Node processes over a Unix socket into a
+    // file, no framing, no hotswap code (bench/socket-floor.mjs).
+    const sfOut = join(dir, 'socket-floor.out')
+    const sf = await run(process.execPath, [join(BENCH, 'socket-floor.mjs'), src, sfOut])
+    fs.rmSync(sfOut, { force: true })
+    if (sf.code !== 0) throw new Error(`socket floor: ${sf.stderr}`)
+    m.socket.push(JSON.parse(sf.stdout).ms)
 
-  // Pull to stdout, redirected into a file (streamed), and to a file (written by the server).
-  const pulled = join(dir, 'pulled.sqlite3')
-  sampler = sampleRss(served.pid)
-  const pull = await runCli(['cp', live, '-', '--socket', served.socket], { stdoutFile: pulled })
-  const pullRss = sampler.stop()
-  if (pull.code !== 0) throw new Error(`hotswap cp pull failed (${pull.code}): ${pull.stderr}`)
-  if (labelOf(pulled) !== label3) throw new Error('the pulled file does not hold the live data')
-  const pulledBytes = fs.statSync(pulled).size
-  removeDatabase(pulled)
-  const pulledFile = join(dir, 'pulled-file.sqlite3')
-  const pullFile = await runCli(['cp', live, pulledFile, '--socket', served.socket])
-  if (pullFile.code !== 0) throw new Error(`hotswap cp LIVE FILE failed (${pullFile.code}): ${pullFile.stderr}`)
-  if (labelOf(pulledFile) !== label3) throw new Error('the file pulled by path does not hold the live data')
-  removeDatabase(pulledFile)
+    // Pull to stdout, redirected into a file (streamed), and to a file (written by the server).
+    const pulled = join(dir, 'pulled.sqlite3')
+    await cli('pull', ['cp', live, '-', '--socket', served.socket], { stdoutFile: pulled }, () => labelOf(pulled) === label)
+    pulledBytes = fs.statSync(pulled).size
+    removeDatabase(pulled)
+    const pulledFile = join(dir, 'pulled-file.sqlite3')
+    await cli('pullFile', ['cp', live, pulledFile, '--socket', served.socket], {}, () => labelOf(pulledFile) === label)
+    removeDatabase(pulledFile)
 
-  // Floor: one VACUUM INTO of the live database alone (what the pull's snapshot does).
-  const snap = join(dir, 'floor-snapshot.sqlite3')
-  t = performance.now()
-  const src2 = new Database(live, { readonly: true, fileMustExist: true })
-  src2.prepare('VACUUM INTO ?').run(snap)
-  src2.close()
-  const vacuumMs = performance.now() - t
-  removeDatabase(snap)
+    // Floor of a pull: one VACUUM INTO of the live database alone (what the snapshot does).
+    const snap = join(dir, 'floor-snapshot.sqlite3')
+    t = performance.now()
+    const live2 = new Database(live, { readonly: true, fileMustExist: true })
+    live2.prepare('VACUUM INTO ?').run(snap)
+    live2.close()
+    m.vacuum.push(performance.now() - t)
+    removeDatabase(snap)
+  }
 
-  // Floor of streaming itself: the same bytes through a Unix socket between two Node processes
-  // into a file, no framing, no hotswap code (bench/socket-floor.mjs).
-  const sfOut = join(dir, 'socket-floor.out')
-  const sf = await run(process.execPath, [join(BENCH, 'socket-floor.mjs'), src, sfOut])
-  fs.rmSync(sfOut, { force: true })
-  if (sf.code !== 0) throw new Error(`socket floor: ${sf.stderr}`)
-  const socketMs = JSON.parse(sf.stdout).ms
-
-  const pushFloorMs = copyMs + integrityMs
+  const med = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, median(v)]))
+  const pushFloorMs = med.copy + med.integrity
+  const out = { rounds, samples: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.map((x) => round(x, 1))])) }
+  out.push = {
+    ms: round(med.push, 1),
+    mbps: round(bytes / MB / (med.push / 1000), 1),
+    serverTimings,
+    pauseMs,
+    rssBeforeMB: round(rss.before / 1024, 1),
+    rssMaxMB: round(rss.push / 1024, 1),
+  }
+  out.pushStdin = { ms: round(med.pushStdin, 1), mbps: round(bytes / MB / (med.pushStdin / 1000), 1), rssMaxMB: round(rss.pushStdin / 1024, 1) }
+  out.pushFloor = { copyFsyncMs: round(med.copy, 1), integrityMs: round(med.integrity, 1), ms: round(pushFloorMs, 1) }
+  out.pushRatio = round(med.push / pushFloorMs, 3)
+  out.pushStdinRatio = round(med.pushStdin / pushFloorMs, 3)
+  out.pull = { ms: round(med.pull, 1), bytes: pulledBytes, mbps: round(pulledBytes / MB / (med.pull / 1000), 1), rssMaxMB: round(rss.pull / 1024, 1) }
+  out.pullFile = { ms: round(med.pullFile, 1) }
+  out.pullFloor = { vacuumIntoMs: round(med.vacuum, 1) }
+  out.pullRatio = round(med.vacuum / med.pull, 3)
+  out.pullFileRatio = round(med.vacuum / med.pullFile, 3)
+  out.socketFloorMs = round(med.socket, 1)
   // The best any Node CLI could do here: start a process, then the unavoidable work. A push by
   // path copies and checks; a streamed push moves the bytes through a socket instead of the
   // copy; a pull to stdout takes a whole snapshot first (SQLite writes it out of order), then
   // streams it.
-  out.socketFloorMs = round(socketMs, 1)
   out.bounds = {
     pushRatio: round((nodeStartMs + pushFloorMs) / pushFloorMs, 3),
-    pushStdinRatio: round((nodeStartMs + socketMs + integrityMs) / pushFloorMs, 3),
-    pullRatio: round(vacuumMs / (nodeStartMs + vacuumMs + socketMs), 3),
-    pullFileRatio: round(vacuumMs / (nodeStartMs + vacuumMs), 3),
+    pushStdinRatio: round((nodeStartMs + med.socket + med.integrity) / pushFloorMs, 3),
+    pullRatio: round(med.vacuum / (nodeStartMs + med.vacuum + med.socket), 3),
+    pullFileRatio: round(med.vacuum / (nodeStartMs + med.vacuum), 3),
   }
-  out.push = {
-    ms: round(push.ms, 1),
-    mbps: round(bytes / MB / (push.ms / 1000), 1),
-    serverTimings: pushLog?.timings ?? null,
-    pauseMs: swapLog?.pauseMs ?? null,
-    rssBeforeMB: round(rssBefore / 1024, 1),
-    rssMaxMB: round(pushRss.maxKb / 1024, 1),
-    rssSamples: pushRss.samples,
-  }
-  out.pushStdin = {
-    ms: round(pushStdin.ms, 1),
-    mbps: round(bytes / MB / (pushStdin.ms / 1000), 1),
-    rssMaxMB: round(pushStdinRss.maxKb / 1024, 1),
-  }
-  out.pushStdinRatio = round(pushStdin.ms / pushFloorMs, 3)
-  out.pushFloor = { copyFsyncMs: round(copyMs, 1), integrityMs: round(integrityMs, 1), ms: round(pushFloorMs, 1) }
-  out.pushRatio = round(push.ms / pushFloorMs, 3)
-  out.pull = {
-    ms: round(pull.ms, 1),
-    bytes: pulledBytes,
-    mbps: round(pulledBytes / MB / (pull.ms / 1000), 1),
-    rssMaxMB: round(pullRss.maxKb / 1024, 1),
-    rssSamples: pullRss.samples,
-  }
-  out.pullFile = { ms: round(pullFile.ms, 1) }
-  out.pullFloor = { vacuumIntoMs: round(vacuumMs, 1) }
-  out.pullRatio = round(vacuumMs / pull.ms, 3)
-  out.pullFileRatio = round(vacuumMs / pullFile.ms, 3)
   return out
 }
 

@@ -131,9 +131,9 @@ export async function startServe ({ db, workers, dir, app = join(BENCH, 'app.mjs
  * also hold a connection to that scratch database and `floor(rounds)` measures the physical
  * floor of a pause window on them (see plain-cluster.mjs).
  */
-export async function startPlain ({ db, workers, dir, floorDb = '' }) {
+export async function startPlain ({ db, workers, dir, floorDb = '', nodeArgs = [] }) {
   const port = await freePort()
-  const child = spawn(process.execPath, [join(BENCH, 'plain-cluster.mjs'), '--workers', String(workers), '--port', String(port),
+  const child = spawn(process.execPath, [...nodeArgs, join(BENCH, 'plain-cluster.mjs'), '--workers', String(workers), '--port', String(port),
     '--db', db, '--floor-db', floorDb], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

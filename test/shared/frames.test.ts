@@ -213,25 +213,32 @@ test('parseControlRequest rejects non-JSON, non-objects and non-string args', ()
   }
 })
 
+const framesArb = fc.array(fc.record({
+  channel: fc.constantFrom(...CHANNELS),
+  payload: fc.uint8Array({ maxLength: 300 }),
+}), { maxLength: 25 })
+
+/** Generated frames, and their wire bytes cut into chunks at the seeds' offsets. */
+function framesAndChunks (raw: Array<{ channel: ChannelNumber, payload: Uint8Array }>, cutSeeds: number[]): { frames: Frame[], chunks: Buffer[] } {
+  const frames: Frame[] = raw.map((f) => ({ channel: f.channel, payload: Buffer.from(f.payload) }))
+  const wire = encodeAll(frames)
+  const cuts = [...new Set(cutSeeds.map((n) => wire.length === 0 ? 0 : n % (wire.length + 1)))].sort((a, b) => a - b)
+  const chunks: Buffer[] = []
+  let at = 0
+  for (const cut of cuts) {
+    chunks.push(wire.subarray(at, cut))
+    at = cut
+  }
+  chunks.push(wire.subarray(at))
+  return { frames, chunks }
+}
+
 test('property: decode(concat(encode(frames)) split arbitrarily) equals frames', () => {
-  const frameArb = fc.record({
-    channel: fc.constantFrom(...CHANNELS),
-    payload: fc.uint8Array({ maxLength: 300 }),
-  })
   fc.assert(fc.property(
-    fc.array(frameArb, { maxLength: 25 }),
+    framesArb,
     fc.array(fc.nat(), { maxLength: 30 }),
     (raw, cutSeeds) => {
-      const frames: Frame[] = raw.map((f) => ({ channel: f.channel, payload: Buffer.from(f.payload) }))
-      const wire = encodeAll(frames)
-      const cuts = [...new Set(cutSeeds.map((n) => wire.length === 0 ? 0 : n % (wire.length + 1)))].sort((a, b) => a - b)
-      const chunks: Buffer[] = []
-      let at = 0
-      for (const cut of cuts) {
-        chunks.push(wire.subarray(at, cut))
-        at = cut
-      }
-      chunks.push(wire.subarray(at))
+      const { frames, chunks } = framesAndChunks(raw, cutSeeds)
       const decoder = new FrameDecoder()
       const got = decodeChunks(chunks, decoder)
       assert.deepEqual(plain(got), plain(frames))
@@ -277,24 +284,11 @@ test('fragments: data frames come in pieces as bytes arrive, control frames whol
 })
 
 test('property: with fragments, the pieces of any split join back into the frames; only end-of-input is empty', () => {
-  const frameArb = fc.record({
-    channel: fc.constantFrom(...CHANNELS),
-    payload: fc.uint8Array({ maxLength: 300 }),
-  })
   fc.assert(fc.property(
-    fc.array(frameArb, { maxLength: 25 }),
+    framesArb,
     fc.array(fc.nat(), { maxLength: 30 }),
     (raw, cutSeeds) => {
-      const frames: Frame[] = raw.map((f) => ({ channel: f.channel, payload: Buffer.from(f.payload) }))
-      const wire = encodeAll(frames)
-      const cuts = [...new Set(cutSeeds.map((n) => wire.length === 0 ? 0 : n % (wire.length + 1)))].sort((a, b) => a - b)
-      const chunks: Buffer[] = []
-      let at = 0
-      for (const cut of cuts) {
-        chunks.push(wire.subarray(at, cut))
-        at = cut
-      }
-      chunks.push(wire.subarray(at))
+      const { frames, chunks } = framesAndChunks(raw, cutSeeds)
       const decoder = new FrameDecoder({ fragments: true })
       const pieces = decodeChunks(chunks, decoder)
       for (const p of pieces) {
