@@ -26,6 +26,8 @@ export interface PushRequest {
 export interface PushReport {
   pauseMs: number
   drainMs: number
+  /** The slowest worker's hooks + connection close (a full page cache takes longest to free). */
+  closeMs: number
   installMs: number
   resumeMs: number
   workers: number
@@ -173,6 +175,7 @@ export class SwapCoordinator {
     const report: PushReport = {
       pauseMs: t3 - t0,
       drainMs: Math.max(0, ...pauseValues.map((p) => p.drainMs)),
+      closeMs: Math.max(0, ...pauseValues.map((p) => p.closeMs)),
       installMs: t2 - t1,
       resumeMs: t3 - t2,
       workers: targets.length,
@@ -181,7 +184,7 @@ export class SwapCoordinator {
     }
     log.info(`resumed ${targets.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${db.name}`, {
-      pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
+      pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
       timings: installTimings,
     })
     const h = this.history.get(db.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
