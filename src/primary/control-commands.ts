@@ -2,7 +2,7 @@
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
 // returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
 
-import { constants as fsConstants, existsSync, realpathSync, createReadStream, promises as fsp } from 'node:fs'
+import { existsSync, realpathSync, createReadStream, promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
@@ -15,7 +15,7 @@ import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
-import { createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
+import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
   args: string[]
@@ -167,13 +167,10 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         if (st.size > ctx.maxBytes) {
           throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
         }
-        // Copied by the kernel (copy_file_range), or a reflink where the filesystem has them
-        // (btrfs, XFS): no data copied at all. Exclusive, so nothing planted at the temp name is
-        // followed; private like an upload.
-        await fsp.copyFile(abs, tempPath, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE)
+        // Copied by the kernel, exclusive and private from its first byte, like an upload.
+        await copyPrivately(abs, tempPath)
         const fh = await fsp.open(tempPath, 'r+')
         try {
-          await fh.chmod(0o600)
           await fh.sync() // Before the pause, as for an upload.
           const { size } = await fh.stat()
           if (size > ctx.maxBytes) {

@@ -1,5 +1,6 @@
 // Names and cleanup of the files a swap leaves beside a live database for a moment:
-// uploads being received (`.NAME.hotswap-<hex>.tmp`), snapshots being pulled
+// uploads being received (`.NAME.hotswap-<hex>.tmp`, and `<that>.d-XXXXXX/` while a local file
+// is copied privately), snapshots being pulled
 // (`.NAME.hotswap-pull-<hex>.tmp`) and the hard link that keeps the old file alive across the
 // rename (`.NAME.hotswap-old-<hex>`). All start with `.NAME.hotswap-`, so a primary that was
 // killed mid-swap can clean them up at its next start.
@@ -27,6 +28,26 @@ export async function createExclusive (path: string): Promise<fsp.FileHandle> {
   return await fsp.open(path, flags, 0o600)
 }
 
+/**
+ * Copies `src` to `dest` in the kernel (copy_file_range, or a reflink on btrfs and XFS), with
+ * `dest` private from its first byte. copyFile gives its destination the source's mode, so a
+ * 0644 source copied beside the live database would be readable by others while it is copied
+ * (and through any descriptor opened then), even when the source sat in a private directory.
+ * It is copied into a fresh 0700 directory beside `dest`, made 0600 there, then linked to
+ * `dest` (which fails if anything, a planted symlink included, already has that name).
+ */
+export async function copyPrivately (src: string, dest: string): Promise<void> {
+  const stage = await fsp.mkdtemp(`${dest}.d-`) // 0700; starts with the temp prefix, for cleanupOrphans
+  try {
+    const staged = join(stage, 'copy')
+    await fsp.copyFile(src, staged, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
+    await fsp.chmod(staged, 0o600)
+    await fsp.link(staged, dest)
+  } finally {
+    await fsp.rm(stage, { recursive: true, force: true })
+  }
+}
+
 /** Removes a file and any SQLite side files; missing ones are fine. */
 export function removeWithSideFiles (path: string): void {
   for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
@@ -41,7 +62,7 @@ export function cleanupOrphans (livePath: string): string[] {
   const removed: string[] = []
   for (const name of readdirSync(dir)) {
     if (!name.startsWith(prefix)) continue
-    rmSync(join(dir, name), { force: true })
+    rmSync(join(dir, name), { force: true, recursive: true }) // a copy's staging directory too
     removed.push(name)
   }
   return removed

@@ -14,10 +14,10 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, fixture, freePort, labelOf, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
-import { cleanupOrphans, createExclusive, tempPathFor, tempPrefix } from '../../src/primary/temp-files.js'
+import { cleanupOrphans, copyPrivately, createExclusive, tempPathFor, tempPrefix } from '../../src/primary/temp-files.js'
 import { checkAfterFault, exchange, frame, gemStream, kill, leftovers, push, rawClient, status, TrackedLoad } from './support.js'
 
 let t: ReturnType<typeof tempDir>
@@ -97,6 +97,44 @@ test('createExclusive refuses a planted symlink, a dangling symlink and a plante
   assert.equal(removed.length, 4, `removed ${removed.join(', ')}`)
   assert.equal(readFileSync(victim, 'utf8'), 'precious')
   assert.equal(existsSync(planted) || existsSync(dangling), false)
+})
+
+test('copyPrivately: a 0644 source lands 0600 through a private staging directory, and refuses a planted name', async () => {
+  const dir = join(t.dir, 'copy')
+  mkdirSync(dir)
+  const livePath = join(dir, 'live.sqlite3')
+  const src = join(dir, 'deploy.sqlite3')
+  writeFileSync(src, 'x'.repeat(100_000))
+  chmodSync(src, 0o644)
+
+  // Copied through a 0700 staging directory beside it, so private from its first byte;
+  // the result is 0600 whatever the umask and the source's mode.
+  const dest = tempPathFor(livePath)
+  const previous = process.umask(0)
+  try {
+    await copyPrivately(src, dest)
+  } finally {
+    process.umask(previous)
+  }
+  assert.equal(statSync(dest).mode & 0o777, 0o600)
+  assert.equal(readFileSync(dest, 'utf8'), readFileSync(src, 'utf8'))
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.d-')), [], 'the staging directory is gone')
+
+  // A symlink planted at the destination is neither followed nor replaced.
+  const victim = join(dir, 'victim')
+  writeFileSync(victim, 'precious')
+  const planted = tempPathFor(livePath)
+  symlinkSync(victim, planted)
+  await assert.rejects(copyPrivately(src, planted), (err: NodeJS.ErrnoException) => err.code === 'EEXIST')
+  assert.equal(readFileSync(victim, 'utf8'), 'precious')
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.d-')), [], 'no staging directory is left after a refusal')
+
+  // A staging directory left by a killed primary is removed at the next start, with its content.
+  mkdirSync(`${tempPathFor(livePath)}.d-abc123`)
+  writeFileSync(join(dir, readdirSync(dir).find((n) => n.includes('.d-')) as string, 'copy'), 'half')
+  cleanupOrphans(livePath)
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith(tempPrefix(livePath))), [])
+  assert.equal(readFileSync(victim, 'utf8'), 'precious')
 })
 
 test('an upload is received into a 0600 regular file beside the symlink\'s target, not beside the link', async () => {
