@@ -6,11 +6,12 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { createReadStream, existsSync, promises as fsp, realpathSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, promises as fsp, statSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
+import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
 import { runRemote } from './connection.js'
@@ -42,14 +43,6 @@ async function serverFacts (socketPath: string): Promise<ServerFacts> {
   })
   if (reply.exit !== 0) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as ServerFacts
-}
-
-function isManaged (arg: string, dbs: DatabaseInfo[]): boolean {
-  if (dbs.some((d) => d.name === arg)) return true
-  const abs = resolve(arg)
-  let real = abs
-  try { real = realpathSync(abs) } catch { /* not on disk */ }
-  return dbs.some((d) => d.path === abs || d.path === real)
 }
 
 function flagsOf (o: CpOptions): string[] {
@@ -92,11 +85,10 @@ export async function cp (o: CpOptions): Promise<number> {
   }
   const facts = await serverFacts(o.socketPath)
   const dbs = facts.databases
-  const srcManaged = isManaged(o.src, dbs)
-  const dstManaged = isManaged(o.dst, dbs)
-  const list = dbs.map((d) => `${d.name} (${d.path})`).join(', ')
+  const srcManaged = findManaged(o.src, process.cwd(), dbs) !== undefined
+  const dstManaged = findManaged(o.dst, process.cwd(), dbs) !== undefined
   if (srcManaged && dstManaged) throw new HotswapError('HOTSWAP_ERR_BOTH_MANAGED', `both ${o.src} and ${o.dst} are managed databases; one side must be a file or -`)
-  if (!srcManaged && !dstManaged) throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `neither ${o.src} nor ${o.dst} is a managed database (managed: ${list})`)
+  if (!srcManaged && !dstManaged) throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `neither ${o.src} nor ${o.dst} is a managed database (managed: ${managedList(dbs)})`)
   // Where the server sees our files, it reads and writes them itself: a push is then a copy in
   // the kernel and a pull a snapshot written in place, with no byte through the socket.
   const local = seesOurFiles(facts.primary)

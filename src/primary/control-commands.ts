@@ -2,7 +2,7 @@
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
 // returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
 
-import { existsSync, realpathSync, createReadStream, promises as fsp } from 'node:fs'
+import { existsSync, createReadStream, promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
@@ -10,6 +10,7 @@ import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import type { FileIdentity } from '../shared/frames.js'
 import { formatBytes } from '../shared/format.js'
+import { findManaged, managedList } from '../shared/managed.js'
 import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
@@ -84,31 +85,6 @@ function parseCp (args: string[]): CpArgs {
     throw new HotswapError('HOTSWAP_ERR_USAGE', `cp takes SRC and DST (got ${positional.length} argument(s))`)
   }
   return { src: positional[0] as string, dst: positional[1] as string, ...out }
-}
-
-function realpathOr (p: string): string {
-  try {
-    return realpathSync(p)
-  } catch {
-    return p
-  }
-}
-
-/** A managed database named by `arg` (name, `database` for the first, or path), if any. */
-export function findManaged (arg: string, cwd: string, dbs: DatabaseInfo[]): DatabaseInfo | undefined {
-  if (arg === '-') return undefined
-  const byName = dbs.find((d) => d.name === arg)
-  if (byName !== undefined) return byName
-  const abs = resolve(cwd, arg)
-  const real = realpathOr(abs)
-  const byPath = dbs.find((d) => d.path === real || d.path === abs)
-  if (byPath !== undefined) return byPath
-  if (arg === 'database') return dbs[0]
-  return undefined
-}
-
-function managedList (dbs: DatabaseInfo[]): string {
-  return dbs.map((d) => `${d.name} (${d.path})`).join(', ')
 }
 
 async function cp (s: Session, ctx: ServerContext): Promise<number> {

@@ -3,9 +3,9 @@
 // lives on a global symbol and every copy gates through the same one.
 
 import { basename, extname, resolve } from 'node:path'
-import { realpathSync } from 'node:fs'
 import type { Server } from 'node:net'
 import { HotswapError } from '../shared/errors.js'
+import { byNameOrPath, realpathOr } from '../shared/managed.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
 import { Gate } from './gate.js'
 import { Slot, SwapSafeDatabase } from './database.js'
@@ -50,25 +50,14 @@ export function getRuntime (): Runtime {
   return rt
 }
 
-function realpathOr (p: string): string {
-  try {
-    return realpathSync(p)
-  } catch {
-    return p
-  }
-}
-
 function findManaged (rt: Runtime, nameOrPath: string | undefined): DatabaseInfo {
   if (nameOrPath === undefined) {
     const first = rt.databases[0]
     if (first === undefined) throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', 'hotswap serve was started without --db')
     return first
   }
-  const byName = rt.databases.find((d) => d.name === nameOrPath)
-  if (byName !== undefined) return byName
-  const abs = realpathOr(resolve(nameOrPath))
-  const byPath = rt.databases.find((d) => d.path === abs || d.path === resolve(nameOrPath))
-  if (byPath !== undefined) return byPath
+  const found = byNameOrPath(nameOrPath, process.cwd(), rt.databases)
+  if (found !== undefined) return found
   const known = rt.databases.map((d) => `${d.name}=${d.path}`).join(', ')
   throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `"${nameOrPath}" is not a managed database (managed: ${known})`)
 }
