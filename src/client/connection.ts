@@ -4,14 +4,12 @@
 
 import net from 'node:net'
 import type { Readable } from 'node:stream'
-import { Channel, encodeFrame, encodeHeader, FrameDecoder, PROTOCOL_VERSION, type ControlReply, type ControlRequest, type FileIdentity } from '../shared/frames.js'
+import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ControlReply, type ControlRequest, type FileIdentity } from '../shared/frames.js'
 import { HotswapError } from '../shared/errors.js'
+import { roomFor, writeFrame } from '../shared/frame-socket.js'
 
 const CHUNK = 1024 * 1024
-/**
- * How much may wait in the socket's buffer before the upload waits for 'drain'. Waiting as
- * soon as write() returns false (16 KiB) made the stream stop-and-wait, once per frame.
- */
+/** How much of the upload may wait in the socket's buffer (see roomFor). */
 const MAX_QUEUED = 4 * 1024 * 1024
 
 export interface RemoteOptions {
@@ -126,19 +124,8 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
           if (closed || reply !== null) break
           const buf = data as Buffer
           for (let off = 0; off < buf.length; off += CHUNK) {
-            // Header, then the bytes as they are (one writev), not copied into a frame.
-            const piece = buf.subarray(off, off + CHUNK)
-            socket.cork()
-            socket.write(encodeHeader(Channel.stdin, piece.length))
-            socket.write(piece)
-            socket.uncork()
-            if (socket.writableLength > MAX_QUEUED) {
-              await new Promise<void>((resolve) => {
-                const go = (): void => { socket.off('drain', go); socket.off('close', go); resolve() }
-                socket.on('drain', go)
-                socket.on('close', go)
-              })
-            }
+            writeFrame(socket, Channel.stdin, buf.subarray(off, off + CHUNK))
+            await roomFor(socket, MAX_QUEUED)
           }
         }
       } finally {

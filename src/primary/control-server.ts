@@ -11,8 +11,9 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import { Readable } from 'node:stream'
-import { Channel, encodeFrame, encodeHeader, FrameDecoder, FrameError, parseControlRequest, type ControlReply, type ControlRequest } from '../shared/frames.js'
+import { Channel, FrameDecoder, FrameError, parseControlRequest, type ControlReply, type ControlRequest } from '../shared/frames.js'
 import { HotswapError, toHotswapError } from '../shared/errors.js'
+import { roomFor, writeFrame } from '../shared/frame-socket.js'
 import type { Logger } from '../shared/logger.js'
 import { commands, type ServerContext, type Session } from './control-commands.js'
 
@@ -129,13 +130,7 @@ export class ControlServer {
 
     const write = (channel: 0 | 1 | 2 | 3, data: Buffer | string): boolean => {
       if (closed || socket.destroyed) return true
-      if (typeof data === 'string' || data.length < 64 * 1024) return socket.write(encodeFrame(channel, data))
-      // A pulled chunk is sent behind its header as is (one writev), not copied into a frame.
-      socket.cork()
-      socket.write(encodeHeader(channel, data.length))
-      const ok = socket.write(data)
-      socket.uncork()
-      return ok
+      return writeFrame(socket, channel, data)
     }
     const finish = (reply: ControlReply): void => {
       if (finished) return
@@ -255,14 +250,8 @@ export class ControlServer {
       source: request.source,
       stdin,
       stdout: async (data) => {
-        // A pull waits only when megabytes are queued, not at every frame (stop-and-wait).
         write(Channel.stdout, data)
-        if (socket.destroyed || socket.writableLength <= 4 * 1024 * 1024) return
-        await new Promise<void>((resolve) => {
-          const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
-          socket.on('drain', done)
-          socket.on('close', done)
-        })
+        await roomFor(socket, 4 * 1024 * 1024)
       },
       stderr: (text) => { write(Channel.stderr, text) },
       isClosed,
