@@ -112,6 +112,10 @@ const WRITE_BATCH_BYTES = 4 * 1024 * 1024
 /** Tiny frames (a client may send a byte per frame) must not pile up millions of slices. */
 const WRITE_BATCH_SLICES = 256
 
+function tooLarge (ctx: ServerContext): HotswapError {
+  return new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+}
+
 async function receive (s: Session, ctx: ServerContext, src: string, db: DatabaseInfo): Promise<{ tempPath: string, bytes: number }> {
   const tempPath = tempPathFor(db.path)
   try {
@@ -141,7 +145,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       }
       if (st.isFile()) {
         if (st.size > ctx.maxBytes) {
-          throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+          throw tooLarge(ctx)
         }
         // Copied by the kernel, exclusive and private from its first byte, like an upload.
         await copyPrivately(abs, tempPath)
@@ -150,7 +154,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
           await fh.sync() // Before the pause, as for an upload.
           const { size } = await fh.stat()
           if (size > ctx.maxBytes) {
-            throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+            throw tooLarge(ctx)
           }
           return { tempPath, bytes: size }
         } finally {
@@ -171,7 +175,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         const buf = chunk as Buffer
         bytes += buf.length
         if (bytes > ctx.maxBytes) {
-          throw new HotswapError('HOTSWAP_ERR_TOO_LARGE', `the upload exceeds the limit of ${ctx.maxBytes} bytes (--max-bytes)`)
+          throw tooLarge(ctx)
         }
         batch.push(buf)
         batched += buf.length
