@@ -6,7 +6,7 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { createReadStream, existsSync, promises as fsp, statSync } from 'node:fs'
+import { createReadStream, existsSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -14,6 +14,7 @@ import { HotswapError } from '../shared/errors.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
+import { createExclusive, tempPathFor } from '../primary/temp-files.js'
 import { runRemote } from './connection.js'
 import { Progress, sizeOfFd, withProgress } from './progress.js'
 
@@ -97,22 +98,21 @@ export async function cp (o: CpOptions): Promise<number> {
 }
 
 /** The source, checked readable here so that its error names the path as the user typed it. */
-async function readableSource (o: CpOptions): Promise<string> {
+async function readableSource (o: CpOptions): Promise<{ src: string, st: Stats }> {
   const src = resolve(o.src)
   try {
     const st = statSync(src)
     if (!st.isFile()) throw new Error('not a regular file')
     await fsp.access(src, fsp.constants.R_OK)
+    return { src, st }
   } catch (err) {
     throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${o.src}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
   }
-  return src
 }
 
 /** Push by path: the server copies the file (or reads it through SQLite when it has a -wal). */
 async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
-  const src = await readableSource(o)
-  const { dev, ino } = statSync(src)
+  const { src, st: { dev, ino } } = await readableSource(o)
   const progress = new Progress('push', null)
   return await withProgress(progress, async () => (await runRemote({
     socketPath: o.socketPath,
@@ -126,7 +126,7 @@ async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
 
 /** Push by streaming the bytes (the server cannot see this file). */
 async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
-  const src = await readableSource(o)
+  const { src } = await readableSource(o)
   let snapshot: string | null = null
   let path = src
   if (existsSync(`${src}-wal`)) {
@@ -178,8 +178,8 @@ async function pullPath (o: CpOptions, tty: boolean): Promise<number> {
 /** Pull by streaming the snapshot into a temp file here (the server cannot see DST). */
 async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
   const dest = destinationOf(o)
-  const temp = join(dirname(dest), `.${basename(dest)}.hotswap-${randomBytes(6).toString('hex')}.tmp`)
-  const fh = await fsp.open(temp, 'wx', 0o600)
+  const temp = tempPathFor(dest)
+  const fh = await createExclusive(temp)
   let ok = false
   const progress = new Progress('pull', null)
   try {
@@ -188,7 +188,11 @@ async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
         socketPath: o.socketPath,
         args: ['cp', o.src, '-'],
         tty,
-        onStdout: async (c) => { progress.add(c.length); await fh.write(c) },
+        // Written at once (a file takes it): no thread pool round trip per socket chunk.
+        onStdout: (c) => {
+          progress.add(c.length)
+          for (let off = 0; off < c.length;) off += writeSync(fh.fd, c, off)
+        },
         onStderr: (c) => progress.print(c),
       })
       if (reply.exit !== 0) return reply.exit
