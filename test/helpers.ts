@@ -3,7 +3,7 @@
 // is stopped by its pid in the test's `after`.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -331,4 +331,19 @@ export function takeFrames (buf: Buffer): { frames: Array<{ channel: number, pay
     buf = buf.subarray(5 + length)
   }
   return { frames, rest: buf }
+}
+
+/** integrity_check on a fresh read-only connection. */
+export function integrity (path: string): string[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('PRAGMA integrity_check').pluck().all() as string[]
+  } finally {
+    db.close()
+  }
+}
+
+/** What a swap or a pull left beside the databases in `dir` (temp files, old-file links). */
+export function leftovers (dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
 }

@@ -9,12 +9,15 @@
 
 import { spawn, type ChildProcess } from 'node:child_process'
 import assert from 'node:assert/strict'
-import { closeSync, openSync, readdirSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { BIN, fixture, isAlive, labelOf, request, seed, sleep, type HttpResult, type Served, takeFrames } from '../helpers.js'
+import { BIN, fixture, integrity, isAlive, labelOf, leftovers, request, seed, sleep, type HttpResult, type Served, takeFrames } from '../helpers.js'
+
+// The fault files import these from here, with the rest of their kit.
+export { integrity, leftovers } from '../helpers.js'
 
 // ---------------------------------------------------------------------------------------------
 // the gem's framing, written independently of src/
@@ -165,15 +168,6 @@ export async function waitWorkers (socketPath: string, n: number, notPids: numbe
 // ---------------------------------------------------------------------------------------------
 // databases
 
-/** integrity_check on a fresh read-only connection. */
-export function integrity (path: string): string[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('PRAGMA integrity_check').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
 
 /** A database with the fixture schema of roughly `mb` megabytes (random names), made fast. */
 export function bigDb (path: string, label: string, mb: number): void {
@@ -199,9 +193,6 @@ export function dump (path: string): string {
   }
 }
 
-export function leftovers (dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
-}
 
 /** The old file's link is unlinked just after the resume: give it a moment. */
 export async function waitNoLeftovers (dir: string): Promise<string[]> {

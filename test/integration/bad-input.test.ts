@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, labelOf, request, seed, sleep, startServe, tempDir, type CliResult, type Served } from '../helpers.js'
+import { cli, integrity, labelOf, leftovers, request, seed, sleep, startServe, tempDir, type CliResult, type Served } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -38,18 +38,7 @@ async function cp (args: string[], input?: Buffer): Promise<CliResult> {
   return await cli(['cp', ...args, '--socket', served.socket], { cwd: t.dir, ...(input === undefined ? {} : { input }) })
 }
 
-function integrity (path: string): string[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('PRAGMA integrity_check').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
 
-function leftovers (): string[] {
-  return readdirSync(t.dir).filter((n) => n.includes('.hotswap-'))
-}
 
 /** A well-formed candidate with the live schema and enough rows to span many pages. */
 function candidate (name: string, label: string, rows = 2000): { path: string, bytes: Buffer, pageSize: number } {
@@ -81,13 +70,13 @@ async function assertRefused (res: CliResult, code: string, exit = 1): Promise<v
   }
   assert.equal(labelOf(live), current, 'the live file still holds the old data')
   assert.deepEqual(integrity(live), ['ok'], 'the live file passes integrity_check')
-  assert.deepEqual(leftovers(), [], 'no .hotswap- temp file left beside the live database')
+  assert.deepEqual(leftovers(t.dir), [], 'no .hotswap- temp file left beside the live database')
 }
 
 /** After a successful swap the old file's link is unlinked off the pause window; wait for it. */
 async function assertNoLeftoversEventually (): Promise<void> {
-  for (let i = 0; i < 100 && leftovers().length > 0; i++) await sleep(20)
-  assert.deepEqual(leftovers(), [])
+  for (let i = 0; i < 100 && leftovers(t.dir).length > 0; i++) await sleep(20)
+  assert.deepEqual(leftovers(t.dir), [])
 }
 
 test('random bytes are refused as not a SQLite database', async () => {

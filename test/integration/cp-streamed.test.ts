@@ -7,12 +7,12 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { Channel, encodeFrame, FrameDecoder } from '../../src/shared/frames.js'
-import { cli, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, leftovers, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -97,7 +97,7 @@ test('a streamed source with a -wal is read through SQLite on the client: rows o
     writer.close()
   }
   assert.deepEqual(await labels(), ['in-the-wal', 'in-the-wal', 'in-the-wal', 'in-the-wal'])
-  assert.deepEqual(readdirSync(t.dir).filter((n) => n.includes('hotswap-')), [])
+  assert.deepEqual(leftovers(t.dir), [])
 })
 
 test('a pull to a file is streamed into a private temp file here and renamed in', async () => {
@@ -109,5 +109,5 @@ test('a pull to a file is streamed into a private temp file here and renamed in'
   const backup = join(t.dir, 'backup.sqlite3')
   assert.equal(labelOf(backup), 'in-the-wal')
   assert.equal(statSync(backup).mode & 0o777, 0o600)
-  assert.deepEqual(readdirSync(t.dir).filter((n) => n.includes('hotswap-')), [])
+  assert.deepEqual(leftovers(t.dir), [])
 })

@@ -8,11 +8,11 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, labelOf, request, ROOT, seed, sleep, startServe, tempDir, type CliResult, type HttpResult, type Served, takeFrames } from '../helpers.js'
+import { cli, labelOf, leftovers, request, ROOT, seed, sleep, startServe, tempDir, type CliResult, type HttpResult, type Served, takeFrames } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let quick: Served
@@ -114,9 +114,6 @@ async function cp (s: Served, args: string[]): Promise<CliResult> {
   return await cli(['cp', ...args, '--socket', s.socket], { cwd: s.dir })
 }
 
-function leftovers (dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
-}
 
 async function labels (s: Served, n = 4): Promise<string[]> {
   const out: string[] = []

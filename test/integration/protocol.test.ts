@@ -5,11 +5,11 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { BIN, cli, fixture, freePort, labelOf, request, ROOT, seed, sleep, startServe, tempDir, type Served, takeFrames } from '../helpers.js'
+import { BIN, cli, fixture, freePort, integrity, labelOf, leftovers, request, ROOT, seed, sleep, startServe, tempDir, type Served, takeFrames } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -119,18 +119,7 @@ async function labels (port: number, n = 4): Promise<string[]> {
   return out
 }
 
-function integrity (path: string): string[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('PRAGMA integrity_check').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
 
-function leftovers (dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
-}
 
 /** The server still does its job: a status over the socket and HTTP on every worker. */
 async function assertStillServing (label: string): Promise<void> {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, fixture, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, leftovers, fixture, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -204,7 +204,7 @@ test('no worker has the file open: the stale frames reach the install, which kee
     db.close()
   }
   // The link to the old file goes just after resume; nothing else is left beside the live one.
-  for (let i = 0; readdirSync(dir).some((n) => n.includes('.hotswap-')); i++) {
+  for (let i = 0; leftovers(dir).length > 0; i++) {
     assert.ok(i < 100, `left beside the live file: ${readdirSync(dir).join(', ')}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }

@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, leftovers, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -39,8 +39,8 @@ test('push swaps the live database under every worker and prints OK', async () =
   }
   assert.equal(labelOf(live), 'v2')
   await served.waitForLog(/pause window/)
-  const leftovers = readdirSync(t.dir).filter((n) => n.includes('.hotswap-'))
-  assert.deepEqual(leftovers, [])
+  const left = leftovers(t.dir)
+  assert.deepEqual(left, [])
 })
 
 test('push from stdin by name, pull to stdout and to a file', async () => {

@@ -4,9 +4,9 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, load, request, seed, startServe, tempDir, type LoadStats, type Served } from '../helpers.js'
+import { cli, leftovers, load, request, seed, startServe, tempDir, type LoadStats, type Served } from '../helpers.js'
 
 const PUSHES = 18
 const WORKERS = 2
@@ -149,9 +149,9 @@ function median (sorted: number[]): number {
 async function waitForNoTempFiles (dir: string): Promise<void> {
   const deadline = Date.now() + 5000
   for (;;) {
-    const leftovers = readdirSync(dir).filter((n) => n.includes('.hotswap-'))
-    if (leftovers.length === 0) break
-    if (Date.now() > deadline) assert.deepEqual(leftovers, [], 'temp files left beside the live database')
+    const left = leftovers(dir)
+    if (left.length === 0) break
+    if (Date.now() > deadline) assert.deepEqual(left, [], 'temp files left beside the live database')
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   assert.equal(existsSync(`${live}-journal`), false)

@@ -4,9 +4,9 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, request, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, leftovers, fixture, request, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
 
 interface StatusWorker { id: number, pid: number, state: string, inFlight: number | null, restarts: number }
 interface Status { workers: StatusWorker[], databases: Array<{ name: string, swaps: number }> }
@@ -67,7 +67,7 @@ async function servedBy (pid: number, label: string): Promise<void> {
 
 async function noTempFiles (): Promise<void> {
   await waitFor('no temp files', async () => {
-    const left = readdirSync(t.dir).filter((n) => n.includes('.hotswap-'))
+    const left = leftovers(t.dir)
     return left.length === 0 ? true : undefined
   }, 5000)
 }
