@@ -12,7 +12,8 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, labelOf, leftovers, request, ROOT, seed, sleep, startServe, tempDir, type CliResult, type HttpResult, type Served, takeFrames } from '../helpers.js'
+import { cli, labelOf, leftovers, request, ROOT, seed, sleep, startServe, tempDir, type CliResult, type HttpResult, type Served } from '../helpers.js'
+import { exchange, frame, gemStream } from '../faults/support.js'
 
 let t: ReturnType<typeof tempDir>
 let quick: Served
@@ -52,50 +53,10 @@ after(async () => {
 // ---------------------------------------------------------------------------------------------
 // plumbing
 
-function frame (channel: number, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
-  const header = Buffer.alloc(5)
-  header.writeUInt8(channel, 0)
-  header.writeUInt32BE(body.length, 1)
-  return Buffer.concat([header, body])
-}
-
-interface Reply { stdout: Buffer, stderr: string, control: { exit?: number, code?: string, error?: string } | null }
-
-/** One command over the socket, framed by hand: control frame, optional stdin, read to the end. */
-async function control (socketPath: string, args: string[], stdin?: Buffer): Promise<Reply> {
-  return await new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath)
-    const out: Buffer[] = []
-    let stderr = ''
-    let reply: Reply['control'] = null
-    let buf: Buffer = Buffer.alloc(0)
-    socket.on('error', reject)
-    socket.on('connect', () => {
-      socket.write(frame(3, JSON.stringify({ args, tty: false })))
-      if (stdin !== undefined) {
-        for (let off = 0; off < stdin.length; off += 64 * 1024) socket.write(frame(0, stdin.subarray(off, off + 64 * 1024)))
-        socket.write(frame(0, Buffer.alloc(0)))
-      }
-    })
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk])
-      const taken = takeFrames(buf)
-      buf = taken.rest
-      for (const { channel, payload } of taken.frames) {
-        if (channel === 1) out.push(payload)
-        else if (channel === 2) stderr += payload.toString('utf8')
-        else if (channel === 3) reply = JSON.parse(payload.toString('utf8')) as Reply['control']
-      }
-    })
-    socket.on('close', () => resolve({ stdout: Buffer.concat(out), stderr, control: reply }))
-  })
-}
-
 interface Status { workers: Array<{ pid: number, inFlight: number | null }> }
 
 async function status (s: Served): Promise<Status> {
-  const r = await control(s.socket, ['status', '--json'])
+  const r = await exchange(s.socket, gemStream(['status', '--json']))
   assert.equal(r.control?.exit, 0, r.stderr)
   return JSON.parse(r.stdout.toString('utf8')) as Status
 }
