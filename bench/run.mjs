@@ -609,7 +609,7 @@ async function sectionC () {
       const cpMs = performance.now() - t0
       const polled = await pollUntilServed(served.port, String(gen), { workers: WORKERS })
       const totalMs = performance.now() - t0
-      // The server's share: from the start of the upload to every worker resumed.
+      // The server's share: from the start of the copy (cp sends the path) to every worker resumed.
       const complete = served.logs.filter((l) => /^swap of .* complete in/.test(l.message ?? '')).pop()
       const serverMs = complete === undefined ? null : Number(/complete in ([\d.]+) ms/.exec(complete.message)[1])
       hsRuns.push({ cpMs: round(cpMs, 1), servedMs: round(totalMs, 1), serverMs, pauseMs: pauseLines(served).pop()?.pauseMs ?? null, pollStale: polled.stale, pollFailed: polled.failed })
