@@ -2,6 +2,7 @@
 // pause so the pause does not grow with the database.
 //
 //   validated temp file ─▶ lock ─▶ outside holders? ─▶ PAUSE every worker (drain, close, ack)
+//        ─▶ a worker's own connections still open? (each reports them in its ack) refuse
 //        ─▶ INSTALL in piscina (checkpoint, remove -wal/-shm, link old, rename, fsync dir)
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlock ─▶ unlink old file
 //
@@ -116,6 +117,8 @@ export class SwapCoordinator {
 
     // Outside processes are looked for before the pause, so a refusal costs the app nothing.
     // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
+    // The workers are left out (their managed connections are open until the pause); each
+    // scans itself once those are closed and reports the rest (#pauseAll).
     const holders = await pool.runRaw<Holder[]>('findHolders', {
       paths: [db.path],
       excludePids: supervisor.all().map((w) => w.pid),
@@ -134,7 +137,7 @@ export class SwapCoordinator {
     const t0 = performance.now()
     let pauseValues: PauseValue[]
     try {
-      pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs)
+      pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs, req.force)
     } catch (err) {
       await this.#resumeAll(targets, db)
       supervisor.releaseHellos()
@@ -201,14 +204,16 @@ export class SwapCoordinator {
     return report
   }
 
-  async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number): Promise<PauseValue[]> {
+  async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number, force: boolean): Promise<PauseValue[]> {
     const results = await Promise.allSettled(targets.map(async (w) =>
       await w.rpc.request<PauseValue>({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
     const values: PauseValue[] = []
+    const held: Array<{ w: ManagedWorker, paths: string[] }> = []
     for (const [i, r] of results.entries()) {
       const w = targets[i] as ManagedWorker
       if (r.status === 'fulfilled') {
         values.push(r.value)
+        if (r.value.holders.length > 0) held.push({ w, paths: r.value.holders })
         continue
       }
       // A worker that died needs no ack: it holds no connection any more, and its replacement
@@ -219,7 +224,25 @@ export class SwapCoordinator {
       const e = toHotswapError(r.reason)
       throw new HotswapError(e.code, `worker ${w.id} (pid ${w.pid}): ${e.message}`, e.details)
     }
+    if (held.length > 0) this.#ownConnections(held, db, force)
     return values
+  }
+
+  /**
+   * Connections a worker opened itself (`new Database(path)`) are invisible to the swap: they
+   * would keep reading the unlinked old file and their writes would vanish. Each worker reports
+   * what it still has open once its managed connections are closed; any is refused as an
+   * outside process is, unless --force.
+   */
+  #ownConnections (held: Array<{ w: ManagedWorker, paths: string[] }>, db: DatabaseInfo, force: boolean): void {
+    const named = held.map(({ w }) => `worker ${w.id} (pid ${w.pid})`).join(', ')
+    const details = held.flatMap(({ w, paths }) => paths.map((p) => `worker ${w.id} (pid ${w.pid}) has ${p} open`))
+    if (!force) {
+      throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
+        `${named} ${held.length === 1 ? 'has' : 'have'} ${db.path} open through a connection of its own (not database()); open it with database(), or push with --force`, details)
+    }
+    this.#opts.logger.warn(`--force: swapping although ${named} ${held.length === 1 ? 'has' : 'have'} ${db.path} open through a connection of its own; ` +
+      'that connection keeps the old file and what it writes is lost', { holders: details })
   }
 
   async #resumeAll (targets: ManagedWorker[], db: DatabaseInfo): Promise<ResumeValue[]> {
