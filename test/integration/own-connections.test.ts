@@ -150,6 +150,22 @@ test('a connection of its own that ATTACHes a managed file is refused too', asyn
   await closeOwn()
 })
 
+test("knex's own better-sqlite3 pool on a managed file (a module that forgot knexPool()) is refused", async () => {
+  const old = labelOf(app)
+  const opened = (await request(served.port, '/knex/open', { keepAlive: false })).json()
+  assert.equal(opened.label, old)
+  const id = await workerId(opened.pid)
+  const c = candidate('app')
+  const refused = await push(c.path, 'app')
+  assert.equal(refused.code, 1, refused.stderr)
+  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*app\\.sqlite3 open`))
+  assert.equal(labelOf(app), old)
+  await waitUntil('the worker holding knex to destroy it',
+    async () => (await request(served.port, '/knex/close', { keepAlive: false })).json().closed === true)
+  const again = await push(c.path, 'app')
+  assert.equal(again.code, 0, again.stderr)
+})
+
 test('a push to a database ATTACHed on another managed connection reopens that connection on the new file', async () => {
   for (const { body } of await everyWorker('/attached/label')) assert.equal(body.label, labelOf(cache))
   const c = candidate('cache')
