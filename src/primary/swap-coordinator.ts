@@ -117,14 +117,19 @@ export class SwapCoordinator {
 
     // Outside processes are looked for before the pause, so a refusal costs the app nothing.
     // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
-    // The workers are left out (their managed connections are open until the pause); each
-    // scans itself once those are closed and reports the rest (#pauseAll).
+    // The live workers are left out (their managed connections are open until the pause); each
+    // scans itself once those are closed and reports the rest (#pauseAll). A worker on its way
+    // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
     const holders = await pool.runRaw<Holder[]>('findHolders', {
       paths: [db.path],
-      excludePids: supervisor.all().map((w) => w.pid),
+      excludePids: supervisor.live().map((w) => w.pid),
     })
     if (holders.length > 0) {
-      const named = holders.map((h) => `pid ${h.pid} (${h.command})`)
+      const workers = new Map(supervisor.all().map((w) => [w.pid, w]))
+      const named = holders.map((h) => {
+        const w = workers.get(h.pid)
+        return w === undefined ? `pid ${h.pid} (${h.command})` : `worker ${w.id} (pid ${h.pid}, ${w.state}: not paused by swaps)`
+      })
       if (!req.force) {
         throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
           `another process has ${db.path} open: ${[...new Set(named)].join(', ')}; stop it, or push with --force`)
