@@ -166,10 +166,20 @@ test("knex's own better-sqlite3 pool on a managed file (a module that forgot kne
   assert.equal(again.code, 0, again.stderr)
 })
 
-test('a push to a database ATTACHed on another managed connection reopens that connection on the new file', async () => {
-  for (const { body } of await everyWorker('/attached/label')) assert.equal(body.label, labelOf(cache))
+test('a push to a database ATTACHed on another managed connection reopens that connection on the new file', async (tt) => {
+  const old = labelOf(cache)
+  for (const { body } of await everyWorker('/attached/label')) assert.equal(body.label, old)
   const c = candidate('cache')
-  const res = await push(c.path, 'cache')
+  const traffic = load(served.port, { paths: ['/attached/label', '/cache/label'], concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
+  let res
+  try {
+    res = await push(c.path, 'cache')
+  } finally {
+    const stats = await traffic.stop()
+    assert.equal(stats.failed, 0, stats.errors.join('\n'))
+    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
+    tt.diagnostic(`load through the push to the attached database: ${stats.ok} ok, ${stats.failed} failed`)
+  }
   assert.equal(res.code, 0, res.stderr)
   assert.equal(labelOf(cache), c.label)
   for (const { status, body } of await everyWorker('/attached/label')) {
