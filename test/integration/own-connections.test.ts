@@ -9,6 +9,7 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, fixture, labelOf, load, request, seed, startServe, statusJson, tempDir, waitUntil, type Served } from '../helpers.js'
 
@@ -103,7 +104,7 @@ test('a connection the app opened itself on the live file: the push is refused n
   assert.equal(refused.code, 1, refused.stderr)
   assert.equal(refused.stdout, '')
   assert.match(refused.stderr, /^ERROR \[HOTSWAP_ERR_DB_BUSY\] /)
-  assert.match(refused.stderr, new RegExp(`worker ${id} \\(pid ${String(opened.pid)}\\) has ${app.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} open through a connection of its own`))
+  assert.match(refused.stderr, new RegExp(`worker ${id} \\(pid ${String(opened.pid)}\\) has ${realpathSync(app).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} open through a connection of its own`))
   assert.match(refused.stderr, /--force/)
   // Nothing changed, and every worker still serves the live data.
   assert.equal(labelOf(app), old)
