@@ -2,6 +2,7 @@
 // pause so the pause does not grow with the database.
 //
 //   validated temp file ─▶ lock ─▶ outside holders? ─▶ PAUSE every worker (drain, close, ack)
+//        ─▶ a worker's own connections still open? (each reports them in its ack) refuse
 //        ─▶ INSTALL in piscina (checkpoint, remove -wal/-shm, link old, rename, fsync dir)
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlock ─▶ unlink old file
 //
@@ -116,12 +117,19 @@ export class SwapCoordinator {
 
     // Outside processes are looked for before the pause, so a refusal costs the app nothing.
     // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
+    // The live workers are left out (their managed connections are open until the pause); each
+    // scans itself once those are closed and reports the rest (#pauseAll). A worker on its way
+    // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
     const holders = await pool.runRaw<Holder[]>('findHolders', {
       paths: [db.path],
-      excludePids: supervisor.all().map((w) => w.pid),
+      excludePids: supervisor.live().map((w) => w.pid),
     })
     if (holders.length > 0) {
-      const named = holders.map((h) => `pid ${h.pid} (${h.command})`)
+      const workers = new Map(supervisor.all().map((w) => [w.pid, w]))
+      const named = holders.map((h) => {
+        const w = workers.get(h.pid)
+        return w === undefined ? `pid ${h.pid} (${h.command})` : `worker ${w.id} (pid ${h.pid}, ${w.state}: not paused by swaps)`
+      })
       if (!req.force) {
         throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
           `another process has ${db.path} open: ${[...new Set(named)].join(', ')}; stop it, or push with --force`)
@@ -134,7 +142,7 @@ export class SwapCoordinator {
     const t0 = performance.now()
     let pauseValues: PauseValue[]
     try {
-      pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs)
+      pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs, req.force)
     } catch (err) {
       await this.#resumeAll(targets, db)
       supervisor.releaseHellos()
@@ -201,14 +209,16 @@ export class SwapCoordinator {
     return report
   }
 
-  async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number): Promise<PauseValue[]> {
+  async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number, force: boolean): Promise<PauseValue[]> {
     const results = await Promise.allSettled(targets.map(async (w) =>
       await w.rpc.request<PauseValue>({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
     const values: PauseValue[] = []
+    const held: Array<{ w: ManagedWorker, paths: string[] }> = []
     for (const [i, r] of results.entries()) {
       const w = targets[i] as ManagedWorker
       if (r.status === 'fulfilled') {
         values.push(r.value)
+        if (r.value.holders.length > 0) held.push({ w, paths: r.value.holders })
         continue
       }
       // A worker that died needs no ack: it holds no connection any more, and its replacement
@@ -219,7 +229,25 @@ export class SwapCoordinator {
       const e = toHotswapError(r.reason)
       throw new HotswapError(e.code, `worker ${w.id} (pid ${w.pid}): ${e.message}`, e.details)
     }
+    if (held.length > 0) this.#ownConnections(held, db, force)
     return values
+  }
+
+  /**
+   * Connections a worker opened itself (`new Database(path)`) are invisible to the swap: they
+   * would keep reading the unlinked old file and their writes would vanish. Each worker reports
+   * what it still has open once its managed connections are closed; any is refused as an
+   * outside process is, unless --force.
+   */
+  #ownConnections (held: Array<{ w: ManagedWorker, paths: string[] }>, db: DatabaseInfo, force: boolean): void {
+    const named = held.map(({ w }) => `worker ${w.id} (pid ${w.pid})`).join(', ')
+    const details = held.flatMap(({ w, paths }) => paths.map((p) => `worker ${w.id} (pid ${w.pid}) has ${p} open`))
+    if (!force) {
+      throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
+        `${named} ${held.length === 1 ? 'has' : 'have'} ${db.path} open through a connection of its own (not database()); open it with database(), or push with --force`, details)
+    }
+    this.#opts.logger.warn(`--force: swapping although ${named} ${held.length === 1 ? 'has' : 'have'} ${db.path} open through a connection of its own; ` +
+      'that connection keeps the old file and what it writes is lost', { holders: details })
   }
 
   async #resumeAll (targets: ManagedWorker[], db: DatabaseInfo): Promise<ResumeValue[]> {

@@ -40,6 +40,11 @@ export interface PauseValue {
   /** How long this worker waited for its in-flight requests. */
   drainMs: number
   closeMs: number
+  /**
+   * Swapped files (or their -wal/-shm/-journal) this worker still has open once its managed
+   * connections are closed: connections the app opened itself, as /proc/self/fd shows them.
+   */
+  holders: string[]
 }
 
 export interface ResumeValue {

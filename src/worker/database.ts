@@ -8,6 +8,10 @@
 // Statements are re-prepared lazily when the slot's generation has moved on, with their
 // recorded modes re-applied. There is no global registry of statements: apps prepare statements
 // per request, and those must stay collectable.
+//
+// Attached databases (`ATTACH 'cache.sqlite3' AS cache`, however the app ran it) are read from
+// the connection (`PRAGMA database_list`) when a pause closes it, and attached again on the
+// reopen, so statements on `cache.*` keep working after a swap of either file.
 
 import Database from 'better-sqlite3'
 import { HotswapError } from '../shared/errors.js'
@@ -20,6 +24,9 @@ type Replay = (conn: Conn) => void
 
 export type OpenHook = (conn: Conn) => void
 
+/** A database attached to a connection: its schema name and its file ('' for a temporary one). */
+interface Attachment { name: string, file: string }
+
 export class Slot {
   readonly name: string
   readonly path: string
@@ -29,6 +36,8 @@ export class Slot {
   #closedByApp = false
   readonly #replays: Replay[] = []
   readonly #openHooks: OpenHook[] = []
+  /** What the connection had attached when a pause closed it; attached again on the reopen. */
+  #attachments: Attachment[] = []
 
   constructor (name: string, path: string) {
     this.name = name
@@ -69,9 +78,22 @@ export class Slot {
     if (this.#conn !== null) hook(this.#conn)
   }
 
+  /** The files attached to the open connection (not main or temp); none when it is closed. */
+  attachedFiles (): string[] {
+    return this.#readAttachments().map((a) => a.file).filter((f) => f !== '')
+  }
+
   /** Pause: close the connection; nothing reopens it until resume(). */
   pause (): void {
     this.#paused = true
+    if (this.#conn !== null) {
+      try {
+        this.#attachments = this.#readAttachments()
+      } catch {
+        // A busy connection (an unfinished iterator) cannot run the pragma; the close below
+        // reports it.
+      }
+    }
     this.#closeConn()
   }
 
@@ -97,6 +119,12 @@ export class Slot {
     try {
       for (const op of this.#replays) op(conn)
       for (const hook of this.#openHooks) hook(conn)
+      // After the hooks: one that attaches a database itself has done so already.
+      if (this.#attachments.length > 0) {
+        const attached = new Set((conn.pragma('database_list') as Attachment[]).map((d) => d.name))
+        const attach = conn.prepare('ATTACH DATABASE ? AS ?')
+        for (const a of this.#attachments) if (!attached.has(a.name)) attach.run(a.file, a.name)
+      }
     } catch (err) {
       conn.close()
       throw err
@@ -104,6 +132,13 @@ export class Slot {
     this.#conn = conn
     this.generation++
     return conn
+  }
+
+  #readAttachments (): Attachment[] {
+    if (this.#conn === null) return []
+    return (this.#conn.pragma('database_list') as Array<{ seq: number, name: string, file: string }>)
+      .filter((d) => d.name !== 'main' && d.name !== 'temp')
+      .map((d) => ({ name: d.name, file: d.file }))
   }
 
   #closeConn (): void {

@@ -9,6 +9,7 @@ import { byNameOrPath, realpathOr } from '../shared/managed.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
 import { Gate } from './gate.js'
 import { Slot, SwapSafeDatabase } from './database.js'
+import { ownHolders } from './own-holders.js'
 
 export type Hook = () => unknown
 
@@ -24,6 +25,8 @@ export interface Runtime {
   servers: Set<Server>
   /** Counts pauses, so a release scheduled by one resume never opens the gate of a later pause. */
   pauses: number
+  /** Slots closed by the current pause because their connection has a swapped database attached. */
+  pausedAlong: Set<string>
   /** Set by the worker bootstrap: tells the primary the app is ready (--wait-ready). */
   notifyReady?: () => Promise<void>
 }
@@ -44,6 +47,7 @@ export function getRuntime (): Runtime {
       resumeHooks: [],
       servers: new Set(),
       pauses: 0,
+      pausedAlong: new Set(),
     }
     g[KEY] = rt
   }
@@ -119,12 +123,45 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
         }
       }
     }
+    pauseAttachers(rt, names)
   } catch (err) {
-    for (const name of names) rt.slots.get(name)?.resume()
+    for (const name of withPausedAlong(rt, names)) rt.slots.get(name)?.resume()
     rt.gate.open()
     throw err
   }
-  return { drainMs: drained - started, closeMs: performance.now() - drained }
+  const closed = performance.now()
+  // Whatever still has a swapped file open now is a connection of the app's own: the primary
+  // refuses the swap (or, with --force, warns) naming this worker.
+  const holders = ownHolders(names.flatMap((n) => rt.databases.filter((d) => d.name === n).map((d) => d.path)))
+  return { drainMs: drained - started, closeMs: closed - drained, holders }
+}
+
+/**
+ * A managed connection that has a database being swapped ATTACHed reads it through its own
+ * descriptor: it closes with it, and its reopen attaches the new file (Slot keeps the list).
+ * A slot whose connection cannot say (busy) is left open; the fd scan then reports it.
+ */
+function pauseAttachers (rt: Runtime, names: string[]): void {
+  const paths = new Set(names.flatMap((n) => rt.databases.filter((d) => d.name === n).map((d) => d.path)))
+  for (const slot of rt.slots.values()) {
+    if (names.includes(slot.name) || !slot.isOpen) continue
+    let files: string[]
+    try {
+      files = slot.attachedFiles()
+    } catch {
+      continue
+    }
+    if (!files.some((f) => paths.has(f) || paths.has(realpathOr(f)))) continue
+    slot.pause()
+    rt.pausedAlong.add(slot.name)
+  }
+}
+
+/** `names` and the slots paused along with them; the latter are forgotten once returned. */
+function withPausedAlong (rt: Runtime, names: string[]): string[] {
+  const along = [...rt.pausedAlong].filter((n) => !names.includes(n))
+  rt.pausedAlong.clear()
+  return [...names, ...along]
 }
 
 /** Phase 3 in this worker: reopen, run hooks, release the queue, ack. Idempotent. */
@@ -132,7 +169,7 @@ export async function resumeWorker (names: string[]): Promise<ResumeValue> {
   const rt = getRuntime()
   const started = performance.now()
   let failure: unknown
-  for (const name of names) {
+  for (const name of withPausedAlong(rt, names)) {
     try {
       rt.slots.get(name)?.resume()
     } catch (err) {
