@@ -7,7 +7,7 @@ import { getRuntime, openDatabase } from './worker/runtime.js'
 import type { SwapSafeDatabase } from './worker/database.js'
 
 export { HotswapError, ErrorCodes, type ErrorCode } from './shared/errors.js'
-export type { SwapSafeDatabase, SwapSafeStatement, SwapSafeTransaction, OpenHook } from './worker/database.js'
+export type { SwapSafeDatabase, SwapSafeStatement, SwapSafeIterator, SwapSafeTransaction, OpenHook } from './worker/database.js'
 export { knexPool, type KnexPool, type KnexPoolOptions } from './adapters/knex.js'
 
 /** A handle with better-sqlite3's surface that stays valid across swaps. */
