@@ -74,7 +74,7 @@ async function shutdown (timeoutMs: number): Promise<void> {
   }
   rt.gate.open()
   await endConnections(deadline)
-  await rt.gate.drain(Math.max(1, deadline - Date.now())).catch((err: Error) => log.warn(`shutdown: ${err.message}`))
+  await rt.gate.drain(Math.max(1, deadline - Date.now()), 'shutdown').catch((err: Error) => log.warn(`shutdown: ${err.message}`))
   for (const slot of rt.slots.values()) {
     try {
       slot.shutdown()
