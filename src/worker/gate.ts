@@ -207,6 +207,30 @@ export class Gate {
     return released
   }
 
+  /**
+   * Answers every queued request with `status` (and Retry-After, Connection: close) without
+   * running it, then opens the gate. For a worker that cannot serve them (its database did not
+   * reopen): the client retries on a fresh connection. Returns how many were answered.
+   */
+  refuseQueued (status: number, message: string): number {
+    let answered = 0
+    for (const q of this.#queue.splice(0)) {
+      q.res.off('close', onQueuedClose)
+      if ((q.res as Tracked)[kGone] === true) continue
+      answered++
+      try {
+        if (!q.res.headersSent) {
+          q.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', ...('shouldKeepAlive' in q.res ? { connection: 'close' } : {}) })
+        }
+        q.res.end(message + '\n')
+      } catch {
+        q.res.destroy()
+      }
+    }
+    this.open()
+    return answered
+  }
+
   #drained (): void {
     // Runs whenever the last response closes, so mostly with nobody waiting: no new array then.
     if (this.#drainWaiters.length === 0) return
