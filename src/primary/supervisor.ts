@@ -125,23 +125,13 @@ export class Supervisor extends EventEmitter {
    * (its requests in flight are answered first). Replacements run one at a time, and a worker
    * is never stopped before its replacement serves, so capacity never drops to zero even when
    * every worker failed at once. A replacement that never becomes ready is stopped and the old
-   * worker keeps serving. Returns at once; `replaced` settles when this one is done.
+   * worker keeps serving. Returns at once.
    */
   replace (w: ManagedWorker, reason: string): void {
     if (this.#replacing.has(w) || w.state === 'dead' || w.state === 'stopping') return
     this.#replacing.add(w)
     this.log.error(`worker ${w.id} (pid ${w.pid}) will be replaced: ${reason}`)
     this.#replacements = this.#replacements.then(async () => await this.#replaceOne(w))
-  }
-
-  /** Settles once every replacement asked for so far is done (for tests and shutdown). */
-  get replaced (): Promise<void> {
-    return this.#replacements
-  }
-
-  /** True while `w` waits for (or is in) its replacement. */
-  isBeingReplaced (w: ManagedWorker): boolean {
-    return this.#replacing.has(w)
   }
 
   async #replaceOne (w: ManagedWorker): Promise<void> {
