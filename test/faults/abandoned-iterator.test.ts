@@ -61,6 +61,7 @@ function candidate (label: string): string {
 
 test('iterators left unfinished by finished requests are ended at the pause: the push goes through, nothing stays on the old file', async (tt) => {
   const pids = await onWorkers('/abandon', 2)
+  await onWorkers('/iterate-break', 2) // A for...of left by break returns its iterator: not ended by the pause.
   const warned0 = countLogs(served, /closed \d+ unfinished iterator\(s\)/)
   const load = new TrackedLoad(served.port, { paths: ['/label'] })
   let res
@@ -74,10 +75,17 @@ test('iterators left unfinished by finished requests are ended at the pause: the
   assert.equal(labelOf(live), 'v1')
   assert.ok(countLogs(served, /closed \d+ unfinished iterator\(s\) on database "live" for the swap: "SELECT id, name FROM items ORDER BY id"/) >= warned0 + 2,
     'each worker says which iterator it ended')
+  assert.equal(countLogs(served, /unfinished iterator\(s\).*WHERE id > 0/), 0, 'an iterator closed by break is not left over')
   const { label, tempLeft } = await checkAfterFault({ live, port: served.port, socket: served.socket, allowed: ['v1'] })
   assert.equal(label, 'v1')
   assert.deepEqual(load.unexplained(), [], `no request failed (${load.summary()})`)
   for (const pid of pids) assert.deepEqual(deletedFds(pid), [], `worker ${pid} holds nothing on the replaced file`)
+
+  // An ended iterator does not pretend its rows ran out: next() says why it stopped.
+  const cont = await request(served.port, '/continue', { keepAlive: false })
+  assert.equal(cont.status, 500, cont.body)
+  assert.equal(cont.json().code, 'HOTSWAP_ERR_PAUSED')
+  assert.match(String(cont.json().error), /was left unfinished and ended when database "live" was closed for a swap/)
 
   // The route works again on the new file (its statement was not left busy), and a second push too.
   await onWorkers('/abandon', 2)
