@@ -5,6 +5,7 @@
 import { basename, extname, resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { HotswapError } from '../shared/errors.js'
+import { getLogger } from '../shared/logger.js'
 import { byNameOrPath, realpathOr } from '../shared/managed.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
 import { Gate } from './gate.js'
@@ -120,8 +121,10 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
       }
     }
   } catch (err) {
-    for (const name of names) rt.slots.get(name)?.resume()
-    rt.gate.open()
+    // Undone as a resume does it, onResume hooks included: what the onPause hooks that ran tore
+    // down (a pool, a cache) is set up again before the queued requests run.
+    await resumeWorker(names).catch((e: Error) => getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(`undoing a failed pause: ${e.message}`))
+    if (!rt.gate.isOpen) rt.gate.open()
     throw err
   }
   return { drainMs: drained - started, closeMs: performance.now() - drained }

@@ -109,4 +109,10 @@ test('a busy statement the pause cannot end (the raw connection) refuses the swa
   const { label } = await checkAfterFault({ live, port: served.port, socket: served.socket, allowed: [before] })
   assert.equal(label, before)
   assert.deepEqual(deletedFds(pid as number), [])
+  // The refused worker had run its onPause hooks: its onResume hooks ran too (what onPause tore
+  // down, a pool or a cache, is set up again).
+  for (let i = 0; i < 20; i++) {
+    const r = await request(served.port, '/label', { keepAlive: false })
+    assert.equal(r.json().hooks, 'resumed', `worker ${String(r.json().pid)} ran its onResume hooks after the refused pause`)
+  }
 })
