@@ -1,13 +1,15 @@
 // The app-facing API, loaded inside workers (and by apps run directly with node).
 //
-//   import { database, onPause, onResume, gate } from 'hotswap'
+//   import { database, onPause, onResume, gate, release } from 'hotswap'
 //   const db = database()   // the first --db; database('cache') by name or path
 
+import type { ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
 import { getRuntime, openDatabase } from './worker/runtime.js'
 import type { SwapSafeDatabase } from './worker/database.js'
 
 export { HotswapError, ErrorCodes, type ErrorCode } from './shared/errors.js'
-export type { SwapSafeDatabase, SwapSafeStatement, SwapSafeTransaction, OpenHook } from './worker/database.js'
+export type { SwapSafeDatabase, SwapSafeStatement, SwapSafeIterator, SwapSafeTransaction, OpenHook } from './worker/database.js'
 export { knexPool, type KnexPool, type KnexPoolOptions } from './adapters/knex.js'
 
 /** A handle with better-sqlite3's surface that stays valid across swaps. */
@@ -31,6 +33,17 @@ export function onResume (fn: () => unknown): void {
  */
 export function gate<T> (fn: () => T | Promise<T>, label = 'background task'): Promise<T> {
   return getRuntime().gate.run(label, fn)
+}
+
+/**
+ * Marks a long-lived response (server-sent events, a long poll, a stream) as not holding the
+ * database: it stops counting as in flight, so a swap does not wait for it to end. From then on
+ * the code behind it must not touch the database outside gate(): while a swap is paused, such
+ * a call throws HOTSWAP_ERR_PAUSED. Returns false when the response was not in flight.
+ * Outside `hotswap serve` it does nothing.
+ */
+export function release (res: ServerResponse | Http2ServerResponse): boolean {
+  return getRuntime().gate.release(res as ServerResponse)
 }
 
 /**

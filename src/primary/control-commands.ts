@@ -14,7 +14,7 @@ import { findManaged, managedList } from '../shared/managed.js'
 import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
-import type { SwapCoordinator } from './swap-coordinator.js'
+import type { PushReport, SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
 import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
@@ -214,6 +214,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   const { tempPath, bytes } = await receive(s, ctx, a.src, db)
   log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
+  let report: PushReport
   try {
     const checked = await ctx.pool.run<{ timings: Record<string, number> }>('validate', {
       tempPath,
@@ -227,13 +228,21 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     // The new file takes the live file's permissions, so a swap does not change who may read it.
     const liveMode = (await fsp.stat(db.path)).mode & 0o777
     await fsp.chmod(tempPath, liveMode)
-    const report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
+    report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
     // The size says which upload this was when several pushes queue for the lock.
     log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { bytes })
     if (s.tty) s.stderr(`swapped ${db.name}: pause ${report.pauseMs.toFixed(1)} ms across ${report.workers} worker(s)\n`)
   } catch (err) {
     removeWithSideFiles(tempPath)
     throw err
+  }
+  const failed = report.failedWorkers
+  if (failed.length > 0) {
+    // The swap happened: not a plain OK, and not a failure to retry blindly either.
+    throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
+      `the new database IS live in ${db.path}, but ${failed.length} of ${report.workers} worker(s) failed to resume on it ` +
+      `and are being replaced one at a time (${failed.map((f) => `worker ${f.id}, pid ${f.pid}`).join('; ')})`,
+      failed.map((f) => `worker ${f.id} (pid ${f.pid}): ${f.error}`))
   }
   await s.stdout('OK\n')
   return 0

@@ -1,6 +1,6 @@
 // The supervisor: forks the app workers with node:cluster, answers their start handshake,
 // restarts the ones that crash, rolls them over onto new code (reload), and stops them all on
-// shutdown. A planned exit (shutdown, reload, recycling) is told apart from a crash, and only a
+// shutdown. A planned exit (shutdown, reload, a replacement) is told apart from a crash, and only a
 // crash restarts.
 //
 //   fork ─▶ starting ──hello──▶ online ──listening / ready()──▶ ready ─┬─▶ stopping ─▶ dead (planned)
@@ -66,6 +66,8 @@ export class Supervisor extends EventEmitter {
   readonly #restarts = new Map<number, { count: number, quick: number, timer?: NodeJS.Timeout }>()
   readonly #abandoned = new Set<number>()
   #holdHellos = false
+  readonly #replacing = new Set<ManagedWorker>()
+  #replacements: Promise<void> = Promise.resolve()
   #heldHellos: Array<() => void> = []
   #stopping = false
   lastFailure = ''
@@ -117,10 +119,40 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  /** Kills a worker that cannot serve (e.g. it failed to reopen); its slot restarts. */
-  recycle (w: ManagedWorker, reason: string): void {
-    this.log.error(`recycling worker ${w.id} (pid ${w.pid}): ${reason}`)
-    w.worker.process.kill('SIGKILL')
+  /**
+   * Replaces a worker that cannot go on as it is (its resume failed), the way a reload does:
+   * start a replacement in its slot, wait until it is ready, then stop the old one gracefully
+   * (its requests in flight are answered first). Replacements run one at a time, and a worker
+   * is never stopped before its replacement serves, so capacity never drops to zero even when
+   * every worker failed at once. A replacement that never becomes ready is stopped and the old
+   * worker keeps serving. Returns at once.
+   */
+  replace (w: ManagedWorker, reason: string): void {
+    if (this.#replacing.has(w) || w.state === 'dead' || w.state === 'stopping') return
+    this.#replacing.add(w)
+    this.log.error(`worker ${w.id} (pid ${w.pid}) will be replaced: ${reason}`)
+    this.#replacements = this.#replacements.then(async () => await this.#replaceOne(w))
+  }
+
+  async #replaceOne (w: ManagedWorker): Promise<void> {
+    try {
+      if (this.#stopping || w.state === 'dead' || w.state === 'stopping') return
+      const fresh = this.#fork(w.id)
+      try {
+        await fresh.ready
+      } catch (err) {
+        fresh.planned = true // As in reload(): it may have served already; no SIGKILL, no restart.
+        if (this.#stopping) return
+        this.log.error(`the replacement of worker ${w.id} did not become ready (${(err as Error).message}); worker ${w.id} (pid ${w.pid}) keeps serving`)
+        return
+      }
+      await this.#stopOne(w, this.#opts.killTimeoutMs)
+      this.log.info(`worker ${w.id} replaced: pid ${w.pid} stopped, pid ${fresh.pid} serves`)
+    } catch (err) {
+      this.log.error(`replacing worker ${w.id} (pid ${w.pid}): ${(err as Error).message}`)
+    } finally {
+      this.#replacing.delete(w)
+    }
   }
 
   /**
@@ -134,7 +166,7 @@ export class Supervisor extends EventEmitter {
     for (let i = 0; i < old.length; i += parallel) {
       const batch = old.slice(i, i + parallel)
       const results = await Promise.allSettled(batch.map(async (w) => {
-        if (w.state === 'dead') return
+        if (w.state === 'dead' || this.#replacing.has(w)) return // Its replacement is on the way.
         const fresh = this.#fork(w.id)
         try {
           await fresh.ready

@@ -6,7 +6,8 @@
 //        ─▶ INSTALL in piscina (checkpoint, remove -wal/-shm, link old, rename, fsync dir)
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlock ─▶ unlink old file
 //
-// Any failure before the rename resumes everyone on the old file and changes nothing.
+// Any failure before the rename resumes everyone on the old file and changes nothing. A worker
+// whose resume fails is replaced (rolling, graceful), and the push reports it.
 
 import { rm } from 'node:fs/promises'
 import { HotswapError, toHotswapError } from '../shared/errors.js'
@@ -34,7 +35,15 @@ export interface PushReport {
   workers: number
   released: number
   lockWaitMs: number
+  /**
+   * Workers whose resume failed after the new file went live (an onResume hook threw, or a
+   * reopen failed): each is being replaced, one at a time. Non-empty means the swap happened
+   * but is not clean: `cp` reports it as HOTSWAP_ERR_WORKER_FAILED.
+   */
+  failedWorkers: FailedWorker[]
 }
+
+export interface FailedWorker { id: number, pid: number, error: string }
 
 export interface DatabaseHistory {
   swaps: number
@@ -144,7 +153,7 @@ export class SwapCoordinator {
     try {
       pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs, req.force)
     } catch (err) {
-      await this.#resumeAll(targets, db)
+      await this.#resumeAll(targets, db, err)
       supervisor.releaseHellos()
       log.warn(`swap of ${db.name} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file`)
       throw err
@@ -169,13 +178,13 @@ export class SwapCoordinator {
       installTimings = installed.timings
       if (trace) log.debug(`renamed into ${db.path}`, { timings: installed.timings })
     } catch (err) {
-      await this.#resumeAll(targets, db)
+      await this.#resumeAll(targets, db, err)
       supervisor.releaseHellos()
       log.warn(`install into ${db.name} refused; every worker resumed on the old file`)
       throw err
     }
     const t2 = performance.now()
-    const resumed = await this.#resumeAll(targets, db)
+    const { values: resumed, failed } = await this.#resumeAll(targets, db)
     const t3 = performance.now()
     supervisor.releaseHellos()
 
@@ -189,8 +198,13 @@ export class SwapCoordinator {
       workers: targets.length,
       released,
       lockWaitMs: 0,
+      failedWorkers: failed,
     }
-    log.info(`resumed ${targets.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
+    log.info(`resumed ${targets.length - failed.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
+    if (failed.length > 0) {
+      log.error(`${db.name} is live on the new file, but ${failed.length} worker(s) failed to resume and are being replaced one at a time: ` +
+        failed.map((f) => `worker ${f.id} (pid ${f.pid}): ${f.error}`).join('; '))
+    }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${db.name}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
       timings: installTimings,
@@ -250,17 +264,34 @@ export class SwapCoordinator {
       'that connection keeps the old file and what it writes is lost', { holders: details })
   }
 
-  async #resumeAll (targets: ManagedWorker[], db: DatabaseInfo): Promise<ResumeValue[]> {
+  /**
+   * Resumes every worker still alive. One whose resume fails is replaced (a rolling, graceful
+   * replacement, never a kill: every worker of an app whose onResume throws fails at once, and
+   * killing them all took the service down). After an aborted swap, `aborted` is the error the
+   * client gets; the failures are added to its details.
+   */
+  async #resumeAll (targets: ManagedWorker[], db: DatabaseInfo, aborted?: unknown): Promise<{ values: ResumeValue[], failed: FailedWorker[] }> {
+    const { supervisor } = this.#opts
     const alive = targets.filter((w) => w.state !== 'dead')
     const results = await Promise.allSettled(alive.map(async (w) =>
       await w.rpc.request<ResumeValue>({ cmd: 'hotswap:resume', names: [db.name] }, 10_000)))
     const values: ResumeValue[] = []
+    const failed: FailedWorker[] = []
     for (const [i, r] of results.entries()) {
       const w = alive[i] as ManagedWorker
-      if (r.status === 'fulfilled') values.push(r.value)
-      else if (w.state !== 'dead') this.#opts.supervisor.recycle(w, `resume failed: ${toHotswapError(r.reason).message}`)
+      if (r.status === 'fulfilled') {
+        values.push(r.value)
+        continue
+      }
+      if (w.state === 'dead') continue // It holds nothing any more; its slot restarts as after a crash.
+      const error = toHotswapError(r.reason).message
+      failed.push({ id: w.id, pid: w.pid, error })
+      supervisor.replace(w, `its resume on ${aborted === undefined ? 'the new' : 'the old'} file of ${db.name} failed: ${error}`)
     }
-    return values
+    if (aborted !== undefined && failed.length > 0 && aborted instanceof HotswapError) {
+      for (const f of failed) aborted.details.push(`worker ${f.id} (pid ${f.pid}) failed to resume on the old file (${f.error}); it is being replaced`)
+    }
+    return { values, failed }
   }
 }
 

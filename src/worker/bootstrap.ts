@@ -27,6 +27,12 @@ function send (msg: HotswapMessage): boolean {
   return process.send(msg)
 }
 
+// This worker's stdout/stderr are pipes the primary reads (its log lines). Once the primary is
+// gone, a write fails with EPIPE, and an unhandled stream error would crash the worker in the
+// middle of the requests it is finishing (a drain that waits logs a warning). Nobody is left to
+// read the line: drop it.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+
 const rpc = new Rpc<WorkerRequest>((msg) => send(msg))
 let stopping = false
 
@@ -74,7 +80,7 @@ async function shutdown (timeoutMs: number): Promise<void> {
   }
   rt.gate.open()
   await endConnections(deadline)
-  await rt.gate.drain(Math.max(1, deadline - Date.now())).catch((err: Error) => log.warn(`shutdown: ${err.message}`))
+  await rt.gate.drain(Math.max(1, deadline - Date.now()), 'shutdown').catch((err: Error) => log.warn(`shutdown: ${err.message}`))
   for (const slot of rt.slots.values()) {
     try {
       slot.shutdown()

@@ -15,6 +15,7 @@
 
 import Database from 'better-sqlite3'
 import { HotswapError } from '../shared/errors.js'
+import { getLogger } from '../shared/logger.js'
 
 type Conn = Database.Database
 type Stmt = Database.Statement<unknown[], unknown>
@@ -38,6 +39,8 @@ export class Slot {
   readonly #openHooks: OpenHook[] = []
   /** What the connection had attached when a pause closed it; attached again on the reopen. */
   #attachments: Attachment[] = []
+  /** Iterators handed out by SwapSafeStatement.iterate() and not run to their end yet. */
+  readonly #iterators = new Set<SwapSafeIterator>()
 
   constructor (name: string, path: string) {
     this.name = name
@@ -83,18 +86,50 @@ export class Slot {
     return this.#readAttachments().map((a) => a.file).filter((f) => f !== '')
   }
 
-  /** Pause: close the connection; nothing reopens it until resume(). */
+  /** Counts an iterator as open until it finishes (see #endIterators). */
+  track (it: SwapSafeIterator): void {
+    this.#iterators.add(it)
+  }
+
+  untrack (it: SwapSafeIterator): void {
+    this.#iterators.delete(it)
+  }
+
+  /**
+   * Pause: close the connection; nothing reopens it until resume(). Runs after the drain, so
+   * an iterator still open here belongs to no request in flight: one left unfinished by a
+   * request that has ended (a streaming response whose client went away). Its statement keeps
+   * the connection busy, and better-sqlite3 refuses to close a busy connection, so it is ended
+   * first (its next() then throws HOTSWAP_ERR_PAUSED, never a silent end of rows). What the
+   * connection has attached is read then, to be attached again on the reopen.
+   */
   pause (): void {
     this.#paused = true
+    const ended = this.#endIterators()
+    if (ended.length > 0) {
+      log().warn(`closed ${ended.length} unfinished iterator(s) on database "${this.name}" for the swap: ` +
+        `${[...new Set(ended)].map((sql) => JSON.stringify(sql)).join(', ')}; run iterate() to its end, or call its return(), ` +
+        'when a response stops early (its client went away)')
+    }
     if (this.#conn !== null) {
       try {
         this.#attachments = this.#readAttachments()
       } catch {
-        // A busy connection (an unfinished iterator) cannot run the pragma; the close below
-        // reports it.
+        // A busy connection (an iterator on the raw connection) cannot run the pragma; the
+        // close below reports it.
       }
     }
-    this.#closeConn()
+    try {
+      this.#closeConn()
+    } catch (err) {
+      // Still open, not orphaned: the swap is refused and this connection serves on.
+      this.#paused = false
+      if (!/busy/i.test((err as Error).message)) throw err
+      throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
+        `database "${this.name}" cannot be closed for the swap: a statement is still running on its connection ` +
+        '(an iterate() left unfinished on the raw db.connection); ' +
+        'the swap is refused and the connection stays open on the current file (hotswap reload restarts the workers)')
+    }
   }
 
   /** Resume: reopen eagerly, so the first request after a swap does not pay for the open. */
@@ -104,14 +139,27 @@ export class Slot {
   }
 
   closeByApp (): void {
-    this.#closedByApp = true
+    // As better-sqlite3's close(): refused while an iterator runs (and the handle stays open).
     this.#closeConn()
+    this.#closedByApp = true
   }
 
   /** Closes for good at shutdown; the close checkpoints and removes the -wal when we are last. */
   shutdown (): void {
-    this.#closedByApp = true
+    this.#endIterators()
     this.#closeConn()
+    this.#closedByApp = true
+  }
+
+  /** Ends every tracked iterator; returns the SQL of each. */
+  #endIterators (): string[] {
+    const ended: string[] = []
+    for (const it of this.#iterators) {
+      ended.push(it.source)
+      it.end()
+    }
+    this.#iterators.clear()
+    return ended
   }
 
   #open (): Conn {
@@ -141,11 +189,87 @@ export class Slot {
       .map((d) => ({ name: d.name, file: d.file }))
   }
 
+  /**
+   * Closes the connection, or throws and keeps it: a connection dropped here while its close
+   * fails would stay open, unreachable, on the old file until the process exits (its disk
+   * space with it), and its statements would run on the old data.
+   */
   #closeConn (): void {
     const conn = this.#conn
     if (conn === null) return
+    conn.close() // Throws while a statement runs (an unfinished iterator): #conn is kept then.
     this.#conn = null
-    conn.close()
+  }
+}
+
+let logger: ReturnType<typeof getLogger> | undefined
+function log (): ReturnType<typeof getLogger> {
+  logger ??= getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`)
+  return logger
+}
+
+/**
+ * What SwapSafeStatement.iterate() returns: better-sqlite3's iterator, tracked by its slot from
+ * the first row to the last (or its return()), so a pause can end one left unfinished.
+ */
+export class SwapSafeIterator implements IterableIterator<unknown> {
+  readonly source: string
+  readonly #slot: Slot
+  #it: IterableIterator<unknown> | null
+  #endedBySwap = false
+
+  constructor (slot: Slot, source: string, it: IterableIterator<unknown>) {
+    this.#slot = slot
+    this.source = source
+    this.#it = it
+    slot.track(this)
+  }
+
+  next (): IteratorResult<unknown> {
+    const it = this.#it
+    if (it === null) {
+      if (this.#endedBySwap) {
+        throw new HotswapError('HOTSWAP_ERR_PAUSED',
+          `this iterator over ${JSON.stringify(this.source)} was left unfinished and ended when database "${this.#slot.name}" was closed for a swap`)
+      }
+      return { done: true, value: undefined }
+    }
+    let r: IteratorResult<unknown>
+    try {
+      r = it.next()
+    } catch (err) {
+      this.#release()
+      throw err
+    }
+    if (r.done === true) this.#release()
+    return r
+  }
+
+  return (value?: unknown): IteratorResult<unknown> {
+    const it = this.#it
+    if (it !== null) {
+      this.#release()
+      it.return?.()
+    }
+    return { done: true, value }
+  }
+
+  [Symbol.iterator] (): this {
+    return this
+  }
+
+  /** Called by the slot: the statement is reset, and next() says why it stopped. */
+  end (): void {
+    const it = this.#it
+    if (it === null) return
+    this.#it = null
+    this.#endedBySwap = true
+    it.return?.()
+  }
+
+  #release (): void {
+    this.#it = null
+    this.#slot.untrack(this)
   }
 }
 
@@ -197,7 +321,7 @@ export class SwapSafeStatement {
   run (...params: unknown[]): Database.RunResult { return this.#current().run(...params) }
   get (...params: unknown[]): unknown { return this.#current().get(...params) }
   all (...params: unknown[]): unknown[] { return this.#current().all(...params) }
-  iterate (...params: unknown[]): IterableIterator<unknown> { return this.#current().iterate(...params) }
+  iterate (...params: unknown[]): SwapSafeIterator { return new SwapSafeIterator(this.#slot, this.source, this.#current().iterate(...params)) }
   columns (): Database.ColumnDefinition[] { return this.#current().columns() }
   pluck (on = true): this { return this.#mode('pluck', on) }
   expand (on = true): this { return this.#mode('expand', on) }

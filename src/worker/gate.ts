@@ -9,10 +9,20 @@
 // The open path runs for every request, so it allocates nothing of its own: the response
 // itself is the in-flight record (its start time under a symbol), and one shared 'close'
 // listener ends it. Only a request that has to wait gets a queue entry.
+//
+// A long-lived response (server-sent events, a long poll) would hold every drain until the
+// drain timeout: release(res) stops counting it. A drain that waits logs what it waits for.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HotswapError } from '../shared/errors.js'
+import { getLogger } from '../shared/logger.js'
 import type { InFlightRequest } from '../shared/messages.js'
+
+/** A drain still waiting after this long (or half its timeout) logs what it waits for. */
+const DRAIN_WARN_MS = 1000
+
+const RELEASE_HINT = 'a response that stays open without using the database (server-sent events, a stream) ' +
+  'can call release(res) from hotswap, so that swaps do not wait for it'
 
 /** What the gate calls to run a request: the server's original emit. */
 export type Emit = (this: unknown, event: string, req: IncomingMessage, res: ServerResponse) => unknown
@@ -102,6 +112,19 @@ export class Gate {
     res.on('close', this.#onClose)
   }
 
+  /**
+   * The app's word that this response no longer uses the database (an event stream after its
+   * headers): it stops counting as in flight, so drains do not wait for it. Returns false when
+   * the response was not in flight (already ended or released, or not gated).
+   */
+  release (res: ServerResponse): boolean {
+    const t = res as Tracked
+    if (!this.#responses.delete(t)) return false
+    t.off('close', this.#onClose)
+    if (this.inFlight === 0) this.#drained()
+    return true
+  }
+
   /** Background work counted as in flight: it waits during a pause, and a pause waits for it. */
   async run<T> (label: string, fn: () => T | Promise<T>): Promise<T> {
     while (!this.#open) await new Promise<void>((resolve) => this.#resumeWaiters.push(resolve))
@@ -128,19 +151,33 @@ export class Gate {
     for (const res of this.#responses) noKeepAlive(res)
   }
 
-  /** Resolves once nothing is in flight; rejects after `timeoutMs`, naming what still runs. */
-  async drain (timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once nothing is in flight; rejects after `timeoutMs`, naming what still runs.
+   * One still waiting after a second (or half the timeout) logs a warning naming the requests,
+   * so a stalled swap says why while it stalls. `purpose` names the waiter in that line.
+   */
+  async drain (timeoutMs: number, purpose = 'the swap'): Promise<void> {
     if (this.inFlight === 0) return
+    const started = Date.now()
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
+        clearTimeout(warn)
         this.#drainWaiters = this.#drainWaiters.filter((w) => w !== done)
         const list = this.inFlightList()
         reject(new HotswapError('HOTSWAP_ERR_DRAIN_TIMEOUT',
           `worker ${process.pid} still had ${list.length} request(s) in flight after ${timeoutMs} ms`,
-          list.map((r) => `${r.method} ${r.url} (running for ${r.ageMs} ms)`)))
+          [...list.map((r) => `${r.method} ${r.url} (running for ${r.ageMs} ms)`), RELEASE_HINT]))
       }, timeoutMs)
+      const warn = setTimeout(() => {
+        const list = this.inFlightList()
+        getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(
+          `${purpose} waits for ${list.length} request(s) in flight after ${Date.now() - started} ms ` +
+          `(it gives up after ${timeoutMs} ms): ${list.map((r) => `${r.method} ${r.url} (running for ${r.ageMs} ms)`).join(', ')}; ${RELEASE_HINT}`,
+          { inFlight: list })
+      }, Math.min(DRAIN_WARN_MS, timeoutMs / 2))
       const done = (): void => {
         clearTimeout(timer)
+        clearTimeout(warn)
         resolve()
       }
       this.#drainWaiters.push(done)
@@ -168,6 +205,30 @@ export class Gate {
     const waiters = this.#resumeWaiters.splice(0)
     for (const w of waiters) w()
     return released
+  }
+
+  /**
+   * Answers every queued request with `status` (and Retry-After, Connection: close) without
+   * running it, then opens the gate. For a worker that cannot serve them (its database did not
+   * reopen): the client retries on a fresh connection. Returns how many were answered.
+   */
+  refuseQueued (status: number, message: string): number {
+    let answered = 0
+    for (const q of this.#queue.splice(0)) {
+      q.res.off('close', onQueuedClose)
+      if ((q.res as Tracked)[kGone] === true) continue
+      answered++
+      try {
+        if (!q.res.headersSent) {
+          q.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', ...('shouldKeepAlive' in q.res ? { connection: 'close' } : {}) })
+        }
+        q.res.end(message + '\n')
+      } catch {
+        q.res.destroy()
+      }
+    }
+    this.open()
+    return answered
   }
 
   #drained (): void {

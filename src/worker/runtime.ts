@@ -5,6 +5,7 @@
 import { basename, extname, resolve } from 'node:path'
 import type { Server } from 'node:net'
 import { HotswapError } from '../shared/errors.js'
+import { getLogger } from '../shared/logger.js'
 import { byNameOrPath, realpathOr } from '../shared/managed.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
 import { Gate } from './gate.js'
@@ -125,8 +126,10 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
     }
     pauseAttachers(rt, names)
   } catch (err) {
-    for (const name of withPausedAlong(rt, names)) rt.slots.get(name)?.resume()
-    rt.gate.open()
+    // Undone as a resume does it, onResume hooks included: what the onPause hooks that ran tore
+    // down (a pool, a cache) is set up again before the queued requests run.
+    await resumeWorker(names).catch((e: Error) => getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(`undoing a failed pause: ${e.message}`))
+    if (!rt.gate.isOpen) rt.gate.open()
     throw err
   }
   const closed = performance.now()
@@ -164,29 +167,56 @@ function withPausedAlong (rt: Runtime, names: string[]): string[] {
   return [...names, ...along]
 }
 
-/** Phase 3 in this worker: reopen, run hooks, release the queue, ack. Idempotent. */
+/**
+ * Phase 3 in this worker: reopen, run hooks, release the queue, ack. Idempotent.
+ *
+ * A failure here does not keep requests waiting: the primary replaces this worker (one at a
+ * time, gracefully), and until then it serves on. Which requests it serves depends on what failed:
+ *  - an onResume hook threw, the connections reopened: the queued requests run, on the new file
+ *    (every hook still runs: one that throws does not skip the others);
+ *  - a connection did not reopen: the queued requests get 503 with Retry-After and
+ *    Connection: close, so clients retry on a fresh connection (most likely another worker)
+ *    instead of running in an app whose database is not open. Later requests reach the app,
+ *    whose first database call retries the open.
+ * Either way the reply is a HOTSWAP_ERR_WORKER_FAILED error saying what failed.
+ */
 export async function resumeWorker (names: string[]): Promise<ResumeValue> {
   const rt = getRuntime()
   const started = performance.now()
-  let failure: unknown
+  let reopenFailure: { name: string, err: unknown } | undefined
   for (const name of withPausedAlong(rt, names)) {
     try {
       rt.slots.get(name)?.resume()
     } catch (err) {
-      failure ??= err
+      reopenFailure ??= { name, err }
     }
   }
   const openMs = performance.now() - started
+  let hookFailure: unknown
   if (!rt.gate.isOpen) {
-    try {
-      for (const hook of rt.resumeHooks) await hook()
-    } catch (err) {
-      failure ??= err
+    for (const hook of rt.resumeHooks) {
+      try {
+        await hook()
+      } catch (err) {
+        hookFailure ??= err
+      }
     }
   }
-  if (failure !== undefined) {
-    if (!rt.gate.isOpen) rt.gate.open()
-    throw failure
+  if (reopenFailure !== undefined || hookFailure !== undefined) {
+    const what: string[] = []
+    if (reopenFailure !== undefined) what.push(`reopening database "${reopenFailure.name}" failed: ${messageOf(reopenFailure.err)}`)
+    if (hookFailure !== undefined) what.push(`an onResume hook threw: ${messageOf(hookFailure)}`)
+    let released: string
+    if (rt.gate.isOpen) {
+      released = 'no request was queued'
+    } else if (reopenFailure !== undefined) {
+      const answered = rt.gate.refuseQueued(503, `the database "${reopenFailure.name}" could not be reopened in this worker after a swap; retry`)
+      released = `${answered} queued request(s) answered 503 (Retry-After)`
+    } else {
+      const n = rt.gate.open()
+      released = `${n} queued request(s) released on the new file`
+    }
+    throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED', `${what.join('; ')} (${released})`)
   }
   const released = rt.gate.isOpen ? 0 : rt.gate.queued
   if (!rt.gate.isOpen) {
@@ -197,4 +227,8 @@ export async function resumeWorker (names: string[]): Promise<ResumeValue> {
     setImmediate(() => { if (rt.pauses === pauses && !rt.gate.isOpen) rt.gate.open() })
   }
   return { openMs, released }
+}
+
+function messageOf (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }
