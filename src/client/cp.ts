@@ -6,14 +6,15 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { createReadStream, existsSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
+import { constants, createReadStream, existsSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { basename, dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
+import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/cp-paths.js'
 import { createExclusive, tempPathFor } from '../primary/temp-files.js'
 import { runRemote } from './connection.js'
 import { Progress, sizeOfFd, withProgress } from './progress.js'
@@ -93,13 +94,17 @@ export async function cp (o: CpOptions): Promise<number> {
   // Where the server sees our files, it reads and writes them itself: a push is then a copy in
   // the kernel and a pull a snapshot written in place, with no byte through the socket.
   const local = seesOurFiles(facts.primary)
-  if (dstManaged) return local ? await pushPath(o, tty) : await pushFile(o, tty)
-  return local ? await pullPath(o, tty) : await pullFile(o, tty)
+  if (dstManaged) return local ? await pushPath(o, tty, dbs) : await pushFile(o, tty, dbs)
+  // Checked here, before anything is written (src/primary/cp-paths.ts). A FIFO or a device is
+  // written here, through: /dev/stdout names this process's stdout, not the server's.
+  const target = pullDestination(o.dst, process.cwd(), o.src, dbs)
+  return local && !target.through ? await pullPath(o, tty, target) : await pullFile(o, tty, target)
 }
 
 /** The source, checked readable here so that its error names the path as the user typed it. */
-async function readableSource (o: CpOptions): Promise<{ src: string, st: Stats }> {
+async function readableSource (o: CpOptions, dbs: DatabaseInfo[]): Promise<{ src: string, st: Stats }> {
   const src = resolve(o.src)
+  refuseManagedSource(o.src, process.cwd(), dbs)
   try {
     const st = statSync(src)
     if (!st.isFile()) throw new Error('not a regular file')
@@ -111,8 +116,8 @@ async function readableSource (o: CpOptions): Promise<{ src: string, st: Stats }
 }
 
 /** Push by path: the server copies the file (or reads it through SQLite when it has a -wal). */
-async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
-  const { src, st: { dev, ino } } = await readableSource(o)
+async function pushPath (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promise<number> {
+  const { src, st: { dev, ino } } = await readableSource(o, dbs)
   const progress = new Progress('push', null)
   return await withProgress(progress, async () => (await runRemote({
     socketPath: o.socketPath,
@@ -125,8 +130,8 @@ async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
 }
 
 /** Push by streaming the bytes (the server cannot see this file). */
-async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
-  const { src } = await readableSource(o)
+async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promise<number> {
+  const { src } = await readableSource(o, dbs)
   let snapshot: string | null = null
   let path = src
   if (existsSync(`${src}-wal`)) {
@@ -158,28 +163,28 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
   }
 }
 
-/** Where a pull lands: DST, or DST/<basename of SRC> when DST is a directory. */
-function destinationOf (o: CpOptions): string {
-  let dest = resolve(o.dst)
-  if (existsSync(dest) && statSync(dest).isDirectory()) dest = join(dest, basename(o.src))
-  if (!existsSync(dirname(dest))) throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: its directory does not exist`)
-  return dest
-}
-
 /** Pull by path: the server writes the snapshot beside DST, fsyncs it and renames it in. */
-async function pullPath (o: CpOptions, tty: boolean): Promise<number> {
-  const dest = destinationOf(o)
+async function pullPath (o: CpOptions, tty: boolean, target: PullDestination): Promise<number> {
   const progress = new Progress('pull', null)
   return await withProgress(progress, async () => (await runRemote({
-    socketPath: o.socketPath, args: ['cp', o.src, dest], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+    socketPath: o.socketPath, args: ['cp', o.src, target.path], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
   })).exit)
 }
 
-/** Pull by streaming the snapshot into a temp file here (the server cannot see DST). */
-async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
-  const dest = destinationOf(o)
-  const temp = tempPathFor(dest)
-  const fh = await createExclusive(temp)
+/**
+ * Pull by streaming the snapshot here (the server cannot see DST, or DST is a FIFO or a device):
+ * into a temp file renamed over DST, or written through into a FIFO or a device, never
+ * replacing it (opened without O_CREAT; a FIFO's open waits for its reader, as a shell's does).
+ */
+async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): Promise<number> {
+  const dest = target.path
+  const temp = target.through ? null : tempPathFor(dest)
+  let fh: fsp.FileHandle
+  try {
+    fh = temp === null ? await fsp.open(dest, constants.O_WRONLY | constants.O_NOCTTY) : await createExclusive(temp)
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: ${(err as Error).message}`)
+  }
   let ok = false
   const progress = new Progress('pull', null)
   try {
@@ -197,9 +202,9 @@ async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
       })
       if (reply.exit !== 0) return reply.exit
       progress.endTransfer()
-      await fh.sync()
+      if (temp !== null) await fh.sync()
       await fh.close()
-      await fsp.rename(temp, dest)
+      if (temp !== null) await fsp.rename(temp, dest)
       ok = true
       process.stdout.write('OK\n')
       return 0
@@ -207,7 +212,7 @@ async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
   } finally {
     if (!ok) {
       await fh.close().catch(() => {})
-      await fsp.rm(temp, { force: true })
+      if (temp !== null) await fsp.rm(temp, { force: true })
     }
   }
 }

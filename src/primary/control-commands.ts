@@ -2,8 +2,9 @@
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
 // returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
 
-import { existsSync, createReadStream, promises as fsp } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { constants, existsSync, createReadStream, promises as fsp } from 'node:fs'
+import { resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
@@ -13,6 +14,7 @@ import { formatBytes } from '../shared/format.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
+import { pullDestination, refuseManagedSource } from './cp-paths.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
@@ -103,7 +105,7 @@ async function cp (s: Session, ctx: ServerContext): Promise<number> {
       `both ${a.src} and ${a.dst} are managed databases; one side must be a file or -`)
   }
   if (dstDb !== undefined) return await push(s, ctx, a, dstDb)
-  if (srcDb !== undefined) return await pull(s, ctx, srcDb, a.dst)
+  if (srcDb !== undefined) return await pull(s, ctx, srcDb, a.src, a.dst)
   throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED',
     `neither ${a.src} nor ${a.dst} is a managed database (managed: ${managedList(ctx.databases)})`)
 }
@@ -123,6 +125,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       // A server-side path: the gem's client sends those, and ours does when the server sees
       // its files (then it says which file it means, and a different one is refused).
       const abs = resolve(s.cwd, src)
+      // Never a live database's -wal (reading it with fs here would drop the POSIX locks of the
+      // snapshot threads' connections) nor a temp file of another swap.
+      refuseManagedSource(src, s.cwd, ctx.databases)
       let st
       try {
         await fsp.access(abs)
@@ -239,35 +244,86 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   return 0
 }
 
-async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: string): Promise<number> {
+async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: string, dst: string): Promise<number> {
   const log = ctx.logger
-  const toStdout = dst === '-'
-  const dest = toStdout ? db.path : resolve(s.cwd, dst)
-  if (!toStdout && !existsSync(dirname(dest))) {
-    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${dest}: its directory does not exist`)
-  }
-  const tempPath = tempPathFor(dest, toStdout ? 'pull' : 'tmp')
+  // Decided before anything is written (src/primary/cp-paths.ts): a device or a FIFO is written
+  // through, a regular file replaced by a temp file renamed over it, the rest refused.
+  const target = dst === '-' ? null : pullDestination(dst, s.cwd, src, ctx.databases, true)
+  // The snapshot goes beside a regular destination (to be renamed in); one that is streamed
+  // (stdout, a FIFO, a device) waits beside the live database.
+  const tempPath = target !== null && !target.through ? tempPathFor(target.path) : tempPathFor(db.path, 'pull')
   try {
     const started = performance.now()
     const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>
       await ctx.pool.run<{ bytes: number, ms: number }>('snapshot', { livePath: db.path, destPath: tempPath }))
     log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
     if (s.tty) s.stderr(`snapshot of ${db.name}: ${formatBytes(snap.bytes)}\n`)
-    if (toStdout) {
+    if (target === null) {
       for await (const chunk of createReadStream(tempPath, { highWaterMark: 1024 * 1024 })) {
         if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')
         await s.stdout(chunk as Buffer)
       }
+    } else if (target.through) {
+      await writeThrough(s, tempPath, target.path, snap.bytes)
+      await s.stdout('OK\n')
     } else {
       const fh = await fsp.open(tempPath, 'r+')
       try { await fh.sync() } finally { await fh.close() }
-      await fsp.rename(tempPath, dest)
+      await fsp.rename(tempPath, target.path)
       await s.stdout('OK\n')
     }
     log.info(`pull of ${db.name} complete: ${snap.bytes} bytes in ${(performance.now() - started).toFixed(1)} ms`)
     return 0
   } finally {
     removeWithSideFiles(tempPath)
+  }
+}
+
+/**
+ * Copies the snapshot into a FIFO or a device, opened without O_CREAT (nothing is created or
+ * replaced) and non-blocking, so that a FIFO nobody reads holds no thread of the pool: the
+ * open waits a moment for a reader, a full pipe is retried.
+ */
+async function writeThrough (s: Session, from: string, to: string, total: number): Promise<void> {
+  let fh: fsp.FileHandle | undefined
+  for (const deadline = Date.now() + 10_000; fh === undefined;) {
+    try {
+      fh = await fsp.open(to, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENXIO' && Date.now() < deadline && !s.isClosed()) { await sleep(20); continue }
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION', code === 'ENXIO'
+        ? `cannot write ${to}: no process has the FIFO open for reading`
+        : `cannot write ${to}: ${(err as Error).message}`)
+    }
+  }
+  let written = 0
+  try {
+    const st = await fh.stat()
+    if (st.isFile() || st.isDirectory()) {
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION', `${to} was replaced by a ${st.isFile() ? 'file' : 'directory'} during the pull; nothing was written`)
+    }
+    for await (const chunk of createReadStream(from, { highWaterMark: 1024 * 1024 })) {
+      const buf = chunk as Buffer
+      for (let off = 0; off < buf.length;) {
+        if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')
+        let n: number
+        try {
+          n = (await fh.write(buf, off)).bytesWritten
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code
+          if (code === 'EAGAIN') { await sleep(5); continue } // a full pipe: its reader is behind
+          if (code === 'ENOSPC') throw new HotswapError('HOTSWAP_ERR_DESTINATION', `no space left on ${to}: wrote ${written} of ${total} bytes`)
+          if (code === 'EPIPE') throw new HotswapError('HOTSWAP_ERR_DESTINATION', `the reader of ${to} went away: wrote ${written} of ${total} bytes`)
+          throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${to}: ${(err as Error).message} (wrote ${written} of ${total} bytes)`)
+        }
+        if (n === 0) throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${to}: it took 0 bytes (wrote ${written} of ${total} bytes)`)
+        off += n
+        written += n
+      }
+    }
+  } finally {
+    await fh.close()
   }
 }
 
