@@ -16,6 +16,7 @@ import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
 import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/cp-paths.js'
 import { createExclusive, tempPathFor } from '../primary/temp-files.js'
+import { writeAllSync } from '../shared/write-all.js'
 import { runRemote } from './connection.js'
 import { Progress, sizeOfFd, withProgress } from './progress.js'
 
@@ -186,6 +187,7 @@ async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): P
     throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: ${(err as Error).message}`)
   }
   let ok = false
+  let written = 0
   const progress = new Progress('pull', null)
   try {
     return await withProgress(progress, async () => {
@@ -193,10 +195,17 @@ async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): P
         socketPath: o.socketPath,
         args: ['cp', o.src, '-'],
         tty,
-        // Written at once (a file takes it): no thread pool round trip per socket chunk.
+        // Written at once (a file takes it): no thread pool round trip per socket chunk. Every
+        // byte is written; a full disk is named with what got there.
         onStdout: (c) => {
           progress.add(c.length)
-          for (let off = 0; off < c.length;) off += writeSync(fh.fd, c, off)
+          try {
+            writeAllSync((buf, off) => { const n = writeSync(fh.fd, buf, off); written += n; return n }, c)
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code
+            if (code === 'ENOSPC' || code === 'EDQUOT') throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left for ${dest}: wrote ${written} bytes of the snapshot`)
+            throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${dest}: ${(err as Error).message} (wrote ${written} bytes of the snapshot)`)
+          }
         },
         onStderr: (c) => progress.print(c),
       })

@@ -14,6 +14,7 @@ import { formatBytes } from '../shared/format.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
+import { writeAll } from '../shared/write-all.js'
 import { pullDestination, refuseManagedSource } from './cp-paths.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
@@ -120,6 +121,9 @@ function tooLarge (ctx: ServerContext): HotswapError {
 
 async function receive (s: Session, ctx: ServerContext, src: string, db: DatabaseInfo): Promise<{ tempPath: string, bytes: number }> {
   const tempPath = tempPathFor(db.path)
+  // What reached the disk, of what came in: a full disk is reported with both.
+  let written = 0
+  let bytes = 0
   try {
     if (src !== '-') {
       // A server-side path: the gem's client sends those, and ours does when the server sees
@@ -149,6 +153,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         return { tempPath, bytes: (await fsp.stat(tempPath)).size }
       }
       if (st.isFile()) {
+        bytes = st.size
         if (st.size > ctx.maxBytes) {
           throw tooLarge(ctx)
         }
@@ -172,8 +177,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
     try {
       const input: Readable = src === '-' ? s.stdin : createReadStream(resolve(s.cwd, src))
       // Slices are gathered into one writev of ~4 MiB (a write per 64 KiB slice cost a thread
-      // pool round trip each); the socket is paused while the disk catches up.
-      let bytes = 0
+      // pool round trip each); the socket is paused while the disk catches up. Every byte of a
+      // batch is written (writeAll): a short last write used to pass as a whole upload.
+      const count = (n: number): void => { written += n }
       let batch: Buffer[] = []
       let batched = 0
       for await (const chunk of input) {
@@ -185,12 +191,12 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         batch.push(buf)
         batched += buf.length
         if (batched >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_SLICES) {
-          await fh.writev(batch)
+          await writeAll(fh, batch, count)
           batch = []
           batched = 0
         }
       }
-      if (batch.length > 0) await fh.writev(batch)
+      if (batch.length > 0) await writeAll(fh, batch, count)
       // fsync before the pause: an un-fsynced file made the rename take 66-83 ms.
       await fh.sync()
       return { tempPath, bytes }
@@ -205,7 +211,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${src}: ${e.message}`)
     }
     if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
-      throw new HotswapError('HOTSWAP_ERR_DESTINATION', `no space left beside ${db.path} to receive the upload`)
+      throw new HotswapError('HOTSWAP_ERR_NO_SPACE', written > 0 || src === '-'
+        ? `no space left beside ${db.path} to receive the upload: wrote ${written} of ${bytes} bytes received`
+        : `no space left beside ${db.path} to receive the upload of ${bytes} bytes`)
     }
     throw err
   } finally {
@@ -313,7 +321,7 @@ async function writeThrough (s: Session, from: string, to: string, total: number
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code
           if (code === 'EAGAIN') { await sleep(5); continue } // a full pipe: its reader is behind
-          if (code === 'ENOSPC') throw new HotswapError('HOTSWAP_ERR_DESTINATION', `no space left on ${to}: wrote ${written} of ${total} bytes`)
+          if (code === 'ENOSPC') throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left on ${to}: wrote ${written} of ${total} bytes`)
           if (code === 'EPIPE') throw new HotswapError('HOTSWAP_ERR_DESTINATION', `the reader of ${to} went away: wrote ${written} of ${total} bytes`)
           throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${to}: ${(err as Error).message} (wrote ${written} of ${total} bytes)`)
         }
