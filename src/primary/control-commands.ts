@@ -3,7 +3,7 @@
 // returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
 
 import { constants, existsSync, createReadStream, promises as fsp } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
@@ -19,6 +19,7 @@ import { pullDestination, refuseManagedSource } from './cp-paths.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
+import { checkRoomForSnapshot, spoolPathFor } from './spool.js'
 import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
@@ -46,6 +47,8 @@ export interface ServerContext {
   socketPath: string
   startedAt: number
   maxBytes: number
+  /** This server's private directory for snapshots being streamed (src/primary/spool.ts). */
+  spoolDir: string
   /** Journal mode per database name, read at start-up (a swap keeps it). */
   journalModes: Map<string, string>
   /** Rolling restart onto new app code (takes the swap lock). */
@@ -258,8 +261,9 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: stri
   // through, a regular file replaced by a temp file renamed over it, the rest refused.
   const target = dst === '-' ? null : pullDestination(dst, s.cwd, src, ctx.databases, true)
   // The snapshot goes beside a regular destination (to be renamed in); one that is streamed
-  // (stdout, a FIFO, a device) waits beside the live database.
-  const tempPath = target !== null && !target.through ? tempPathFor(target.path) : tempPathFor(db.path, 'pull')
+  // (stdout, a FIFO, a device) waits in the spool: never beside the live database.
+  const tempPath = target !== null && !target.through ? tempPathFor(target.path) : spoolPathFor(ctx.spoolDir)
+  checkRoomForSnapshot(db, dirname(tempPath), ctx.databases)
   try {
     const started = performance.now()
     const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>

@@ -1,0 +1,103 @@
+// Where a pull's snapshot waits while it is streamed (`cp LIVE -`, a pull into a FIFO or a
+// device): a private directory of this server's in the spool (`serve --spool DIR`, default the
+// system's temp directory), never beside the live database. A snapshot is a whole copy: written
+// beside the live file on a half-full volume it failed, and the app's own writes met
+// SQLITE_FULL meanwhile. Every snapshot also checks first that it fits where it goes.
+//
+//   DIR/hotswap-spool-<pid>-XXXXXX/   0700, this server's; removed at exit
+//       pull-<hex>.tmp                0600, one per pull, removed when the pull ends
+//   at start-up: hotswap-spool-<pid>-* of a primary that is gone (killed) are removed
+
+import { randomBytes } from 'node:crypto'
+import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { HotswapError } from '../shared/errors.js'
+import type { DatabaseInfo } from '../shared/messages.js'
+
+const SPOOL_DIR = /^hotswap-spool-(\d+)-/
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Checks `base` (the spool setting, or the temp directory), removes what killed primaries left
+ * there, and makes this server's private directory. Returns it and what was removed.
+ */
+export function createSpool (base: string | undefined): { dir: string, removed: string[] } {
+  const root = base ?? tmpdir()
+  let st
+  try {
+    st = statSync(root)
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `the spool directory ${root} cannot be used: ${(err as Error).message}`)
+  }
+  if (!st.isDirectory()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `the spool ${root} is not a directory`)
+  // Others may not rename our directory away (a world-writable one needs the sticky bit, as /tmp).
+  if ((st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `the spool directory ${root} is writable by everyone without the sticky bit; use a private directory`)
+  }
+  const removed: string[] = []
+  const uid = process.getuid?.()
+  for (const name of readdirSync(root)) {
+    const m = SPOOL_DIR.exec(name)
+    if (m === null) continue
+    const pid = Number(m[1])
+    if (pid === process.pid || alive(pid)) continue
+    const p = join(root, name)
+    try {
+      const l = lstatSync(p)
+      if (!l.isDirectory() || (uid !== undefined && l.uid !== uid)) continue
+      rmSync(p, { recursive: true, force: true })
+      removed.push(p)
+    } catch { /* gone meanwhile */ }
+  }
+  let dir: string
+  try {
+    dir = mkdtempSync(join(root, `hotswap-spool-${process.pid}-`)) // 0700
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create a directory in the spool ${root}: ${(err as Error).message}`)
+  }
+  return { dir, removed }
+}
+
+export function removeSpool (dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+export function spoolPathFor (dir: string): string {
+  return join(dir, `pull-${randomBytes(6).toString('hex')}.tmp`)
+}
+
+/**
+ * Refuses a snapshot of `db` that would not fit in `dir`, with the numbers. The snapshot is at
+ * most the database plus its WAL. On a live database's filesystem it must also leave headroom
+ * (a tenth of the filesystem, at most 64 MiB), so the app's writes do not meet SQLITE_FULL.
+ * Sizes come from stat and statfs: neither opens a live file.
+ */
+export function checkRoomForSnapshot (db: DatabaseInfo, dir: string, dbs: DatabaseInfo[]): void {
+  const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
+  const needed = size(db.path) + size(`${db.path}-wal`)
+  let fs
+  let dev
+  try {
+    fs = statfsSync(dir)
+    dev = statSync(dir).dev
+  } catch {
+    return // The write itself reports what is wrong with the directory.
+  }
+  const available = fs.bavail * fs.bsize
+  const onLiveVolume = dbs.some((d) => { try { return statSync(d.path).dev === dev } catch { return false } })
+  const headroom = onLiveVolume ? Math.min(64 * 1024 * 1024, Math.floor(fs.blocks * fs.bsize / 10)) : 0
+  if (available >= needed + headroom) return
+  throw new HotswapError('HOTSWAP_ERR_NO_SPACE',
+    `not enough space in ${dir} for the snapshot of ${db.name}: it needs up to ${needed} bytes` +
+    (onLiveVolume ? ` plus ${headroom} bytes left free for the live database on the same filesystem` : '') +
+    `, and ${available} are available; pull into a file elsewhere, or give serve --spool DIR on another filesystem`)
+}
