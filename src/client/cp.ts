@@ -6,7 +6,7 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { constants, createReadStream, existsSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
+import { constants, createReadStream, existsSync, fstatSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -164,6 +164,16 @@ async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promi
   }
 }
 
+function isOurStdout (target: PullDestination): boolean {
+  if (!target.through || target.st === null) return false
+  try {
+    const out = fstatSync(1)
+    return out.dev === target.st.dev && out.ino === target.st.ino
+  } catch {
+    return false
+  }
+}
+
 /** Pull by path: the server writes the snapshot beside DST, fsyncs it and renames it in. */
 async function pullPath (o: CpOptions, tty: boolean, target: PullDestination): Promise<number> {
   const progress = new Progress('pull', null)
@@ -215,7 +225,8 @@ async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): P
       await fh.close()
       if (temp !== null) await fsp.rename(temp, dest)
       ok = true
-      process.stdout.write('OK\n')
+      // Not after the database's bytes when DST is this process's stdout (/dev/stdout, a pipe).
+      if (!isOurStdout(target)) process.stdout.write('OK\n')
       return 0
     })
   } finally {

@@ -53,6 +53,11 @@ function sameFile (a: Stats | null, b: Stats | null): boolean {
   return a !== null && b !== null && a.dev === b.dev && a.ino === b.ino
 }
 
+/** A managed file's stat for comparing, null when it cannot be seen (a client elsewhere). */
+function quietStat (p: string): Stats | null {
+  try { return statSync(p) } catch { return null }
+}
+
 /**
  * Refuses `path` (absolute, directory resolved) when it is a managed database, one of its side
  * files, or one of hotswap's temp names. `st` is its stat, null when it does not exist.
@@ -60,12 +65,12 @@ function sameFile (a: Stats | null, b: Stats | null): boolean {
  */
 export function refuseManagedFile (path: string, st: Stats | null, dbs: DatabaseInfo[], what: string): void {
   for (const db of dbs) {
-    if (path === db.path || sameFile(st, statOr(db.path, db.path))) {
+    if (path === db.path || sameFile(st, quietStat(db.path))) {
       throw new HotswapError('HOTSWAP_ERR_BOTH_MANAGED', `${path} is the managed database ${db.name} (${db.path}); one side must be a file or -`)
     }
     for (const suffix of ['-wal', '-shm', '-journal']) {
       const side = `${db.path}${suffix}`
-      if (path === side || sameFile(st, statOr(side, side))) {
+      if (path === side || sameFile(st, quietStat(side))) {
         throw usage(`cannot ${what} ${path}: it is the ${suffix} file of the managed database ${db.name}, and the live database depends on it`)
       }
     }

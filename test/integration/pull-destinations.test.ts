@@ -12,12 +12,12 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { Channel, encodeFrame, FrameDecoder } from '../../src/shared/frames.js'
-import { cli, integrity, labelOf, leftovers, request, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
+import { BIN, cli, integrity, labelOf, leftovers, request, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
 import { exchange, gemStream, type Exchange } from '../faults/support.js'
 
 let t: ReturnType<typeof tempDir>
@@ -162,6 +162,23 @@ test('a pull into a character device writes through it; the device stays a devic
   assert.equal(lstatSync(device).rdev, rdev)
   assert.deepEqual(leftovers(out), [])
   await liveIsFine()
+})
+
+test('a pull into /dev/stdout (a link to the client\'s own stdout, a pipe) writes the bytes there, and nothing after them', async () => {
+  // A link of our own to /proc/self/fd/1, as /dev/stdout is; `| cat` makes stdout a pipe.
+  const link = join(out, 'my-stdout')
+  symlinkSync('/proc/self/fd/1', link)
+  const sh = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" cp live "${link}" --socket "${served.socket}" | cat`], { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  const chunks: Buffer[] = []
+  let stderr = ''
+  sh.stdout.on('data', (d: Buffer) => chunks.push(d))
+  sh.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>((resolve) => sh.once('close', resolve))
+  assert.equal(code, 0, stderr)
+  isSnapshot(Buffer.concat(chunks))
+  const size = Buffer.concat(chunks).length
+  assert.equal(size % 4096, 0, `only the database's pages reached stdout (${size} bytes)`)
+  assert.ok(lstatSync(link).isSymbolicLink())
 })
 
 test('a pull into a symlink writes its target; the link stays a link', async () => {
