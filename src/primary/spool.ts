@@ -9,7 +9,7 @@
 //   at start-up: hotswap-spool-<pid>-* of a primary that is gone (killed) are removed
 
 import { randomBytes } from 'node:crypto'
-import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs'
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
@@ -71,7 +71,22 @@ export function removeSpool (dir: string): void {
   rmSync(dir, { recursive: true, force: true })
 }
 
+/**
+ * A new snapshot's path in the spool. The directory is made again when it has gone (a cleaner
+ * of /tmp, systemd-tmpfiles' age rule, removes what a long idle server made), and refused
+ * when what has its name is not this user's private directory.
+ */
 export function spoolPathFor (dir: string): string {
+  try {
+    mkdirSync(dir, { mode: 0o700 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot make the spool directory ${dir}: ${(err as Error).message}`)
+  }
+  const st = lstatSync(dir)
+  const uid = process.getuid?.()
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `the spool directory ${dir} is no longer this server's private directory; restart the server`)
+  }
   return join(dir, `pull-${randomBytes(6).toString('hex')}.tmp`)
 }
 

@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readdirSync, statfsSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cli, fixture, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
@@ -106,6 +106,12 @@ test('a pull to stdout on a nearly full volume goes through the spool; the app k
   const dir = join(tmpdir(), mine[0] as string)
   assert.equal(statSync(dir).mode & 0o777, 0o700)
   assert.deepEqual(readdirSync(dir), [])
+  // A cleaner of the temp directory removed it (idle for days): the next pull makes it again.
+  rmSync(dir, { recursive: true })
+  const again = await cli(['cp', 'live', '-', '--socket', s.socket], { cwd: t.dir })
+  assert.equal(again.code, 0, again.stderr)
+  assert.equal(again.stdout.length, r.stdout.length)
+  assert.equal(statSync(dir).mode & 0o777, 0o700)
   report(tt, 'pull on a full volume', { faults: 1, survived: 1, lost: 0, tempLeft, requestsOk: load.ok, requestsFailed: load.failures.length })
 })
 
