@@ -19,7 +19,7 @@ import { pullDestination, refuseManagedSource } from './cp-paths.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
-import { checkRoomForSnapshot, spoolPathFor } from './spool.js'
+import { checkRoomForSnapshot, checkRoomForUpload, spoolPathFor } from './spool.js'
 import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
@@ -147,6 +147,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
           `the server sees another file at ${abs} than the client does (another container or root?); push its bytes: hotswap cp - LIVE < FILE`)
       }
       s.uploadDone() // Nothing more comes from the client.
+      // A copy that would fill the live database's filesystem is refused before it starts (one
+      // over --max-bytes is refused as that, below).
+      if (st.isFile() && st.size <= ctx.maxBytes) checkRoomForUpload(db, abs, ctx.databases)
       // A file with a -wal beside it may hold committed rows only in the -wal: it is read through
       // SQLite, never as raw bytes.
       if (existsSync(`${abs}-wal`)) {

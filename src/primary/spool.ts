@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 
@@ -92,13 +92,29 @@ export function spoolPathFor (dir: string): string {
 
 /**
  * Refuses a snapshot of `db` that would not fit in `dir`, with the numbers. The snapshot is at
- * most the database plus its WAL. On a live database's filesystem it must also leave headroom
- * (a tenth of the filesystem, at most 64 MiB), so the app's writes do not meet SQLITE_FULL.
- * Sizes come from stat and statfs: neither opens a live file.
+ * most the database plus its WAL. Sizes come from stat and statfs: neither opens a live file.
  */
 export function checkRoomForSnapshot (db: DatabaseInfo, dir: string, dbs: DatabaseInfo[]): void {
-  const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
-  const needed = size(db.path) + size(`${db.path}-wal`)
+  const needed = sizeOf(db.path) + sizeOf(`${db.path}-wal`)
+  checkRoom(dir, needed, `the snapshot of ${db.name}`, dbs, 'pull into a file elsewhere, or give serve --spool DIR on another filesystem')
+}
+
+/** Refuses a push of a server-side file (and its -wal) that would not fit beside `db`. */
+export function checkRoomForUpload (db: DatabaseInfo, src: string, dbs: DatabaseInfo[]): void {
+  const needed = sizeOf(src) + sizeOf(`${src}-wal`)
+  checkRoom(dirname(db.path), needed, `the upload of ${src}`, dbs, 'free some space beside the live database')
+}
+
+function sizeOf (p: string): number {
+  try { return statSync(p).size } catch { return 0 }
+}
+
+/**
+ * `needed` bytes must fit in `dir`; on a live database's filesystem they must also leave
+ * headroom (a tenth of the filesystem, at most 64 MiB), so that the app's own writes do not
+ * meet SQLITE_FULL while the copy exists.
+ */
+function checkRoom (dir: string, needed: number, what: string, dbs: DatabaseInfo[], hint: string): void {
   let fs
   let dev
   try {
@@ -112,7 +128,7 @@ export function checkRoomForSnapshot (db: DatabaseInfo, dir: string, dbs: Databa
   const headroom = onLiveVolume ? Math.min(64 * 1024 * 1024, Math.floor(fs.blocks * fs.bsize / 10)) : 0
   if (available >= needed + headroom) return
   throw new HotswapError('HOTSWAP_ERR_NO_SPACE',
-    `not enough space in ${dir} for the snapshot of ${db.name}: it needs up to ${needed} bytes` +
+    `not enough space in ${dir} for ${what}: it needs up to ${needed} bytes` +
     (onLiveVolume ? ` plus ${headroom} bytes left free for the live database on the same filesystem` : '') +
-    `, and ${available} are available; pull into a file elsewhere, or give serve --spool DIR on another filesystem`)
+    `, and ${available} are available; ${hint}`)
 }

@@ -100,6 +100,11 @@ test('the last write of an upload falls short on a full disk: HOTSWAP_ERR_NO_SPA
       assert.ok(m !== null, stderr)
       assert.ok(Number(m[1]) < Number(m[2]) && Number(m[2]) <= bytes.length, stderr)
     }
+    // Sent as a path (the server sees our files), its size is known: refused before any copy,
+    // with the numbers, and the headroom the live database keeps.
+    const p = await cli(['cp', path, 'live', '--socket', served.socket], { cwd: t.dir })
+    assert.equal(p.code, 1, p.stderr)
+    assert.match(p.stderr, /^ERROR \[HOTSWAP_ERR_NO_SPACE\] not enough space in .* for the upload of .*: it needs up to \d+ bytes plus \d+ bytes left free for the live database on the same filesystem, and \d+ are available/, p.stderr)
   } finally {
     await load.stop()
   }
@@ -107,7 +112,7 @@ test('the last write of an upload falls short on a full disk: HOTSWAP_ERR_NO_SPA
   const { tempLeft } = await checkAfterFault({ live, port: served.port, socket: served.socket, allowed: ['d0'] })
   assert.ok(free(mnt) >= room - 64 * 1024, 'the partial upload was removed')
   await writesStillWork()
-  report(tt, 'disk full during the last write', { faults: 2, survived: 2, lost: 0, tempLeft, requestsOk: load.ok, requestsFailed: load.failures.length })
+  report(tt, 'disk full during the last write', { faults: 3, survived: 3, lost: 0, tempLeft, requestsOk: load.ok, requestsFailed: load.failures.length })
 })
 
 test('a pull into a filesystem too small for it: HOTSWAP_ERR_NO_SPACE, nothing left behind', async (tt) => {
