@@ -86,6 +86,7 @@ export function refuseManagedFile (path: string, st: Stats | null, dbs: Database
  * the path came from a client, and the server's own stdin/stdout/stderr are refused.
  */
 export function pullDestination (dst: string, cwd: string, src: string, dbs: DatabaseInfo[], onServer = false): PullDestination {
+  if (dst === '') throw usage('DST is empty: name a file, a directory, or - for stdout')
   let path = resolve(cwd, dst)
   let st = statOr(path, dst)
   if (st?.isDirectory() === true) {

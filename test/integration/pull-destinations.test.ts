@@ -233,6 +233,9 @@ test('a directory gets the file inside it; a missing directory and a name too lo
     assert.equal(e.control?.exit, 2, `gem ${dst}: ${e.stderr}`)
     assert.equal(e.control?.code, 'HOTSWAP_ERR_USAGE', e.stderr)
   }
+  // An empty DST would have been the server's working directory.
+  const empty = await gem(['cp', 'live', ''])
+  assert.equal(empty.control?.code, 'HOTSWAP_ERR_USAGE', empty.stderr)
   assert.deepEqual(readdirSync(out).sort(), before, 'nothing written')
   await liveIsFine()
 })
