@@ -63,6 +63,58 @@ const forward = {
   },
 }
 
+/**
+ * A pull's bytes to this process's stdout, and what became of them. A full disk under
+ * `> backup.sqlite3`, or a pipe whose reader failed, is reported by stdout as an 'error'
+ * event; with no listener the CLI died with a stack trace (or waited for a 'drain' that
+ * never came). Here it stops the pull with a coded error. A file (or a device) is written
+ * here, to fd 1, to the last byte: Node's stream for it (SyncWriteStream) ignores the count
+ * writeSync returns, and a disk that filled during the last write lost its end without a word.
+ */
+function stdoutSink (): { write: (c: Buffer) => void | Promise<void>, flush: () => Promise<void> } {
+  let failure: NodeJS.ErrnoException | null = null
+  let handed = 0
+  let wake: (() => void) | null = null
+  let direct = false
+  try {
+    const st = fstatSync(1)
+    direct = process.stdout.isTTY !== true && (st.isFile() || st.isCharacterDevice() || st.isBlockDevice())
+  } catch { /* no fd 1: process.stdout reports it */ }
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { failure ??= err; wake?.() })
+  const check = (): void => {
+    if (failure === null) return
+    if (failure.code === 'ENOSPC' || failure.code === 'EDQUOT') {
+      throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left on stdout: the snapshot stopped within its first ${handed} bytes`)
+    }
+    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write stdout (${failure.message}): the snapshot stopped within its first ${handed} bytes`)
+  }
+  return {
+    write: (c) => {
+      check()
+      if (direct) {
+        try {
+          writeAllSync((buf, off) => { const n = writeSync(1, buf, off); handed += n; return n }, c)
+        } catch (err) {
+          failure = err as NodeJS.ErrnoException
+          check()
+        }
+        return
+      }
+      handed += c.length
+      if (process.stdout.write(c)) return
+      return new Promise<void>((resolve, reject) => {
+        wake = () => { try { check() } catch (err) { reject(err) } }
+        process.stdout.once('drain', () => { wake = null; resolve() })
+      })
+    },
+    flush: async () => {
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+      await new Promise((resolve) => setImmediate(resolve))
+      check()
+    },
+  }
+}
+
 export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
   const tty = process.stderr.isTTY === true
@@ -78,13 +130,18 @@ export async function cp (o: CpOptions): Promise<number> {
   if (o.dst === '-') {
     process.stdin.destroy() // A pull reads nothing from stdin.
     const progress = new Progress('pull', null)
-    return await withProgress(progress, async () => (await runRemote({
-      socketPath: o.socketPath,
-      args: ['cp', o.src, '-'],
-      tty,
-      onStdout: (c) => { progress.add(c.length); return forward.onStdout(c) },
-      onStderr: (c) => progress.print(c),
-    })).exit)
+    const out = stdoutSink()
+    return await withProgress(progress, async () => {
+      const { exit } = await runRemote({
+        socketPath: o.socketPath,
+        args: ['cp', o.src, '-'],
+        tty,
+        onStdout: (c) => { progress.add(c.length); return out.write(c) },
+        onStderr: (c) => progress.print(c),
+      })
+      await out.flush() // A write that failed after the last chunk is a failed pull too.
+      return exit
+    })
   }
   const facts = await serverFacts(o.socketPath)
   const dbs = facts.databases

@@ -13,10 +13,10 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { lstatSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { BIN, cli, fixture, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 import { checkAfterFault, exchange, gemStream, integrity, leftovers, report, TrackedLoad } from './support.js'
 
 let t: ReturnType<typeof tempDir>
@@ -64,6 +64,15 @@ after(async () => {
   t?.cleanup()
   assert.equal(code, 0)
 })
+
+/** `hotswap cp live - > FILE` through a shell: stdout is FILE itself. */
+async function pullToStdoutRedirected (file: string): Promise<{ code: number | null, stderr: string }> {
+  const sh = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" cp live - --socket "${served.socket}" > "${file}"`], { cwd: t.dir, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  sh.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>((resolve) => sh.once('close', resolve))
+  return { code, stderr }
+}
 
 const free = (dir: string): number => { const st = statfsSync(dir); return st.bavail * st.bsize }
 
@@ -128,6 +137,11 @@ test('a pull into a filesystem too small for it: HOTSWAP_ERR_NO_SPACE, nothing l
   const g = await exchange(served.socket, gemStream(['cp', 'live', join(small, 'gem.sqlite3')]), { timeoutMs: 20_000 })
   assert.equal(g.control?.code, 'HOTSWAP_ERR_NO_SPACE', g.stderr)
   assert.deepEqual(readdirSync(small), [], 'no temp file is left')
+  // `cp live - > FILE` on that filesystem: the shell's redirect fills it (the CLI used to die
+  // with a stack trace from an unhandled 'error' event on stdout).
+  const out = await pullToStdoutRedirected(join(small, 'stdout.sqlite3'))
+  assert.equal(out.code, 1, out.stderr)
+  assert.match(out.stderr, /^ERROR \[HOTSWAP_ERR_NO_SPACE\] no space left on stdout: the snapshot stopped within its first \d+ bytes\n$/, out.stderr)
   await writesStillWork()
 })
 
@@ -141,6 +155,9 @@ test('a pull into a device that is always full (/dev/full): HOTSWAP_ERR_NO_SPACE
   const g = await exchange(served.socket, gemStream(['cp', 'live', full]), { timeoutMs: 20_000 })
   assert.equal(g.control?.code, 'HOTSWAP_ERR_NO_SPACE', g.stderr)
   assert.match(g.stderr, /no space left on .*: wrote 0 of \d+ bytes/, g.stderr)
+  const out = await pullToStdoutRedirected(full)
+  assert.equal(out.code, 1, out.stderr)
+  assert.match(out.stderr, /^ERROR \[HOTSWAP_ERR_NO_SPACE\] no space left on stdout/, out.stderr)
   assert.ok(lstatSync(full).isCharacterDevice())
   assert.equal(lstatSync(full).rdev, rdev)
   assert.deepEqual(leftovers(t.dir), [])
