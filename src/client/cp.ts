@@ -6,7 +6,7 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { constants, createReadStream, existsSync, fstatSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, createReadStream, existsSync, fstatSync, openSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -196,13 +196,25 @@ async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promi
     // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
     // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
     snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
+    // Created here, exclusively and 0600 (VACUUM INTO takes an empty file): SQLite would give
+    // the copy the umask's mode, readable by others in a shared temp directory.
+    closeSync(openSync(snapshot, 'wx', 0o600))
     // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
     const { default: Database } = await import('better-sqlite3')
-    const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
     try {
-      db.prepare('VACUUM INTO ?').run(snapshot)
-    } finally {
-      db.close()
+      const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
+      try {
+        db.prepare('VACUUM INTO ?').run(snapshot)
+      } finally {
+        db.close()
+      }
+    } catch (err) {
+      await fsp.rm(snapshot, { force: true })
+      if ((err as { code?: unknown }).code === 'SQLITE_FULL') {
+        const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
+        throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (up to ${size(src) + size(`${src}-wal`)} bytes); set TMPDIR to a directory with room`)
+      }
+      throw err
     }
     path = snapshot
   }

@@ -14,9 +14,11 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import { lstatSync, mkdirSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs'
+import type net from 'node:net'
 import { join } from 'node:path'
-import { BIN, cli, fixture, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import Database from 'better-sqlite3'
+import { BIN, cli, fixture, labelOf, otherRootProxy, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 import { checkAfterFault, exchange, gemStream, integrity, leftovers, report, TrackedLoad } from './support.js'
 
 let t: ReturnType<typeof tempDir>
@@ -27,6 +29,8 @@ let small: string
 let full = '/dev/full'
 const mounts: string[] = []
 let mountError = ''
+let proxy: net.Server | undefined
+let proxySocket: string
 
 function mount (dir: string, size: string): boolean {
   mkdirSync(dir)
@@ -53,9 +57,12 @@ before(async () => {
   } catch { /* not root: /dev/full itself, which nothing here can replace */ }
   mkdirSync(join(t.dir, 'srv'))
   served = await startServe({ dir: join(t.dir, 'srv'), dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
+  proxySocket = join(t.dir, 'proxy.sock')
+  proxy = await otherRootProxy(served.socket, proxySocket)
 })
 
 after(async () => {
+  await new Promise<void>((resolve) => proxy?.close(() => resolve()))
   const code = await served?.stop()
   for (const m of mounts) {
     try { execFileSync('umount', [m]) } catch { try { execFileSync('umount', ['-l', m]) } catch { /* reported by the leftover mount */ } }
@@ -142,6 +149,7 @@ test('a pull into a filesystem too small for it: HOTSWAP_ERR_NO_SPACE, nothing l
   const out = await pullToStdoutRedirected(join(small, 'stdout.sqlite3'))
   assert.equal(out.code, 1, out.stderr)
   assert.match(out.stderr, /^ERROR \[HOTSWAP_ERR_NO_SPACE\] no space left on stdout: the snapshot stopped within its first \d+ bytes\n$/, out.stderr)
+  rmSync(join(small, 'stdout.sqlite3')) // The shell made it; what is in it is cut, and said so.
   await writesStillWork()
 })
 
@@ -161,6 +169,31 @@ test('a pull into a device that is always full (/dev/full): HOTSWAP_ERR_NO_SPACE
   assert.ok(lstatSync(full).isCharacterDevice())
   assert.equal(lstatSync(full).rdev, rdev)
   assert.deepEqual(leftovers(t.dir), [])
+  assert.equal(labelOf(live), 'd0')
+  await writesStillWork()
+})
+
+test("a streamed push of a source with a -wal, whose consistent copy does not fit the client's TMPDIR: HOTSWAP_ERR_NO_SPACE, no copy left", async (tt) => {
+  if (!mounts.includes(small)) {
+    tt.diagnostic(`mount -t tmpfs is not permitted here (${mountError}); this case needs a filesystem of its own`)
+    return
+  }
+  // A builder still has the source open: its last rows are only in its -wal.
+  const src = join(t.dir, 'building.sqlite3')
+  seed(src, { label: 'b1', rows: 4000 })
+  const builder = new Database(src)
+  try {
+    builder.pragma('wal_autocheckpoint = 0')
+    builder.prepare("UPDATE meta SET value = 'b2' WHERE key = 'label'").run()
+    assert.ok(statSync(`${src}-wal`).size > 0)
+    // Through the proxy the client streams, and reads the source through SQLite into TMPDIR.
+    const r = await cli(['cp', src, 'live', '--socket', proxySocket], { cwd: t.dir, env: { TMPDIR: small } })
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_NO_SPACE\] no space left in .*small for a consistent copy of .*building\.sqlite3 \(up to \d+ bytes\); set TMPDIR/, r.stderr)
+  } finally {
+    builder.close()
+  }
+  assert.deepEqual(readdirSync(small), [], 'the partial copy was removed')
   assert.equal(labelOf(live), 'd0')
   await writesStillWork()
 })

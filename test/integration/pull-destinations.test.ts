@@ -16,8 +16,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { Channel, encodeFrame, FrameDecoder } from '../../src/shared/frames.js'
-import { BIN, cli, integrity, labelOf, leftovers, request, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
+import { BIN, cli, integrity, otherRootProxy, labelOf, leftovers, request, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
 import { exchange, gemStream, type Exchange } from '../faults/support.js'
 
 let t: ReturnType<typeof tempDir>
@@ -28,27 +27,6 @@ let device: string
 let deviceIsOurs = false
 let proxy: net.Server
 let proxySocket: string
-
-/** A socket in front of the server's that makes it report another root (the client streams). */
-async function startProxy (upstreamPath: string, path: string): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(upstreamPath)
-    const decoder = new FrameDecoder()
-    client.pipe(upstream)
-    upstream.on('data', (chunk: Buffer) => {
-      for (const f of decoder.push(chunk)) {
-        const text = f.channel === Channel.stdout ? f.payload.toString('utf8') : ''
-        const rewritten = text.startsWith('{"primary"') ? text.replace('"root":"', '"root":"elsewhere-') : null
-        client.write(encodeFrame(f.channel, rewritten ?? f.payload))
-      }
-    })
-    upstream.on('end', () => client.end())
-    upstream.on('error', () => client.destroy())
-    client.on('error', () => upstream.destroy())
-  })
-  await new Promise<void>((resolve) => server.listen(path, resolve))
-  return server
-}
 
 before(async () => {
   t = tempDir()
@@ -66,7 +44,7 @@ before(async () => {
   }
   served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
   proxySocket = join(t.dir, 'proxy.sock')
-  proxy = await startProxy(served.socket, proxySocket)
+  proxy = await otherRootProxy(served.socket, proxySocket)
 })
 
 after(async () => {
