@@ -347,3 +347,29 @@ export function integrity (path: string): string[] {
 export function leftovers (dir: string): string[] {
   return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
 }
+
+/**
+ * A socket in front of a server's that makes it report another root directory in
+ * `status --json`, so that our client, on the same machine, streams as it does from another
+ * container. Every other byte passes through untouched.
+ */
+export async function otherRootProxy (upstreamPath: string, path: string): Promise<net.Server> {
+  const { Channel, encodeFrame, FrameDecoder } = await import('../src/shared/frames.js')
+  const server = net.createServer((client) => {
+    const upstream = net.connect(upstreamPath)
+    const decoder = new FrameDecoder()
+    client.pipe(upstream)
+    upstream.on('data', (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) {
+        const text = f.channel === Channel.stdout ? f.payload.toString('utf8') : ''
+        const rewritten = text.startsWith('{"primary"') ? text.replace('"root":"', '"root":"elsewhere-') : null
+        client.write(encodeFrame(f.channel, rewritten ?? f.payload))
+      }
+    })
+    upstream.on('end', () => client.end())
+    upstream.on('error', () => client.destroy())
+    client.on('error', () => upstream.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(path, resolve))
+  return server
+}

@@ -6,15 +6,17 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { createReadStream, existsSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, createReadStream, existsSync, fstatSync, openSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { basename, dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
+import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/cp-paths.js'
 import { createExclusive, tempPathFor } from '../primary/temp-files.js'
+import { writeAllSync } from '../shared/write-all.js'
 import { runRemote } from './connection.js'
 import { Progress, sizeOfFd, withProgress } from './progress.js'
 
@@ -61,6 +63,58 @@ const forward = {
   },
 }
 
+/**
+ * A pull's bytes to this process's stdout, and what became of them. A full disk under
+ * `> backup.sqlite3`, or a pipe whose reader failed, is reported by stdout as an 'error'
+ * event; with no listener the CLI died with a stack trace (or waited for a 'drain' that
+ * never came). Here it stops the pull with a coded error. A file (or a device) is written
+ * here, to fd 1, to the last byte: Node's stream for it (SyncWriteStream) ignores the count
+ * writeSync returns, and a disk that filled during the last write lost its end without a word.
+ */
+function stdoutSink (): { write: (c: Buffer) => void | Promise<void>, flush: () => Promise<void> } {
+  let failure: NodeJS.ErrnoException | null = null
+  let handed = 0
+  let wake: (() => void) | null = null
+  let direct = false
+  try {
+    const st = fstatSync(1)
+    direct = process.stdout.isTTY !== true && (st.isFile() || st.isCharacterDevice() || st.isBlockDevice())
+  } catch { /* no fd 1: process.stdout reports it */ }
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { failure ??= err; wake?.() })
+  const check = (): void => {
+    if (failure === null) return
+    if (failure.code === 'ENOSPC' || failure.code === 'EDQUOT') {
+      throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left on stdout: the snapshot stopped within its first ${handed} bytes`)
+    }
+    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write stdout (${failure.message}): the snapshot stopped within its first ${handed} bytes`)
+  }
+  return {
+    write: (c) => {
+      check()
+      if (direct) {
+        try {
+          writeAllSync((buf, off) => { const n = writeSync(1, buf, off); handed += n; return n }, c)
+        } catch (err) {
+          failure = err as NodeJS.ErrnoException
+          check()
+        }
+        return
+      }
+      handed += c.length
+      if (process.stdout.write(c)) return
+      return new Promise<void>((resolve, reject) => {
+        wake = () => { try { check() } catch (err) { reject(err) } }
+        process.stdout.once('drain', () => { wake = null; resolve() })
+      })
+    },
+    flush: async () => {
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+      await new Promise((resolve) => setImmediate(resolve))
+      check()
+    },
+  }
+}
+
 export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
   const tty = process.stderr.isTTY === true
@@ -76,13 +130,18 @@ export async function cp (o: CpOptions): Promise<number> {
   if (o.dst === '-') {
     process.stdin.destroy() // A pull reads nothing from stdin.
     const progress = new Progress('pull', null)
-    return await withProgress(progress, async () => (await runRemote({
-      socketPath: o.socketPath,
-      args: ['cp', o.src, '-'],
-      tty,
-      onStdout: (c) => { progress.add(c.length); return forward.onStdout(c) },
-      onStderr: (c) => progress.print(c),
-    })).exit)
+    const out = stdoutSink()
+    return await withProgress(progress, async () => {
+      const { exit } = await runRemote({
+        socketPath: o.socketPath,
+        args: ['cp', o.src, '-'],
+        tty,
+        onStdout: (c) => { progress.add(c.length); return out.write(c) },
+        onStderr: (c) => progress.print(c),
+      })
+      await out.flush() // A write that failed after the last chunk is a failed pull too.
+      return exit
+    })
   }
   const facts = await serverFacts(o.socketPath)
   const dbs = facts.databases
@@ -93,13 +152,17 @@ export async function cp (o: CpOptions): Promise<number> {
   // Where the server sees our files, it reads and writes them itself: a push is then a copy in
   // the kernel and a pull a snapshot written in place, with no byte through the socket.
   const local = seesOurFiles(facts.primary)
-  if (dstManaged) return local ? await pushPath(o, tty) : await pushFile(o, tty)
-  return local ? await pullPath(o, tty) : await pullFile(o, tty)
+  if (dstManaged) return local ? await pushPath(o, tty, dbs) : await pushFile(o, tty, dbs)
+  // Checked here, before anything is written (src/primary/cp-paths.ts). A FIFO or a device is
+  // written here, through: /dev/stdout names this process's stdout, not the server's.
+  const target = pullDestination(o.dst, process.cwd(), o.src, dbs)
+  return local && !target.through ? await pullPath(o, tty, target) : await pullFile(o, tty, target)
 }
 
 /** The source, checked readable here so that its error names the path as the user typed it. */
-async function readableSource (o: CpOptions): Promise<{ src: string, st: Stats }> {
+async function readableSource (o: CpOptions, dbs: DatabaseInfo[]): Promise<{ src: string, st: Stats }> {
   const src = resolve(o.src)
+  refuseManagedSource(o.src, process.cwd(), dbs)
   try {
     const st = statSync(src)
     if (!st.isFile()) throw new Error('not a regular file')
@@ -111,8 +174,8 @@ async function readableSource (o: CpOptions): Promise<{ src: string, st: Stats }
 }
 
 /** Push by path: the server copies the file (or reads it through SQLite when it has a -wal). */
-async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
-  const { src, st: { dev, ino } } = await readableSource(o)
+async function pushPath (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promise<number> {
+  const { src, st: { dev, ino } } = await readableSource(o, dbs)
   const progress = new Progress('push', null)
   return await withProgress(progress, async () => (await runRemote({
     socketPath: o.socketPath,
@@ -125,21 +188,33 @@ async function pushPath (o: CpOptions, tty: boolean): Promise<number> {
 }
 
 /** Push by streaming the bytes (the server cannot see this file). */
-async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
-  const { src } = await readableSource(o)
+async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promise<number> {
+  const { src } = await readableSource(o, dbs)
   let snapshot: string | null = null
   let path = src
   if (existsSync(`${src}-wal`)) {
     // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
     // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
     snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
+    // Created here, exclusively and 0600 (VACUUM INTO takes an empty file): SQLite would give
+    // the copy the umask's mode, readable by others in a shared temp directory.
+    closeSync(openSync(snapshot, 'wx', 0o600))
     // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
     const { default: Database } = await import('better-sqlite3')
-    const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
     try {
-      db.prepare('VACUUM INTO ?').run(snapshot)
-    } finally {
-      db.close()
+      const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
+      try {
+        db.prepare('VACUUM INTO ?').run(snapshot)
+      } finally {
+        db.close()
+      }
+    } catch (err) {
+      await fsp.rm(snapshot, { force: true })
+      if ((err as { code?: unknown }).code === 'SQLITE_FULL') {
+        const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
+        throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (up to ${size(src) + size(`${src}-wal`)} bytes); set TMPDIR to a directory with room`)
+      }
+      throw err
     }
     path = snapshot
   }
@@ -158,29 +233,40 @@ async function pushFile (o: CpOptions, tty: boolean): Promise<number> {
   }
 }
 
-/** Where a pull lands: DST, or DST/<basename of SRC> when DST is a directory. */
-function destinationOf (o: CpOptions): string {
-  let dest = resolve(o.dst)
-  if (existsSync(dest) && statSync(dest).isDirectory()) dest = join(dest, basename(o.src))
-  if (!existsSync(dirname(dest))) throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: its directory does not exist`)
-  return dest
+function isOurStdout (target: PullDestination): boolean {
+  if (!target.through || target.st === null) return false
+  try {
+    const out = fstatSync(1)
+    return out.dev === target.st.dev && out.ino === target.st.ino
+  } catch {
+    return false
+  }
 }
 
 /** Pull by path: the server writes the snapshot beside DST, fsyncs it and renames it in. */
-async function pullPath (o: CpOptions, tty: boolean): Promise<number> {
-  const dest = destinationOf(o)
+async function pullPath (o: CpOptions, tty: boolean, target: PullDestination): Promise<number> {
   const progress = new Progress('pull', null)
   return await withProgress(progress, async () => (await runRemote({
-    socketPath: o.socketPath, args: ['cp', o.src, dest], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
+    socketPath: o.socketPath, args: ['cp', o.src, target.path], tty, onStdout: forward.onStdout, onStderr: (c) => progress.print(c),
   })).exit)
 }
 
-/** Pull by streaming the snapshot into a temp file here (the server cannot see DST). */
-async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
-  const dest = destinationOf(o)
-  const temp = tempPathFor(dest)
-  const fh = await createExclusive(temp)
+/**
+ * Pull by streaming the snapshot here (the server cannot see DST, or DST is a FIFO or a device):
+ * into a temp file renamed over DST, or written through into a FIFO or a device, never
+ * replacing it (opened without O_CREAT; a FIFO's open waits for its reader, as a shell's does).
+ */
+async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): Promise<number> {
+  const dest = target.path
+  const temp = target.through ? null : tempPathFor(dest)
+  let fh: fsp.FileHandle
+  try {
+    fh = temp === null ? await fsp.open(dest, constants.O_WRONLY | constants.O_NOCTTY) : await createExclusive(temp)
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${o.dst}: ${(err as Error).message}`)
+  }
   let ok = false
+  let written = 0
   const progress = new Progress('pull', null)
   try {
     return await withProgress(progress, async () => {
@@ -188,26 +274,34 @@ async function pullFile (o: CpOptions, tty: boolean): Promise<number> {
         socketPath: o.socketPath,
         args: ['cp', o.src, '-'],
         tty,
-        // Written at once (a file takes it): no thread pool round trip per socket chunk.
+        // Written at once (a file takes it): no thread pool round trip per socket chunk. Every
+        // byte is written; a full disk is named with what got there.
         onStdout: (c) => {
           progress.add(c.length)
-          for (let off = 0; off < c.length;) off += writeSync(fh.fd, c, off)
+          try {
+            writeAllSync((buf, off) => { const n = writeSync(fh.fd, buf, off); written += n; return n }, c)
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code
+            if (code === 'ENOSPC' || code === 'EDQUOT') throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left for ${dest}: wrote ${written} bytes of the snapshot`)
+            throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${dest}: ${(err as Error).message} (wrote ${written} bytes of the snapshot)`)
+          }
         },
         onStderr: (c) => progress.print(c),
       })
       if (reply.exit !== 0) return reply.exit
       progress.endTransfer()
-      await fh.sync()
+      if (temp !== null) await fh.sync()
       await fh.close()
-      await fsp.rename(temp, dest)
+      if (temp !== null) await fsp.rename(temp, dest)
       ok = true
-      process.stdout.write('OK\n')
+      // Not after the database's bytes when DST is this process's stdout (/dev/stdout, a pipe).
+      if (!isOurStdout(target)) process.stdout.write('OK\n')
       return 0
     })
   } finally {
     if (!ok) {
       await fh.close().catch(() => {})
-      await fsp.rm(temp, { force: true })
+      if (temp !== null) await fsp.rm(temp, { force: true })
     }
   }
 }

@@ -35,6 +35,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'min-uptime': Flags.integer({ description: 'a worker that dies sooner than this (ms) crashed quickly [default: 1000]', min: 0 }),
     port: Flags.integer({ description: 'sets PORT for the workers', min: 0, max: 65_535 }),
     socket: socketFlag,
+    spool: Flags.string({ description: 'where a pull streamed to stdout keeps its snapshot meanwhile [default: the system temp directory]' }),
     'wait-ready': Flags.boolean({ description: 'a worker is ready when the app calls ready(), not when it listens', allowNo: true }),
     workers: Flags.string({ char: 'w', description: 'number of workers, or "max" [default: max]' }),
   }
@@ -61,6 +62,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         logFormat: flags['log-format'] as 'json' | 'pretty' | undefined,
         logLevel: flags['log-level'],
         logFile: flags['log-file'],
+        spool: flags.spool,
       }
       const fromFile = await loadConfigFile(cwd, flags.config)
       code = await serve(mergeSettings(cwd, fromFlags, settingsFromEnv(process.env), fromFile))

@@ -27,6 +27,8 @@ export interface ServeSettings {
   logFormat?: LogFormat
   logLevel?: string
   logFile?: string
+  /** Where a streamed pull's snapshot waits (default: the system's temp directory). */
+  spool?: string
   env: Record<string, string>
 }
 
@@ -83,7 +85,7 @@ function logLevel (v: unknown, source: string): string | undefined {
 }
 
 const KNOWN = new Set(['app', 'workers', 'db', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
-  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'env'])
+  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'env'])
 
 /** Reads and checks a config file; paths in it resolve against the file's own folder. */
 export async function loadConfigFile (cwd: string, explicit?: string): Promise<PartialSettings & { file?: string }> {
@@ -158,6 +160,7 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     logFormat: logFormat(c.logFormat, source),
     logLevel: logLevel(c.logLevel, source),
     logFile: c.logFile !== undefined ? at(str(c.logFile, 'logFile', source) as string) : undefined,
+    spool: c.spool !== undefined ? at(str(c.spool, 'spool', source) as string) : undefined,
     env,
   }
   if (out.port !== undefined && out.port > 65535) throw bad('port', 'must be at most 65535', source)
@@ -175,6 +178,7 @@ export function settingsFromEnv (env: NodeJS.ProcessEnv): PartialSettings {
     logFormat: logFormat(get('HOTSWAP_LOG_FORMAT'), source),
     logLevel: logLevel(get('HOTSWAP_LOG_LEVEL'), source),
     logFile: get('HOTSWAP_LOG_FILE'),
+    spool: get('HOTSWAP_SPOOL'),
   }
 }
 
@@ -210,6 +214,7 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     logFormat: pick('logFormat'),
     logLevel: pick('logLevel'),
     logFile: pick('logFile'),
+    spool: ((p) => p === undefined ? undefined : resolve(cwd, p))(pick('spool')),
     env,
   }
 }

@@ -2,8 +2,9 @@
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
 // returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
 
-import { existsSync, createReadStream, promises as fsp } from 'node:fs'
+import { constants, existsSync, createReadStream, promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
@@ -13,9 +14,12 @@ import { formatBytes } from '../shared/format.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
+import { writeAll } from '../shared/write-all.js'
+import { pullDestination, refuseManagedSource } from './cp-paths.js'
 import type { TaskPool } from './pool.js'
 import type { PushReport, SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
+import { checkRoomForSnapshot, checkRoomForUpload, spoolPathFor } from './spool.js'
 import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
@@ -43,6 +47,8 @@ export interface ServerContext {
   socketPath: string
   startedAt: number
   maxBytes: number
+  /** This server's private directory for snapshots being streamed (src/primary/spool.ts). */
+  spoolDir: string
   /** Journal mode per database name, read at start-up (a swap keeps it). */
   journalModes: Map<string, string>
   /** Rolling restart onto new app code (takes the swap lock). */
@@ -103,7 +109,7 @@ async function cp (s: Session, ctx: ServerContext): Promise<number> {
       `both ${a.src} and ${a.dst} are managed databases; one side must be a file or -`)
   }
   if (dstDb !== undefined) return await push(s, ctx, a, dstDb)
-  if (srcDb !== undefined) return await pull(s, ctx, srcDb, a.dst)
+  if (srcDb !== undefined) return await pull(s, ctx, srcDb, a.src, a.dst)
   throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED',
     `neither ${a.src} nor ${a.dst} is a managed database (managed: ${managedList(ctx.databases)})`)
 }
@@ -118,11 +124,17 @@ function tooLarge (ctx: ServerContext): HotswapError {
 
 async function receive (s: Session, ctx: ServerContext, src: string, db: DatabaseInfo): Promise<{ tempPath: string, bytes: number }> {
   const tempPath = tempPathFor(db.path)
+  // What reached the disk, of what came in: a full disk is reported with both.
+  let written = 0
+  let bytes = 0
   try {
     if (src !== '-') {
       // A server-side path: the gem's client sends those, and ours does when the server sees
       // its files (then it says which file it means, and a different one is refused).
       const abs = resolve(s.cwd, src)
+      // Never a live database's -wal (reading it with fs here would drop the POSIX locks of the
+      // snapshot threads' connections) nor a temp file of another swap.
+      refuseManagedSource(src, s.cwd, ctx.databases)
       let st
       try {
         await fsp.access(abs)
@@ -135,6 +147,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
           `the server sees another file at ${abs} than the client does (another container or root?); push its bytes: hotswap cp - LIVE < FILE`)
       }
       s.uploadDone() // Nothing more comes from the client.
+      // A copy that would fill the live database's filesystem is refused before it starts (one
+      // over --max-bytes is refused as that, below).
+      if (st.isFile() && st.size <= ctx.maxBytes) checkRoomForUpload(db, abs, ctx.databases)
       // A file with a -wal beside it may hold committed rows only in the -wal: it is read through
       // SQLite, never as raw bytes.
       if (existsSync(`${abs}-wal`)) {
@@ -144,6 +159,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         return { tempPath, bytes: (await fsp.stat(tempPath)).size }
       }
       if (st.isFile()) {
+        bytes = st.size
         if (st.size > ctx.maxBytes) {
           throw tooLarge(ctx)
         }
@@ -167,8 +183,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
     try {
       const input: Readable = src === '-' ? s.stdin : createReadStream(resolve(s.cwd, src))
       // Slices are gathered into one writev of ~4 MiB (a write per 64 KiB slice cost a thread
-      // pool round trip each); the socket is paused while the disk catches up.
-      let bytes = 0
+      // pool round trip each); the socket is paused while the disk catches up. Every byte of a
+      // batch is written (writeAll): a short last write used to pass as a whole upload.
+      const count = (n: number): void => { written += n }
       let batch: Buffer[] = []
       let batched = 0
       for await (const chunk of input) {
@@ -180,12 +197,12 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         batch.push(buf)
         batched += buf.length
         if (batched >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_SLICES) {
-          await fh.writev(batch)
+          await writeAll(fh, batch, count)
           batch = []
           batched = 0
         }
       }
-      if (batch.length > 0) await fh.writev(batch)
+      if (batch.length > 0) await writeAll(fh, batch, count)
       // fsync before the pause: an un-fsynced file made the rename take 66-83 ms.
       await fh.sync()
       return { tempPath, bytes }
@@ -200,7 +217,9 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${src}: ${e.message}`)
     }
     if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
-      throw new HotswapError('HOTSWAP_ERR_DESTINATION', `no space left beside ${db.path} to receive the upload`)
+      throw new HotswapError('HOTSWAP_ERR_NO_SPACE', written > 0 || src === '-'
+        ? `no space left beside ${db.path} to receive the upload: wrote ${written} of ${bytes} bytes received`
+        : `no space left beside ${db.path} to receive the upload of ${bytes} bytes`)
     }
     throw err
   } finally {
@@ -248,35 +267,87 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   return 0
 }
 
-async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: string): Promise<number> {
+async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: string, dst: string): Promise<number> {
   const log = ctx.logger
-  const toStdout = dst === '-'
-  const dest = toStdout ? db.path : resolve(s.cwd, dst)
-  if (!toStdout && !existsSync(dirname(dest))) {
-    throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${dest}: its directory does not exist`)
-  }
-  const tempPath = tempPathFor(dest, toStdout ? 'pull' : 'tmp')
+  // Decided before anything is written (src/primary/cp-paths.ts): a device or a FIFO is written
+  // through, a regular file replaced by a temp file renamed over it, the rest refused.
+  const target = dst === '-' ? null : pullDestination(dst, s.cwd, src, ctx.databases, true)
+  // The snapshot goes beside a regular destination (to be renamed in); one that is streamed
+  // (stdout, a FIFO, a device) waits in the spool: never beside the live database.
+  const tempPath = target !== null && !target.through ? tempPathFor(target.path) : spoolPathFor(ctx.spoolDir)
+  checkRoomForSnapshot(db, dirname(tempPath), ctx.databases)
   try {
     const started = performance.now()
     const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>
       await ctx.pool.run<{ bytes: number, ms: number }>('snapshot', { livePath: db.path, destPath: tempPath }))
     log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
     if (s.tty) s.stderr(`snapshot of ${db.name}: ${formatBytes(snap.bytes)}\n`)
-    if (toStdout) {
+    if (target === null) {
       for await (const chunk of createReadStream(tempPath, { highWaterMark: 1024 * 1024 })) {
         if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')
         await s.stdout(chunk as Buffer)
       }
+    } else if (target.through) {
+      await writeThrough(s, tempPath, target.path, snap.bytes)
+      await s.stdout('OK\n')
     } else {
       const fh = await fsp.open(tempPath, 'r+')
       try { await fh.sync() } finally { await fh.close() }
-      await fsp.rename(tempPath, dest)
+      await fsp.rename(tempPath, target.path)
       await s.stdout('OK\n')
     }
     log.info(`pull of ${db.name} complete: ${snap.bytes} bytes in ${(performance.now() - started).toFixed(1)} ms`)
     return 0
   } finally {
     removeWithSideFiles(tempPath)
+  }
+}
+
+/**
+ * Copies the snapshot into a FIFO or a device, opened without O_CREAT (nothing is created or
+ * replaced) and non-blocking, so that a FIFO nobody reads holds no thread of the pool: the
+ * open waits a moment for a reader, a full pipe is retried.
+ */
+async function writeThrough (s: Session, from: string, to: string, total: number): Promise<void> {
+  let fh: fsp.FileHandle | undefined
+  for (const deadline = Date.now() + 10_000; fh === undefined;) {
+    try {
+      fh = await fsp.open(to, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENXIO' && Date.now() < deadline && !s.isClosed()) { await sleep(20); continue }
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION', code === 'ENXIO'
+        ? `cannot write ${to}: no process has the FIFO open for reading`
+        : `cannot write ${to}: ${(err as Error).message}`)
+    }
+  }
+  let written = 0
+  try {
+    const st = await fh.stat()
+    if (st.isFile() || st.isDirectory()) {
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION', `${to} was replaced by a ${st.isFile() ? 'file' : 'directory'} during the pull; nothing was written`)
+    }
+    for await (const chunk of createReadStream(from, { highWaterMark: 1024 * 1024 })) {
+      const buf = chunk as Buffer
+      for (let off = 0; off < buf.length;) {
+        if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected during the pull')
+        let n: number
+        try {
+          n = (await fh.write(buf, off)).bytesWritten
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code
+          if (code === 'EAGAIN') { await sleep(5); continue } // a full pipe: its reader is behind
+          if (code === 'ENOSPC') throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left on ${to}: wrote ${written} of ${total} bytes`)
+          if (code === 'EPIPE') throw new HotswapError('HOTSWAP_ERR_DESTINATION', `the reader of ${to} went away: wrote ${written} of ${total} bytes`)
+          throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${to}: ${(err as Error).message} (wrote ${written} of ${total} bytes)`)
+        }
+        if (n === 0) throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write ${to}: it took 0 bytes (wrote ${written} of ${total} bytes)`)
+        off += n
+        written += n
+      }
+    }
+  } finally {
+    await fh.close()
   }
 }
 

@@ -14,6 +14,7 @@ import { TaskPool } from './pool.js'
 import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap-coordinator.js'
 import { journalModeOfHeader } from './sqlite-header.js'
+import { createSpool, removeSpool } from './spool.js'
 import { cleanupOrphans } from './temp-files.js'
 
 /** `--db [NAME=]PATH`: the name defaults to the file name without its extension. */
@@ -66,6 +67,9 @@ export async function serve (opts: ServeSettings): Promise<number> {
     journalModes.set(db.name, journalModeOf(db.path))
   }
 
+  // Snapshots being streamed wait here, not beside the live files (src/primary/spool.ts).
+  const spool = createSpool(opts.spool)
+  process.on('exit', () => { removeSpool(spool.dir) })
   const pool = new TaskPool()
   const supervisor = new Supervisor({
     app,
@@ -105,6 +109,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       socketPath: opts.socket,
       startedAt: Date.now(),
       maxBytes: opts.maxBytes,
+      spoolDir: spool.dir,
       journalModes,
       reload,
     },
@@ -122,6 +127,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
     const removed = cleanupOrphans(db.path)
     if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
   }
+  if (spool.removed.length > 0) log.warn(`removed the spool of ${spool.removed.length} primary process(es) that were killed: ${spool.removed.join(', ')}`)
   process.on('exit', () => { control.stopAccepting() })
   log.info(`hotswap ${VERSION} serving ${app} with ${workers} worker(s)`, {
     pid: process.pid, databases: databases.map((d) => `${d.name}=${d.path}`), socket: opts.socket, port: opts.port ?? null,

@@ -512,6 +512,11 @@ function vacuumInto (srcPath: string, destPath: string): TaskResult<SnapshotOutp
       const code = sqliteCode(err)
       if (code === undefined) throw err
       const source = code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_BUSY')
+      if (code === 'SQLITE_FULL') {
+        let needed = 0
+        try { needed = fs.statSync(srcPath).size } catch { /* only for the message */ }
+        return failure('HOTSWAP_ERR_NO_SPACE', `no space left beside ${destPath} for a copy of ${srcPath} (up to ${needed} bytes)`)
+      }
       return failure(source ? 'HOTSWAP_ERR_SOURCE' : 'HOTSWAP_ERR_DESTINATION',
         `cannot copy ${srcPath} to ${destPath}: ${code}: ${errorMessage(err)}`)
     }

@@ -3,14 +3,29 @@
 // is copied privately), snapshots being pulled
 // (`.NAME.hotswap-pull-<hex>.tmp`) and the hard link that keeps the old file alive across the
 // rename (`.NAME.hotswap-old-<hex>`). All start with `.NAME.hotswap-`, so a primary that was
-// killed mid-swap can clean them up at its next start.
+// killed mid-swap can clean them up at its next start. A pull into FILE writes `.FILE.hotswap-…`
+// beside it the same way. Those names are hotswap's: a `cp` never reads or writes one.
 
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { constants, promises as fsp, readdirSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
+/** Longest name part kept whole in a prefix: its temp names (+ up to 32 bytes) fit NAME_MAX (255). */
+const PREFIX_NAME_BYTES = 200
+
 export function tempPrefix (livePath: string): string {
-  return `.${basename(livePath)}.hotswap-`
+  const name = basename(livePath)
+  if (Buffer.byteLength(name) <= PREFIX_NAME_BYTES) return `.${name}.hotswap-`
+  // A long name is cut (at a character) and made unique again by a digest of the whole name, so
+  // `.NAME.hotswap-<hex>.tmp` never makes a valid NAME too long (ENAMETOOLONG) for its temp file.
+  let cut = name.slice(0, PREFIX_NAME_BYTES - 10)
+  while (Buffer.byteLength(cut) > PREFIX_NAME_BYTES - 10) cut = cut.slice(0, -1)
+  return `.${cut}~${createHash('sha256').update(name).digest('hex').slice(0, 8)}.hotswap-`
+}
+
+/** A name of hotswap's own temp files (`.NAME.hotswap-…`): deleted as an orphan at a start. */
+export function isReservedName (name: string): boolean {
+  return /^\..+\.hotswap-/s.test(name)
 }
 
 export function tempPathFor (livePath: string, kind: 'tmp' | 'pull' = 'tmp'): string {

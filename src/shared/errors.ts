@@ -12,6 +12,7 @@ export const ErrorCodes = {
   HOTSWAP_ERR_BOTH_MANAGED: 'both sides are managed databases',
   HOTSWAP_ERR_SOURCE: 'the source cannot be read',
   HOTSWAP_ERR_DESTINATION: 'the destination cannot be written',
+  HOTSWAP_ERR_NO_SPACE: 'no space left for the file being written',
   HOTSWAP_ERR_ABORTED: 'the upload ended before end-of-input',
   HOTSWAP_ERR_TIMEOUT: 'the upload went idle for too long',
   HOTSWAP_ERR_TOO_LARGE: 'the upload is larger than the limit',
