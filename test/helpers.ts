@@ -94,6 +94,8 @@ export interface ServeOptions {
   env?: Record<string, string>
   /** Wait until this many workers listen (default: all). */
   waitListening?: number
+  /** Run the server as this user and group (tests run as root). */
+  as?: { uid: number, gid: number }
 }
 
 export async function startServe (opts: ServeOptions): Promise<Served> {
@@ -102,7 +104,7 @@ export async function startServe (opts: ServeOptions): Promise<Served> {
   const workers = opts.workers ?? 2
   const args = [opts.app ?? fixture('app.mjs'), '--workers', String(workers), '--port', String(port), '--socket', socket,
     ...opts.dbs.flatMap((d) => ['--db', d]), ...(opts.args ?? [])]
-  return await startServeArgs({ dir: opts.dir, args, port, socket, env: opts.env, waitListening: opts.waitListening ?? workers })
+  return await startServeArgs({ dir: opts.dir, args, port, socket, env: opts.env, waitListening: opts.waitListening ?? workers, as: opts.as })
 }
 
 export interface CliResult {
@@ -221,11 +223,12 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
  * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
  * expects the server to use; they are only recorded on the result.
  */
-export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number }): Promise<Served> {
+export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number, as?: { uid: number, gid: number } }): Promise<Served> {
   const child = spawn(process.execPath, [BIN, 'serve', ...opts.args], {
     cwd: opts.dir,
     env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...opts.as,
   })
   let out = ''
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })

@@ -224,9 +224,9 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
     log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings })
     if (s.tty) s.stderr('checks passed, swapping…\n')
-    // The new file takes the live file's permissions, so a swap does not change who may read it.
-    const liveMode = (await fsp.stat(db.path)).mode & 0o777
-    await fsp.chmod(tempPath, liveMode)
+    // The new file takes the live file's owner, group and mode, so a swap does not change who
+    // may read it (before the pause: a refusal here costs the app nothing).
+    await keepOwnership(tempPath, db.path)
     const report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
     // The size says which upload this was when several pushes queue for the lock.
     log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { bytes })
@@ -237,6 +237,32 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   }
   await s.stdout('OK\n')
   return 0
+}
+
+/**
+ * Gives the temp file the live file's owner, group and permission bits. The owner and group
+ * are set first (chown clears set-id bits, and they are not kept anyway). Root may set any;
+ * another user only a group it belongs to (chown(2)). Where the server may not set them the
+ * push is refused: a swap that quietly made root:daemon 0640 into root:root 0640 locked the
+ * group's readers out. The stat and chown are by path: neither opens the live file.
+ */
+async function keepOwnership (tempPath: string, livePath: string): Promise<void> {
+  const live = await fsp.stat(livePath)
+  const temp = await fsp.stat(tempPath)
+  if (temp.uid !== live.uid || temp.gid !== live.gid) {
+    try {
+      await fsp.chown(tempPath, live.uid, live.gid)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'EPERM' && code !== 'EINVAL') throw err
+      const me = `uid ${process.getuid?.() ?? '?'}`
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION',
+        `${livePath} is owned by ${live.uid}:${live.gid}, which this server (${me}) cannot give the new file: ` +
+        'the swap would change who may read the database; run serve as root or as the file\'s owner, ' +
+        `or chown the live file to the server's user first (${code})`)
+    }
+  }
+  await fsp.chmod(tempPath, live.mode & 0o777)
 }
 
 async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: string): Promise<number> {
