@@ -215,14 +215,14 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   try {
-    const checked = await ctx.pool.run<{ timings: Record<string, number> }>('validate', {
+    const checked = await ctx.pool.run<{ timings: Record<string, number>, startedAt: number, endedAt: number }>('validate', {
       tempPath,
       livePath: db.path,
       skipIntegrity: a.skipIntegrity,
       skipSchema: a.skipSchema,
     })
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
-    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings })
+    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
     if (s.tty) s.stderr('checks passed, swapping…\n')
     // The new file takes the live file's owner, group and mode, so a swap does not change who
     // may read it (before the pause: a refusal here costs the app nothing).
