@@ -346,7 +346,10 @@ export function integrity (path: string): string[] {
   }
 }
 
-/** What a swap or a pull left beside the databases in `dir` (temp files, old-file links). */
+/**
+ * What a swap or a pull left beside the databases in `dir` (temp files, old-file links); not
+ * the lock file a primary keeps beside each database (`.NAME.hotswap-lock`).
+ */
 export function leftovers (dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
+  return readdirSync(dir).filter((n) => n.includes('.hotswap-') && !n.endsWith('.hotswap-lock'))
 }
