@@ -281,8 +281,8 @@ export async function startServeArgs (opts: { dir: string, args: string[], port:
 
 /** What `hotswap status --json` prints. */
 export interface StatusReport {
-  primary: { pid: number, uptimeMs: number, socket: string, version: string, rss: number, uid: number | null, mountNamespace: string | null, root: string | null }
-  workers: Array<{ id: number, pid: number, state: string, uptimeMs: number, restarts: number, rss: number | null, inFlight: number | null, served: number | null }>
+  primary: { pid: number, uptimeMs: number, socket: string, version: string, rss: number, app: { path: string, resolved: string | null }, uid: number | null, mountNamespace: string | null, root: string | null }
+  workers: Array<{ id: number, pid: number, state: string, app: string | null, uptimeMs: number, restarts: number, rss: number | null, inFlight: number | null, served: number | null }>
   databases: Array<{ name: string, path: string, size: number | null, journalMode: string, swaps: number, lastSwapAt: number | null, lastPauseMs: number | null }>
 }
 

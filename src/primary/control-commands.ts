@@ -323,6 +323,7 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
       id: w.id,
       pid: w.pid,
       state: w.state,
+      app: w.app,
       uptimeMs: Date.now() - w.startedAt,
       restarts: ctx.supervisor.restartsOf(w.id),
       rss: stats?.rss ?? null,
@@ -343,6 +344,8 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
       socket: ctx.socketPath,
       version: VERSION,
       rss: process.memoryUsage.rss(),
+      // As given (through a release symlink, say) and the file it named at the last fork.
+      app: ctx.supervisor.app,
       // Whether a client's paths name the same files here: `cp FILE LIVE` then sends the path
       // instead of the bytes.
       ...filesIdentity(),
@@ -356,6 +359,7 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
   }
   const lines = [
     `hotswap ${VERSION}  primary pid ${process.pid}  up ${Math.round(report.primary.uptimeMs / 1000)} s  socket ${ctx.socketPath}`,
+    `app ${report.primary.app.path}${report.primary.app.resolved === report.primary.app.path ? '' : `  (at the last fork: ${report.primary.app.resolved ?? 'missing'})`}`,
     'workers:',
     ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  rss ${w.rss === null ? '-' : formatBytes(w.rss)}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
     'databases:',

@@ -8,6 +8,7 @@ import { HotswapError } from '../shared/errors.js'
 import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
+import { workingDirectory } from '../shared/working-directory.js'
 import type { ServeSettings } from './config.js'
 import { ControlServer } from './control-server.js'
 import { DatabaseLocks } from './database-lock.js'
@@ -56,7 +57,10 @@ function journalModeOf (path: string): string {
 export async function serve (opts: ServeSettings): Promise<number> {
   configureLogger({ format: opts.logFormat, level: opts.logLevel, file: opts.logFile })
   const log = getLogger('primary')
-  const app = resolve(opts.app)
+  // The app path is kept as given, symlinks and all (/srv/app/current/app.js): every fork
+  // resolves it afresh, so a reload after a symlink-switch deploy runs the new release.
+  const cwd = workingDirectory()
+  const app = resolve(cwd, opts.app)
   if (!existsSync(app) || !statSync(app).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `app file not found: ${app}`)
   const databases = parseDatabases(opts.databases)
   const workers = opts.workers === 'max' ? availableParallelism() : opts.workers
@@ -70,6 +74,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const pool = new TaskPool()
   const supervisor = new Supervisor({
     app,
+    cwd,
     workers,
     port: opts.port,
     databases,

@@ -1,0 +1,108 @@
+// Issue 10, item 12: after a symlink-switch deploy (`current -> releases/2`), `hotswap reload`
+// said it succeeded and ran the old release: the app path, and the working directory the workers
+// inherited, had been resolved once through the old link at start-up. Once the old release was
+// pruned, no worker could restart. Now every fork enters the working directory by name and
+// imports the app path as given, so both follow the link; `status` shows the path as given and
+// the file it named at the last fork.
+//
+//   cd current && hotswap serve app.mjs     (current -> releases/1, as a shell leaves $PWD)
+//   ln -sfn releases/2 current; hotswap reload  ─▶ version 2
+//   rm -r releases/1; kill a worker             ─▶ its replacement is on version 2
+
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { copyFileSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cli, fixture, freePort, labelOf, request, ROOT, seed, startServeArgs, statusJson, tempDir, waitUntil, type Served } from '../helpers.js'
+import { exchange, gemStream } from '../faults/support.js'
+
+let t: ReturnType<typeof tempDir>
+let served: Served
+let current: string
+let socket: string
+let live: string
+
+function release (n: number): string {
+  const dir = join(t.dir, 'releases', String(n))
+  mkdirSync(dir, { recursive: true })
+  copyFileSync(fixture('versioned-app.mjs'), join(dir, 'app.mjs'))
+  writeFileSync(join(dir, 'VERSION'), String(n)) // versioned-app reads it from its working directory
+  return dir
+}
+
+/** `ln -sfn releases/N current`, atomically, as deploy tools do. */
+function pointCurrentAt (n: number): void {
+  symlinkSync(join('releases', String(n)), `${current}.next`)
+  renameSync(`${current}.next`, current)
+}
+
+async function versions (n: number): Promise<Set<string>> {
+  const seen = new Set<string>()
+  for (let i = 0; i < n; i++) seen.add(String((await request(served.port, '/version', { keepAlive: false })).json().version))
+  return seen
+}
+
+before(async () => {
+  t = tempDir()
+  // The releases import 'hotswap' as an installed app would.
+  mkdirSync(join(t.dir, 'node_modules'))
+  symlinkSync(ROOT, join(t.dir, 'node_modules', 'hotswap'))
+  release(1)
+  release(2)
+  current = join(t.dir, 'current')
+  pointCurrentAt(1)
+  mkdirSync(join(t.dir, 'data'))
+  live = join(t.dir, 'data', 'live.sqlite3')
+  seed(live, { label: 'v0' })
+  const port = await freePort()
+  socket = join(t.dir, 'sock', 'hotswap.sock')
+  served = await startServeArgs({
+    dir: current,
+    env: { PWD: current },
+    args: ['app.mjs', '--workers', '2', '--port', String(port), '--socket', socket, '--db', live],
+    port,
+    socket,
+    waitListening: 2,
+  })
+})
+
+after(async () => {
+  await served?.stop()
+  t?.cleanup()
+})
+
+test('reload after switching current to releases/2 runs release 2, and a restart after pruning releases/1 too', async () => {
+  assert.deepEqual(await versions(10), new Set(['1']))
+  let st = await statusJson(socket, t.dir)
+  const given = join(current, 'app.mjs')
+  assert.deepEqual(st.primary.app, { path: given, resolved: realpathSync(join(t.dir, 'releases', '1', 'app.mjs')) })
+
+  pointCurrentAt(2)
+  const r = await cli(['reload', '--socket', socket], { cwd: t.dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(await versions(10), new Set(['2']), 'every worker runs the release current points at')
+  const two = realpathSync(join(t.dir, 'releases', '2', 'app.mjs'))
+  st = await statusJson(socket, t.dir)
+  assert.deepEqual(st.primary.app, { path: given, resolved: two })
+  assert.deepEqual(st.workers.map((w) => w.app), [two, two])
+
+  rmSync(join(t.dir, 'releases', '1'), { recursive: true })
+  const victim = st.workers[0]?.pid as number
+  process.kill(victim, 'SIGKILL')
+  await waitUntil('a replacement for the killed worker', async () => {
+    const now = await statusJson(socket, t.dir)
+    return now.workers.length === 2 && now.workers.every((w) => w.pid !== victim && w.state === 'ready')
+  }, 30_000)
+  assert.deepEqual(await versions(10), new Set(['2']))
+
+  // The gem's client sends paths relative to the server's working directory: current, by name
+  // (the primary itself still sits in the pruned release's directory).
+  seed(join(current, 'next.sqlite3'), { label: 'from-release-2' })
+  const pushed = await exchange(socket, gemStream(['cp', 'next.sqlite3', 'live']), { timeoutMs: 30_000 })
+  assert.equal(pushed.control?.exit, 0, pushed.stderr)
+  assert.equal(labelOf(live), 'from-release-2')
+
+  const text = await cli(['status', '--socket', socket], { cwd: t.dir })
+  assert.equal(text.code, 0, text.stderr)
+  assert.ok(text.stdout.toString().includes(`app ${given}  (at the last fork: ${two})`), text.stdout.toString())
+})
