@@ -18,13 +18,14 @@ import assert from 'node:assert/strict'
 import { readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, fixture, labelOf, leftovers, request, seed, sleep, startServe, tempDir, waitUntil, type Served } from '../helpers.js'
-import { integrity, waitInFlight } from './support.js'
+import { cli, fixture, labelOf, leftovers, load, request, seed, sleep, startServe, tempDir, waitUntil, type Served } from '../helpers.js'
+import { integrity, report, waitInFlight } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 let other: string
+let traffic: ReturnType<typeof load> | undefined
 
 before(async () => {
   t = tempDir()
@@ -37,6 +38,7 @@ before(async () => {
 })
 
 after(async () => {
+  await traffic?.stop()
   await served?.stop()
   t?.cleanup()
 })
@@ -55,10 +57,12 @@ function openUploadsOfOther (): number {
   return seen.size
 }
 
-test('the install does not queue behind other pushes\' validations while every worker is paused', async () => {
+test('the install does not queue behind other pushes\' validations while every worker is paused', async (tt) => {
   const release = join(t.dir, 'release')
   const held = request(served.port, `/hold?file=${encodeURIComponent(release)}`)
   await waitInFlight(served.socket, 1)
+  // HTTP load throughout: requests queue during the pause and are answered after it.
+  traffic = load(served.port, { paths: ['/label'], concurrency: 4 })
 
   const small = join(t.dir, 'small.sqlite3')
   seed(small, { label: 'small' })
@@ -102,6 +106,12 @@ test('the install does not queue behind other pushes\' validations while every w
   const firstEnd = Math.min(...running.map((c) => c.endedAt))
   assert.ok(pause.installStartedAt < firstEnd,
     `the install started ${(pause.installStartedAt - firstEnd).toFixed(1)} ms after the first validation running at its submission ended`)
+
+  const http = await traffic.stop()
+  assert.equal(http.failed, 0, http.errors.join('\n'))
+  report(tt, 'the install submitted while other pushes\' validations fill the shared threads (it starts at once on the swap\'s thread)', {
+    faults: 1, survived: 1, lost: 0, tempLeft: leftovers(t.dir).length, requestsOk: http.ok, requestsFailed: http.failed,
+  })
 
   assert.equal(labelOf(live), 'small')
   assert.equal(labelOf(other), 'o1')
