@@ -21,24 +21,27 @@ let served: Served
 let current: string
 let socket: string
 let live: string
+let configured: Served | undefined
 
-function release (n: number): string {
-  const dir = join(t.dir, 'releases', String(n))
+function release (root: string, n: number, config?: object): string {
+  const dir = join(root, 'releases', String(n))
   mkdirSync(dir, { recursive: true })
   copyFileSync(fixture('versioned-app.mjs'), join(dir, 'app.mjs'))
   writeFileSync(join(dir, 'VERSION'), String(n)) // versioned-app reads it from its working directory
+  if (config !== undefined) writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify(config))
   return dir
 }
 
 /** `ln -sfn releases/N current`, atomically, as deploy tools do. */
-function pointCurrentAt (n: number): void {
-  symlinkSync(join('releases', String(n)), `${current}.next`)
-  renameSync(`${current}.next`, current)
+function pointCurrentAt (root: string, n: number): void {
+  const link = join(root, 'current')
+  symlinkSync(join('releases', String(n)), `${link}.next`)
+  renameSync(`${link}.next`, link)
 }
 
-async function versions (n: number): Promise<Set<string>> {
+async function versions (s: Served, n: number): Promise<Set<string>> {
   const seen = new Set<string>()
-  for (let i = 0; i < n; i++) seen.add(String((await request(served.port, '/version', { keepAlive: false })).json().version))
+  for (let i = 0; i < n; i++) seen.add(String((await request(s.port, '/version', { keepAlive: false })).json().version))
   return seen
 }
 
@@ -47,10 +50,10 @@ before(async () => {
   // The releases import 'hotswap' as an installed app would.
   mkdirSync(join(t.dir, 'node_modules'))
   symlinkSync(ROOT, join(t.dir, 'node_modules', 'hotswap'))
-  release(1)
-  release(2)
+  release(t.dir, 1)
+  release(t.dir, 2)
   current = join(t.dir, 'current')
-  pointCurrentAt(1)
+  pointCurrentAt(t.dir, 1)
   mkdirSync(join(t.dir, 'data'))
   live = join(t.dir, 'data', 'live.sqlite3')
   seed(live, { label: 'v0' })
@@ -68,19 +71,20 @@ before(async () => {
 
 after(async () => {
   await served?.stop()
+  await configured?.stop()
   t?.cleanup()
 })
 
 test('reload after switching current to releases/2 runs release 2, and a restart after pruning releases/1 too', async () => {
-  assert.deepEqual(await versions(10), new Set(['1']))
+  assert.deepEqual(await versions(served, 10), new Set(['1']))
   let st = await statusJson(socket, t.dir)
   const given = join(current, 'app.mjs')
   assert.deepEqual(st.primary.app, { path: given, resolved: realpathSync(join(t.dir, 'releases', '1', 'app.mjs')) })
 
-  pointCurrentAt(2)
+  pointCurrentAt(t.dir, 2)
   const r = await cli(['reload', '--socket', socket], { cwd: t.dir })
   assert.equal(r.code, 0, r.stderr)
-  assert.deepEqual(await versions(10), new Set(['2']), 'every worker runs the release current points at')
+  assert.deepEqual(await versions(served, 10), new Set(['2']), 'every worker runs the release current points at')
   const two = realpathSync(join(t.dir, 'releases', '2', 'app.mjs'))
   st = await statusJson(socket, t.dir)
   assert.deepEqual(st.primary.app, { path: given, resolved: two })
@@ -93,7 +97,7 @@ test('reload after switching current to releases/2 runs release 2, and a restart
     const now = await statusJson(socket, t.dir)
     return now.workers.length === 2 && now.workers.every((w) => w.pid !== victim && w.state === 'ready')
   }, 30_000)
-  assert.deepEqual(await versions(10), new Set(['2']))
+  assert.deepEqual(await versions(served, 10), new Set(['2']))
 
   // The gem's client sends paths relative to the server's working directory: current, by name
   // (the primary itself still sits in the pruned release's directory).
@@ -105,4 +109,23 @@ test('reload after switching current to releases/2 runs release 2, and a restart
   const text = await cli(['status', '--socket', socket], { cwd: t.dir })
   assert.equal(text.code, 0, text.stderr)
   assert.ok(text.stdout.toString().includes(`app ${given}  (at the last fork: ${two})`), text.stdout.toString())
+})
+
+test('a config file\'s relative app follows the link too', async () => {
+  const root = join(t.dir, 'cfg')
+  mkdirSync(join(root, 'data'), { recursive: true })
+  const db = join(root, 'data', 'cfg.sqlite3')
+  seed(db, { label: 'c0' })
+  const port = await freePort()
+  const sock = join(root, 'sock', 'hotswap.sock')
+  for (const n of [1, 2]) release(root, n, { app: 'app.mjs', workers: 1, port, socket: sock, db: [db] })
+  pointCurrentAt(root, 1)
+  const here = join(root, 'current')
+  configured = await startServeArgs({ dir: here, env: { PWD: here }, args: [], port, socket: sock, waitListening: 1 })
+  assert.deepEqual(await versions(configured, 3), new Set(['1']))
+  pointCurrentAt(root, 2)
+  const r = await cli(['reload', '--socket', sock], { cwd: t.dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(await versions(configured, 3), new Set(['2']))
+  assert.equal((await statusJson(sock, t.dir)).primary.app.path, join(here, 'app.mjs'))
 })
