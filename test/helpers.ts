@@ -223,8 +223,8 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
  * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
  * expects the server to use; they are only recorded on the result.
  */
-export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number, as?: { uid: number, gid: number } }): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...opts.args], {
+export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number, as?: { uid: number, gid: number }, bin?: string }): Promise<Served> {
+  const child = spawn(process.execPath, [opts.bin ?? BIN, 'serve', ...opts.args], {
     cwd: opts.dir,
     env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

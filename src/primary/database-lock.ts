@@ -48,7 +48,8 @@ function lockOne (livePath: string): Database.Database {
   try {
     // timeout 0: a held lock is an answer, not something to wait for.
     db = new Database(lockPath, { timeout: 0 })
-    db.pragma('journal_mode = OFF') // no -journal beside it
+    // No -journal beside it (OFF is refused in better-sqlite3's defensive mode: it stays DELETE).
+    db.pragma('journal_mode = MEMORY')
     db.pragma('locking_mode = EXCLUSIVE')
     db.exec('BEGIN EXCLUSIVE')
     db.exec('COMMIT') // in EXCLUSIVE locking mode the lock stays until close()

@@ -8,7 +8,7 @@
 
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { realpathSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
@@ -68,6 +68,13 @@ export interface SupervisorOptions {
 type Options = Required<Omit<SupervisorOptions, 'port' | 'env' | 'cwd'>> & { port?: number, env: Record<string, string>, cwd?: string }
 
 const BOOTSTRAP = fileURLToPath(new URL('../worker/bootstrap.js', import.meta.url))
+
+/** Why no worker can start any more, when the runtime this primary forks them on is gone. */
+function runtimeMissing (): string | null {
+  if (existsSync(BOOTSTRAP)) return null
+  return `the worker runtime ${BOOTSTRAP} is gone (was the release hotswap serve runs from removed?); ` +
+    'restart hotswap serve to run hotswap from where it is now'
+}
 
 export class Supervisor extends EventEmitter {
   readonly #opts: Options
@@ -223,6 +230,14 @@ export class Supervisor extends EventEmitter {
       this.log.error(`worker ${slot}: the app ${this.#opts.app} cannot be found now: ${(err as Error).message}`)
     }
     this.#lastApp = app
+    // The workers run this primary's own runtime: hotswap installed inside a release that a
+    // deploy has since pruned is gone for them (the primary keeps its copy in memory). Nothing
+    // short of a restart of the primary brings it back, so say so, and do not retry.
+    const runtimeGone = runtimeMissing()
+    if (runtimeGone !== null) {
+      this.lastFailure = runtimeGone
+      this.log.error(`worker ${slot} cannot start: ${runtimeGone}`)
+    }
     const worker = cluster.fork(env)
     const pid = worker.process.pid ?? -1
     let markReady!: () => void
@@ -238,6 +253,7 @@ export class Supervisor extends EventEmitter {
       rpc: new Rpc<PrimaryRequest>((msg) => worker.isConnected() && worker.send(msg)),
       startedAt: Date.now(),
       planned: false,
+      ...(runtimeGone !== null ? { startupError: runtimeGone } : {}),
       ready,
     }
     this.#workers.set(worker.id, managed)
@@ -348,8 +364,9 @@ export class Supervisor extends EventEmitter {
     }
     // Another worker already holds this slot (a reload's replacement): nothing to restart.
     if (this.all().some((o) => o.id === w.id)) return
-    if (code === EXIT_CONFIG) {
-      this.#abandon(w.id, `worker ${w.id} cannot start: ${this.lastFailure || 'a configuration error'}; not restarting it`)
+    const gone = runtimeMissing()
+    if (code === EXIT_CONFIG || gone !== null) {
+      this.#abandon(w.id, `worker ${w.id} cannot start: ${gone ?? (this.lastFailure || 'a configuration error')}; not restarting it`)
       return
     }
     const uptime = Date.now() - w.startedAt

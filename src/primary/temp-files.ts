@@ -73,7 +73,8 @@ export function cleanupOrphans (livePath: string): string[] {
   const lock = basename(lockPathFor(livePath))
   const removed: string[] = []
   for (const name of readdirSync(dir)) {
-    if (!name.startsWith(prefix) || name === lock) continue
+    // The lock file and any side file SQLite ever made of it (a -journal, by older versions).
+    if (!name.startsWith(prefix) || name.startsWith(lock)) continue
     rmSync(join(dir, name), { force: true, recursive: true }) // a copy's staging directory too
     removed.push(name)
   }

@@ -83,6 +83,7 @@ test('a second serve on the same database is refused and the first one\'s upload
   assert.equal((await request(first.port, '/label')).json().label, 'v1')
   assert.deepEqual(leftovers(t.dir), [])
   assert.equal(await first.stop(), 0)
+  assert.doesNotMatch(first.output(), /left by an interrupted swap/, 'the lock leaves no side file to clean up')
 })
 
 test('the lock goes with its primary: after a stop, and after a SIGKILL, the next serve starts', async () => {

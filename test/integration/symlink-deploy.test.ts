@@ -11,7 +11,7 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, fixture, freePort, labelOf, request, ROOT, seed, startServeArgs, statusJson, tempDir, waitUntil, type Served } from '../helpers.js'
 import { exchange, gemStream } from '../faults/support.js'
@@ -22,6 +22,7 @@ let current: string
 let socket: string
 let live: string
 let configured: Served | undefined
+let bundled: Served | undefined
 
 function release (root: string, n: number, config?: object): string {
   const dir = join(root, 'releases', String(n))
@@ -72,6 +73,7 @@ before(async () => {
 after(async () => {
   await served?.stop()
   await configured?.stop()
+  await bundled?.stop()
   t?.cleanup()
 })
 
@@ -128,4 +130,49 @@ test('a config file\'s relative app follows the link too', async () => {
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(await versions(configured, 3), new Set(['2']))
   assert.equal((await statusJson(sock, t.dir)).primary.app.path, join(here, 'app.mjs'))
+})
+
+test('hotswap installed inside a pruned release: a worker that cannot start says why, and is not restarted in a loop', async () => {
+  const root = join(t.dir, 'bundled')
+  mkdirSync(join(root, 'data'), { recursive: true })
+  const db = join(root, 'data', 'b.sqlite3')
+  seed(db, { label: 'b0' })
+  for (const n of [1, 2]) {
+    // Each release has its own copy of hotswap in its node_modules, as `npm ci` leaves it.
+    const pkg = join(release(root, n), 'node_modules', 'hotswap')
+    mkdirSync(pkg, { recursive: true })
+    for (const part of ['package.json', 'bin', join('dist', 'src')]) cpSync(join(ROOT, part), join(pkg, part), { recursive: true })
+    symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'))
+  }
+  pointCurrentAt(root, 1)
+  const here = join(root, 'current')
+  const port = await freePort()
+  const sock = join(root, 'sock', 'hotswap.sock')
+  bundled = await startServeArgs({
+    dir: here,
+    env: { PWD: here },
+    bin: join(here, 'node_modules', 'hotswap', 'bin', 'run.js'),
+    args: ['app.mjs', '--workers', '2', '--port', String(port), '--socket', sock, '--db', db],
+    port,
+    socket: sock,
+    waitListening: 2,
+  })
+  pointCurrentAt(root, 2)
+  assert.equal((await cli(['reload', '--socket', sock], { cwd: t.dir })).code, 0)
+  assert.deepEqual(await versions(bundled, 4), new Set(['2']))
+
+  // The primary runs the hotswap of release 1, and so would every worker it starts.
+  rmSync(join(root, 'releases', '1'), { recursive: true })
+  const st = await statusJson(sock, t.dir)
+  const victim = st.workers[0]?.pid as number
+  process.kill(victim, 'SIGKILL')
+  const gone = await bundled.waitForLog(/worker runtime .* is gone/, 20_000)
+  assert.match(String(gone.message), /restart hotswap serve/)
+  await bundled.waitForLog(/not restarting it/, 20_000)
+  const starts = bundled.logs().filter((l) => /^worker 1 started/.test(String(l.message)) && l.role === 'supervisor')
+  assert.ok(starts.length <= 4, `worker 1 was not restarted in a loop (${starts.length} starts)`)
+  assert.deepEqual(await versions(bundled, 4), new Set(['2']), 'the other worker keeps serving')
+  const r = await cli(['reload', '--socket', sock], { cwd: t.dir })
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /worker runtime .* is gone/)
 })
