@@ -16,7 +16,7 @@
 // drop the lock. Nothing but this connection opens it (cleanupOrphans leaves it alone). It is
 // a file of its own, never the live database: the primary must not open the live files.
 
-import { readFileSync, statSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
@@ -44,6 +44,17 @@ export class DatabaseLocks {
 
 function lockOne (livePath: string): Database.Database {
   const lockPath = lockPathFor(livePath)
+  // SQLite opens a file it may not write read-only, without a word, and then takes only a read
+  // lock, which two primaries can share (measured). access(2) checks by path, opening nothing.
+  if (existsSync(lockPath)) {
+    try {
+      accessSync(lockPath, constants.W_OK)
+    } catch {
+      throw new HotswapError('HOTSWAP_ERR_CONFIG',
+        `cannot lock ${livePath} for this server: ${lockPath} is not writable by this user (uid ${process.getuid?.() ?? '?'}, ` +
+        `the file's is ${statSync(lockPath).uid}); remove it, or run serve as the user who made it`)
+    }
+  }
   let db: Database.Database | undefined
   try {
     // timeout 0: a held lock is an answer, not something to wait for.

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, labelOf, request, seed, startServe, startServeArgs, fixture, tempDir, waitExit, waitUntil, type Served } from '../helpers.js'
 import { frame, leftovers } from '../faults/support.js'
@@ -98,4 +98,20 @@ test('the lock goes with its primary: after a stop, and after a SIGKILL, the nex
   servers.push(c)
   assert.equal(c.child.exitCode, null, c.output())
   assert.equal((await request(c.port, '/label')).json().label, 'v1')
+})
+
+test('a lock file this user may not write is refused (it would only get a shared read lock)', async () => {
+  const NOBODY = 65534
+  chmodSync(t.dir, 0o755)
+  const dir = join(t.dir, 'nobody')
+  mkdirSync(dir)
+  const db = join(dir, 'n.sqlite3')
+  seed(db, { label: 'n0' })
+  chownSync(dir, NOBODY, NOBODY)
+  chownSync(db, NOBODY, NOBODY)
+  writeFileSync(join(dir, '.n.sqlite3.hotswap-lock'), '') // left by a serve run as root once
+  const s = await startServe({ dir, dbs: [db], workers: 1, as: { uid: NOBODY, gid: NOBODY } })
+  servers.push(s)
+  assert.equal(await waitExit(s), 1, s.output())
+  assert.match(s.output(), /ERROR \[HOTSWAP_ERR_CONFIG\] cannot lock .*n\.sqlite3 for this server: .*hotswap-lock is not writable by this user \(uid 65534, the file's is 0\)/)
 })
