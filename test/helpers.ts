@@ -94,6 +94,8 @@ export interface ServeOptions {
   env?: Record<string, string>
   /** Wait until this many workers listen (default: all). */
   waitListening?: number
+  /** Run the server as this user and group (tests run as root). */
+  as?: { uid: number, gid: number }
 }
 
 export async function startServe (opts: ServeOptions): Promise<Served> {
@@ -102,7 +104,7 @@ export async function startServe (opts: ServeOptions): Promise<Served> {
   const workers = opts.workers ?? 2
   const args = [opts.app ?? fixture('app.mjs'), '--workers', String(workers), '--port', String(port), '--socket', socket,
     ...opts.dbs.flatMap((d) => ['--db', d]), ...(opts.args ?? [])]
-  return await startServeArgs({ dir: opts.dir, args, port, socket, env: opts.env, waitListening: opts.waitListening ?? workers })
+  return await startServeArgs({ dir: opts.dir, args, port, socket, env: opts.env, waitListening: opts.waitListening ?? workers, as: opts.as })
 }
 
 export interface CliResult {
@@ -221,11 +223,12 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
  * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
  * expects the server to use; they are only recorded on the result.
  */
-export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number }): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...opts.args], {
+export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number, as?: { uid: number, gid: number }, bin?: string }): Promise<Served> {
+  const child = spawn(process.execPath, [opts.bin ?? BIN, 'serve', ...opts.args], {
     cwd: opts.dir,
     env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...opts.as,
   })
   let out = ''
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
@@ -278,8 +281,8 @@ export async function startServeArgs (opts: { dir: string, args: string[], port:
 
 /** What `hotswap status --json` prints. */
 export interface StatusReport {
-  primary: { pid: number, uptimeMs: number, socket: string, version: string, rss: number, uid: number | null, mountNamespace: string | null, root: string | null }
-  workers: Array<{ id: number, pid: number, state: string, uptimeMs: number, restarts: number, rss: number | null, inFlight: number | null, served: number | null }>
+  primary: { pid: number, uptimeMs: number, socket: string, version: string, rss: number, app: { path: string, resolved: string | null }, uid: number | null, mountNamespace: string | null, root: string | null }
+  workers: Array<{ id: number, pid: number, state: string, app: string | null, uptimeMs: number, restarts: number, rss: number | null, inFlight: number | null, served: number | null }>
   databases: Array<{ name: string, path: string, size: number | null, journalMode: string, swaps: number, lastSwapAt: number | null, lastPauseMs: number | null }>
 }
 
@@ -343,9 +346,12 @@ export function integrity (path: string): string[] {
   }
 }
 
-/** What a swap or a pull left beside the databases in `dir` (temp files, old-file links). */
+/**
+ * What a swap or a pull left beside the databases in `dir` (temp files, old-file links); not
+ * the lock file a primary keeps beside each database (`.NAME.hotswap-lock`).
+ */
 export function leftovers (dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.includes('.hotswap-'))
+  return readdirSync(dir).filter((n) => n.includes('.hotswap-') && !n.endsWith('.hotswap-lock'))
 }
 
 /**

@@ -6,7 +6,7 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { closeSync, constants, createReadStream, existsSync, fstatSync, openSync, promises as fsp, statSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, constants, createReadStream, existsSync, fstatSync, openSync, promises as fsp, readlinkSync, readSync, realpathSync, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -15,6 +15,7 @@ import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
 import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/cp-paths.js'
+import { journalModeOfHeader } from '../primary/sqlite-header.js'
 import { createExclusive, tempPathFor } from '../primary/temp-files.js'
 import { writeAllSync } from '../shared/write-all.js'
 import { runRemote } from './connection.js'
@@ -119,6 +120,10 @@ export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
   const tty = process.stderr.isTTY === true
   if (o.src === '-') {
+    // stdin redirected from a database whose builder still has it open may hold committed rows
+    // only in the -wal beside it: push that file as `cp FILE LIVE` would, through SQLite.
+    const behind = databaseBehindStdin()
+    if (behind !== null) return await pushFile({ ...o, src: behind }, tty, (await serverFacts(o.socketPath)).databases)
     const size = sizeOfFd(0)
     const progress = new Progress('push', size)
     // stdin redirected from a file is read in 1 MiB pieces; process.stdin reads 64 KiB at a time.
@@ -159,11 +164,15 @@ export async function cp (o: CpOptions): Promise<number> {
   return local && !target.through ? await pullPath(o, tty, target) : await pullFile(o, tty, target)
 }
 
-/** The source, checked readable here so that its error names the path as the user typed it. */
+/**
+ * The source, checked readable here so that its error names the path as the user typed it.
+ * Symlinks are resolved: SQLite keeps a linked database's -wal beside the link's target, so
+ * `${link}-wal` would not be there and the rows in it would be lost to a raw copy.
+ */
 async function readableSource (o: CpOptions, dbs: DatabaseInfo[]): Promise<{ src: string, st: Stats }> {
-  const src = resolve(o.src)
   refuseManagedSource(o.src, process.cwd(), dbs)
   try {
+    const src = realpathSync(resolve(o.src))
     const st = statSync(src)
     if (!st.isFile()) throw new Error('not a regular file')
     await fsp.access(src, fsp.constants.R_OK)
@@ -187,38 +196,68 @@ async function pushPath (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promi
   })).exit)
 }
 
+/**
+ * The file stdin is redirected from, when it is a database with a -wal beside it; null when
+ * stdin is not a regular file, or has no -wal (its bytes are then the whole database). The
+ * path comes from /proc/self/fd/0 (Linux) and must name the very file on fd 0. A WAL-mode
+ * database whose path cannot be found (deleted, or no /proc) is refused: its -wal cannot be
+ * looked for, and rows only there would be lost without a word.
+ */
+function databaseBehindStdin (): string | null {
+  let st: Stats
+  try {
+    st = fstatSync(0)
+  } catch {
+    return null
+  }
+  if (!st.isFile()) return null
+  let path: string | null = null
+  try {
+    const named = readlinkSync('/proc/self/fd/0')
+    const same = statSync(named)
+    if (named.startsWith('/') && same.dev === st.dev && same.ino === st.ino) path = named
+  } catch { /* no /proc, or the file was deleted or renamed */ }
+  if (path !== null) return existsSync(`${path}-wal`) ? path : null
+  // pread: the stream that sends stdin still starts at its beginning.
+  const head = Buffer.alloc(20)
+  const n = readSync(0, head, 0, head.length, 0)
+  if (journalModeOfHeader(head.subarray(0, n)) !== 'wal') return null
+  throw new HotswapError('HOTSWAP_ERR_SOURCE',
+    'stdin is a WAL-mode database whose path cannot be found, so its -wal (rows committed but not yet checkpointed) cannot be read; ' +
+    'push it by name: hotswap cp FILE LIVE')
+}
+
 /** Push by streaming the bytes (the server cannot see this file). */
 async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promise<number> {
   const { src } = await readableSource(o, dbs)
   let snapshot: string | null = null
   let path = src
-  if (existsSync(`${src}-wal`)) {
-    // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
-    // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
-    snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
-    // Created here, exclusively and 0600 (VACUUM INTO takes an empty file): SQLite would give
-    // the copy the umask's mode, readable by others in a shared temp directory.
-    closeSync(openSync(snapshot, 'wx', 0o600))
-    // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
-    const { default: Database } = await import('better-sqlite3')
-    try {
-      const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
-      try {
-        db.prepare('VACUUM INTO ?').run(snapshot)
-      } finally {
-        db.close()
-      }
-    } catch (err) {
-      await fsp.rm(snapshot, { force: true })
-      if ((err as { code?: unknown }).code === 'SQLITE_FULL') {
-        const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
-        throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (up to ${size(src) + size(`${src}-wal`)} bytes); set TMPDIR to a directory with room`)
-      }
-      throw err
-    }
-    path = snapshot
-  }
   try {
+    if (existsSync(`${src}-wal`)) {
+      // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
+      // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
+      snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
+      // Created here, exclusively and private (0600): SQLite would create it with the umask's
+      // mode, readable by every user of a shared /tmp while it is sent.
+      closeSync(openSync(snapshot, 'wx', 0o600))
+      // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
+      const { default: Database } = await import('better-sqlite3')
+      try {
+        const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
+        try {
+          db.prepare('VACUUM INTO ?').run(snapshot)
+        } finally {
+          db.close()
+        }
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'SQLITE_FULL') {
+          const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
+          throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (up to ${size(src) + size(`${src}-wal`)} bytes); set TMPDIR to a directory with room`)
+        }
+        throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${o.src} (it has a -wal beside it) through SQLite: ${(err as Error).message}`)
+      }
+      path = snapshot
+    }
     const progress = new Progress('push', statSync(path).size)
     return await withProgress(progress, async () => (await runRemote({
       socketPath: o.socketPath,
@@ -229,7 +268,10 @@ async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promi
       onStderr: (c) => progress.print(c),
     })).exit)
   } finally {
-    if (snapshot !== null) await fsp.rm(snapshot, { force: true })
+    if (snapshot !== null) {
+      await fsp.rm(snapshot, { force: true })
+      await fsp.rm(`${snapshot}-journal`, { force: true })
+    }
   }
 }
 

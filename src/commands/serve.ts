@@ -4,6 +4,7 @@ import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
 import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
+import { workingDirectory } from '../shared/working-directory.js'
 
 export default class Serve extends HotswapCommand {
   static args = {
@@ -64,7 +65,8 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         logFile: flags['log-file'],
         spool: flags.spool,
       }
-      const fromFile = await loadConfigFile(cwd, flags.config)
+      // Found by the folder's name, so that its `app` follows a release symlink (see config.ts).
+      const fromFile = await loadConfigFile(workingDirectory(), flags.config)
       code = await serve(mergeSettings(cwd, fromFlags, settingsFromEnv(process.env), fromFile))
     } catch (err) {
       code = reportError(err)

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
+import { realpathOr } from '../shared/managed.js'
 import { DEFAULT_SOCKET } from '../shared/socket-path.js'
 
 export interface ServeSettings {
@@ -114,8 +115,12 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
   for (const key of Object.keys(c)) {
     if (!KNOWN.has(key)) throw bad(key, `is not a known setting (known: ${[...KNOWN].join(', ')})`, source)
   }
+  // The app path keeps the folder as named (through a release symlink, say): every fork resolves
+  // it again. The other paths are fixed at start-up, through the links as they are now.
   const base = dirname(file)
-  const at = (p: string): string => isAbsolute(p) ? p : resolve(base, p)
+  const realBase = realpathOr(base)
+  const at = (p: string): string => isAbsolute(p) ? p : resolve(realBase, p)
+  const appAt = (p: string): string => isAbsolute(p) ? p : resolve(base, p)
   let databases: string[] | undefined
   if (c.db !== undefined) {
     const list = Array.isArray(c.db) ? c.db : [c.db]
@@ -144,7 +149,7 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
   if (c.waitReady !== undefined && typeof c.waitReady !== 'boolean') throw bad('waitReady', 'must be true or false', source)
   const out: PartialSettings & { file?: string } = {
     file,
-    app: c.app !== undefined ? at(str(c.app, 'app', source) as string) : undefined,
+    app: c.app !== undefined ? appAt(str(c.app, 'app', source) as string) : undefined,
     workers: workersValue(c.workers, source),
     databases,
     socket: c.socket !== undefined ? at(str(c.socket, 'socket', source) as string) : undefined,

@@ -235,18 +235,18 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   let report: PushReport
   try {
-    const checked = await ctx.pool.run<{ timings: Record<string, number> }>('validate', {
+    const checked = await ctx.pool.run<{ timings: Record<string, number>, startedAt: number, endedAt: number }>('validate', {
       tempPath,
       livePath: db.path,
       skipIntegrity: a.skipIntegrity,
       skipSchema: a.skipSchema,
     })
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
-    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings })
+    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
     if (s.tty) s.stderr('checks passed, swapping…\n')
-    // The new file takes the live file's permissions, so a swap does not change who may read it.
-    const liveMode = (await fsp.stat(db.path)).mode & 0o777
-    await fsp.chmod(tempPath, liveMode)
+    // The new file takes the live file's owner, group and mode, so a swap does not change who
+    // may read it (before the pause: a refusal here costs the app nothing).
+    await keepOwnership(tempPath, db.path)
     report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
     // The size says which upload this was when several pushes queue for the lock.
     log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { bytes })
@@ -265,6 +265,32 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   }
   await s.stdout('OK\n')
   return 0
+}
+
+/**
+ * Gives the temp file the live file's owner, group and permission bits. The owner and group
+ * are set first (chown clears set-id bits, and they are not kept anyway). Root may set any;
+ * another user only a group it belongs to (chown(2)). Where the server may not set them the
+ * push is refused: a swap that quietly made root:daemon 0640 into root:root 0640 locked the
+ * group's readers out. The stat and chown are by path: neither opens the live file.
+ */
+async function keepOwnership (tempPath: string, livePath: string): Promise<void> {
+  const live = await fsp.stat(livePath)
+  const temp = await fsp.stat(tempPath)
+  if (temp.uid !== live.uid || temp.gid !== live.gid) {
+    try {
+      await fsp.chown(tempPath, live.uid, live.gid)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'EPERM' && code !== 'EINVAL') throw err
+      const me = `uid ${process.getuid?.() ?? '?'}`
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION',
+        `${livePath} is owned by ${live.uid}:${live.gid}, which this server (${me}) cannot give the new file: ` +
+        'the swap would change who may read the database; run serve as root or as the file\'s owner, ' +
+        `or chown the live file to the server's user first (${code})`)
+    }
+  }
+  await fsp.chmod(tempPath, live.mode & 0o777)
 }
 
 async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: string, dst: string): Promise<number> {
@@ -377,6 +403,7 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
       id: w.id,
       pid: w.pid,
       state: w.state,
+      app: w.app,
       uptimeMs: Date.now() - w.startedAt,
       restarts: ctx.supervisor.restartsOf(w.id),
       rss: stats?.rss ?? null,
@@ -397,6 +424,8 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
       socket: ctx.socketPath,
       version: VERSION,
       rss: process.memoryUsage.rss(),
+      // As given (through a release symlink, say) and the file it named at the last fork.
+      app: ctx.supervisor.app,
       // Whether a client's paths name the same files here: `cp FILE LIVE` then sends the path
       // instead of the bytes.
       ...filesIdentity(),
@@ -410,6 +439,7 @@ async function status (s: Session, ctx: ServerContext): Promise<number> {
   }
   const lines = [
     `hotswap ${VERSION}  primary pid ${process.pid}  up ${Math.round(report.primary.uptimeMs / 1000)} s  socket ${ctx.socketPath}`,
+    `app ${report.primary.app.path}${report.primary.app.resolved === report.primary.app.path ? '' : `  (at the last fork: ${report.primary.app.resolved ?? 'missing'})`}`,
     'workers:',
     ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  rss ${w.rss === null ? '-' : formatBytes(w.rss)}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
     'databases:',

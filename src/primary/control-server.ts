@@ -15,6 +15,7 @@ import { Channel, FrameDecoder, FrameError, parseControlRequest, type ControlRep
 import { HotswapError, toHotswapError } from '../shared/errors.js'
 import { roomFor, writeFrame } from '../shared/frame-socket.js'
 import type { Logger } from '../shared/logger.js'
+import { workingDirectory } from '../shared/working-directory.js'
 import { commands, type ServerContext, type Session } from './control-commands.js'
 
 const FIRST_FRAME_TIMEOUT_MS = 10_000
@@ -64,6 +65,12 @@ export class ControlServer {
   readonly #opts: ControlServerOptions
   readonly #server: net.Server
   readonly #connections = new Set<net.Socket>()
+  /**
+   * Where the gem's relative paths resolve: the server's working directory, taken by name once.
+   * process.cwd() would name an old release's directory after a symlink switch, and throw once
+   * that release is pruned.
+   */
+  readonly #cwd = workingDirectory()
   #closing = false
 
   constructor (opts: ControlServerOptions) {
@@ -245,7 +252,7 @@ export class ControlServer {
     }
     const session: Session = {
       args: request.args,
-      cwd: request.cwd ?? process.cwd(),
+      cwd: request.cwd ?? this.#cwd,
       tty: request.tty,
       source: request.source,
       stdin,

@@ -8,8 +8,10 @@ import { HotswapError } from '../shared/errors.js'
 import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
+import { workingDirectory } from '../shared/working-directory.js'
 import type { ServeSettings } from './config.js'
 import { ControlServer } from './control-server.js'
+import { DatabaseLocks } from './database-lock.js'
 import { TaskPool } from './pool.js'
 import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap-coordinator.js'
@@ -56,7 +58,10 @@ function journalModeOf (path: string): string {
 export async function serve (opts: ServeSettings): Promise<number> {
   configureLogger({ format: opts.logFormat, level: opts.logLevel, file: opts.logFile })
   const log = getLogger('primary')
-  const app = resolve(opts.app)
+  // The app path is kept as given, symlinks and all (/srv/app/current/app.js): every fork
+  // resolves it afresh, so a reload after a symlink-switch deploy runs the new release.
+  const cwd = workingDirectory()
+  const app = resolve(cwd, opts.app)
   if (!existsSync(app) || !statSync(app).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `app file not found: ${app}`)
   const databases = parseDatabases(opts.databases)
   const workers = opts.workers === 'max' ? availableParallelism() : opts.workers
@@ -73,6 +78,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const pool = new TaskPool()
   const supervisor = new Supervisor({
     app,
+    cwd,
     workers,
     port: opts.port,
     databases,
@@ -120,9 +126,19 @@ export async function serve (opts: ServeSettings): Promise<number> {
     await pool.close()
     throw err
   }
-  // Only once this server owns the socket are the files beside the databases orphans: a serve
-  // refused because a live server owns the socket must not delete that server's uploads in
-  // progress. No command has been read yet (this runs before the event loop turns again).
+  // One primary per database: another one's uploads in progress are not orphans. Taken once the
+  // socket is ours (a live socket is the first thing to report), before any command is read
+  // (this runs before the event loop turns again).
+  let locks: DatabaseLocks
+  try {
+    locks = DatabaseLocks.acquire(databases)
+  } catch (err) {
+    control.stopAccepting()
+    await pool.close()
+    throw err
+  }
+  // Only once this server owns the socket and every database's lock are the files beside the
+  // databases orphans: a serve refused for either must not delete another server's uploads.
   for (const db of databases) {
     const removed = cleanupOrphans(db.path)
     if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
@@ -153,6 +169,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
           await supervisor.stop(opts.killTimeoutMs)
         })
         await pool.close()
+        locks.release()
         log.info('stopped')
         resolveExit(code)
       })()

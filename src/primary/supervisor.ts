@@ -8,6 +8,7 @@
 
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
+import { existsSync, realpathSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
@@ -28,6 +29,8 @@ export interface ManagedWorker {
   worker: Worker
   pid: number
   state: WorkerState
+  /** The app file this worker was forked on: the app path with its symlinks resolved then. */
+  app: string | null
   rpc: Rpc<PrimaryRequest>
   startedAt: number
   planned: boolean
@@ -38,7 +41,13 @@ export interface ManagedWorker {
 }
 
 export interface SupervisorOptions {
+  /** The app file as given (through any symlink); resolved afresh at every fork. */
   app: string
+  /**
+   * The workers' working directory, as named (through any symlink): each fork enters it anew.
+   * Default: the primary's (inherited, so the directory it was in when it started).
+   */
+  cwd?: string
   workers: number
   port?: number
   databases: DatabaseInfo[]
@@ -56,9 +65,16 @@ export interface SupervisorOptions {
   killTimeoutMs?: number
 }
 
-type Options = Required<Omit<SupervisorOptions, 'port' | 'env'>> & { port?: number, env: Record<string, string> }
+type Options = Required<Omit<SupervisorOptions, 'port' | 'env' | 'cwd'>> & { port?: number, env: Record<string, string>, cwd?: string }
 
 const BOOTSTRAP = fileURLToPath(new URL('../worker/bootstrap.js', import.meta.url))
+
+/** Why no worker can start any more, when the runtime this primary forks them on is gone. */
+function runtimeMissing (): string | null {
+  if (existsSync(BOOTSTRAP)) return null
+  return `the worker runtime ${BOOTSTRAP} is gone (was the release hotswap serve runs from removed?); ` +
+    'restart hotswap serve to run hotswap from where it is now'
+}
 
 export class Supervisor extends EventEmitter {
   readonly #opts: Options
@@ -70,6 +86,7 @@ export class Supervisor extends EventEmitter {
   #replacements: Promise<void> = Promise.resolve()
   #heldHellos: Array<() => void> = []
   #stopping = false
+  #lastApp: string | null = null
   lastFailure = ''
 
   constructor (opts: SupervisorOptions) {
@@ -81,9 +98,16 @@ export class Supervisor extends EventEmitter {
     return this.#opts.logger
   }
 
+  /** The app path as given, and the file it named at the last fork (null: it was missing). */
+  get app (): { path: string, resolved: string | null } {
+    return { path: this.#opts.app, resolved: this.#lastApp }
+  }
+
   start (): void {
     // Workers' stdout/stderr come through the primary, so each line is tagged with its worker.
-    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true })
+    // The working directory goes by name, so every fork enters it through today's symlinks: an
+    // inherited one is the directory (inode) the primary started in, an old release forever.
+    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true, ...(this.#opts.cwd !== undefined ? { cwd: this.#opts.cwd } : {}) })
     for (let slot = 1; slot <= this.#opts.workers; slot++) this.#fork(slot)
   }
 
@@ -229,6 +253,23 @@ export class Supervisor extends EventEmitter {
       HOTSWAP_LOG_FILE: '',
     }
     if (this.#opts.port !== undefined) env.PORT = String(this.#opts.port)
+    // The worker imports the path as given; node resolves its symlinks then (the main module and
+    // its imports come from one release). Resolved here too, for `status` and the log.
+    let app: string | null = null
+    try {
+      app = realpathSync(this.#opts.app)
+    } catch (err) {
+      this.log.error(`worker ${slot}: the app ${this.#opts.app} cannot be found now: ${(err as Error).message}`)
+    }
+    this.#lastApp = app
+    // The workers run this primary's own runtime: hotswap installed inside a release that a
+    // deploy has since pruned is gone for them (the primary keeps its copy in memory). Nothing
+    // short of a restart of the primary brings it back, so say so, and do not retry.
+    const runtimeGone = runtimeMissing()
+    if (runtimeGone !== null) {
+      this.lastFailure = runtimeGone
+      this.log.error(`worker ${slot} cannot start: ${runtimeGone}`)
+    }
     const worker = cluster.fork(env)
     const pid = worker.process.pid ?? -1
     let markReady!: () => void
@@ -240,13 +281,15 @@ export class Supervisor extends EventEmitter {
       worker,
       pid,
       state: 'starting',
+      app,
       rpc: new Rpc<PrimaryRequest>((msg) => worker.isConnected() && worker.send(msg)),
       startedAt: Date.now(),
       planned: false,
+      ...(runtimeGone !== null ? { startupError: runtimeGone } : {}),
       ready,
     }
     this.#workers.set(worker.id, managed)
-    this.log.info(`worker ${slot} started (pid ${pid})`)
+    this.log.info(`worker ${slot} started (pid ${pid})`, { app })
     this.#pipeOutput(managed)
 
     const becomeReady = (how: string): void => {
@@ -353,8 +396,9 @@ export class Supervisor extends EventEmitter {
     }
     // Another worker already holds this slot (a reload's replacement): nothing to restart.
     if (this.all().some((o) => o.id === w.id)) return
-    if (code === EXIT_CONFIG) {
-      this.#abandon(w.id, `worker ${w.id} cannot start: ${this.lastFailure || 'a configuration error'}; not restarting it`)
+    const gone = runtimeMissing()
+    if (code === EXIT_CONFIG || gone !== null) {
+      this.#abandon(w.id, `worker ${w.id} cannot start: ${gone ?? (this.lastFailure || 'a configuration error')}; not restarting it`)
       return
     }
     const uptime = Date.now() - w.startedAt

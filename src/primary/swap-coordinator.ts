@@ -14,6 +14,7 @@ import { HotswapError, toHotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
 import type { TaskPool } from './pool.js'
+import type { InstallOutput } from './tasks.js'
 import type { ManagedWorker, Supervisor } from './supervisor.js'
 
 export interface PushRequest {
@@ -132,7 +133,7 @@ export class SwapCoordinator {
     const holders = await pool.runRaw<Holder[]>('findHolders', {
       paths: [db.path],
       excludePids: supervisor.live().map((w) => w.pid),
-    })
+    }, 'swap')
     if (holders.length > 0) {
       const workers = new Map(supervisor.all().map((w) => [w.pid, w]))
       const named = holders.map((h) => {
@@ -167,15 +168,18 @@ export class SwapCoordinator {
 
     let oldLinkPath: string | null = null
     let installTimings: Record<string, number> = {}
+    let installStartedAt: number | null = null
     try {
-      const installed = await pool.run<{ oldLinkPath: string | null, timings: Record<string, number> }>('install', {
+      // On the swap's own thread: inside the pause nothing waits behind other pushes' checks.
+      const installed = await pool.run<InstallOutput>('install', {
         tempPath: req.tempPath,
         livePath: db.path,
         force: req.force,
         busyTimeoutMs: 50,
-      })
+      }, 'swap')
       oldLinkPath = installed.oldLinkPath
       installTimings = installed.timings
+      installStartedAt = installed.startedAt
       if (trace) log.debug(`renamed into ${db.path}`, { timings: installed.timings })
     } catch (err) {
       await this.#resumeAll(targets, db, err)
@@ -207,7 +211,7 @@ export class SwapCoordinator {
     }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${db.name}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
-      timings: installTimings,
+      timings: installTimings, installStartedAt,
     })
     const h = this.history.get(db.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
     h.swaps++

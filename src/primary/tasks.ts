@@ -56,6 +56,9 @@ export interface ValidateOutput {
   bytes: number
   journalMode: string
   timings: Record<string, number>
+  /** When this thread started and ended the task (clock(): epoch ms, comparable across threads). */
+  startedAt: number
+  endedAt: number
 }
 
 /**
@@ -64,6 +67,7 @@ export interface ValidateOutput {
  * made beside the temp file are removed; the temp file itself is the caller's to unlink.
  */
 export function validate (input: ValidateInput): TaskResult<ValidateOutput> {
+  const startedAt = clock()
   const { tempPath } = input
   const timings: Record<string, number> = {}
   let succeeded = false
@@ -104,6 +108,8 @@ export function validate (input: ValidateInput): TaskResult<ValidateOutput> {
         bytes: final.size,
         journalMode: checked.value,
         timings,
+        startedAt,
+        endedAt: clock(),
       },
     }
   } finally {
@@ -312,11 +318,16 @@ export interface InstallInput {
   livePath: string
   force: boolean
   busyTimeoutMs: number
+  /** When the task was handed to the pool (clock()); set by TaskPool on its swap lane. */
+  submittedAt?: number
 }
 
 export interface InstallOutput {
   oldLinkPath: string | null
+  /** Milliseconds per step; `queued` is the wait between submission and this thread starting. */
   timings: Record<string, number>
+  /** When this thread started the install (clock()). */
+  startedAt: number
 }
 
 /**
@@ -327,8 +338,10 @@ export interface InstallOutput {
  * The caller unlinks `oldLinkPath` (when not null) after the workers have resumed.
  */
 export function install (input: InstallInput): TaskResult<InstallOutput> {
+  const startedAt = clock()
   const { tempPath, livePath, force, busyTimeoutMs } = input
   const timings: Record<string, number> = {}
+  if (input.submittedAt !== undefined) timings.queued = Math.round((startedAt - input.submittedAt) * 1000) / 1000
   // A missing temp file is a bug in the caller; find out before touching the live database.
   fs.statSync(tempPath)
 
@@ -376,7 +389,7 @@ export function install (input: InstallInput): TaskResult<InstallOutput> {
   fsyncDirectory(path.dirname(livePath))
   timings.fsyncDir = since(t)
 
-  return { ok: true, value: { oldLinkPath, timings } }
+  return { ok: true, value: { oldLinkPath, timings, startedAt } }
 }
 
 /**
@@ -536,6 +549,11 @@ function vacuumInto (srcPath: string, destPath: string): TaskResult<SnapshotOutp
 
 function failure (code: ErrorCode, message: string, details: string[] = []): Failure {
   return { ok: false, code, message, details }
+}
+
+/** Epoch milliseconds, to the microsecond; the same clock as TaskPool's in the main thread. */
+function clock (): number {
+  return performance.timeOrigin + performance.now()
 }
 
 function since (start: number): number {

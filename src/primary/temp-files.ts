@@ -4,7 +4,9 @@
 // (`.NAME.hotswap-pull-<hex>.tmp`) and the hard link that keeps the old file alive across the
 // rename (`.NAME.hotswap-old-<hex>`). All start with `.NAME.hotswap-`, so a primary that was
 // killed mid-swap can clean them up at its next start. A pull into FILE writes `.FILE.hotswap-…`
-// beside it the same way. Those names are hotswap's: a `cp` never reads or writes one.
+// beside it the same way. Those names are hotswap's: a `cp` never reads or writes one. One of
+// that pattern stays: the lock file (`.NAME.hotswap-lock`, database-lock.ts) that keeps a second
+// primary off the database, so that no other primary's uploads are ever in the way of that cleanup.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { constants, promises as fsp, readdirSync, rmSync } from 'node:fs'
@@ -26,6 +28,11 @@ export function tempPrefix (livePath: string): string {
 /** A name of hotswap's own temp files (`.NAME.hotswap-…`): deleted as an orphan at a start. */
 export function isReservedName (name: string): boolean {
   return /^\..+\.hotswap-/s.test(name)
+}
+
+/** The lock file a primary holds for as long as it manages the database (database-lock.ts). */
+export function lockPathFor (livePath: string): string {
+  return join(dirname(livePath), `${tempPrefix(livePath)}lock`)
 }
 
 export function tempPathFor (livePath: string, kind: 'tmp' | 'pull' = 'tmp'): string {
@@ -70,13 +77,19 @@ export function removeWithSideFiles (path: string): void {
   }
 }
 
-/** Removes what an earlier, killed primary left beside the live database. Returns the names. */
+/**
+ * Removes what an earlier, killed primary left beside the live database. Returns the names.
+ * Only for the primary that holds the database's lock: nothing else then writes these names.
+ * The lock file itself is never removed (nor opened: that would drop this process's lock).
+ */
 export function cleanupOrphans (livePath: string): string[] {
   const dir = dirname(livePath)
   const prefix = tempPrefix(livePath)
+  const lock = basename(lockPathFor(livePath))
   const removed: string[] = []
   for (const name of readdirSync(dir)) {
-    if (!name.startsWith(prefix)) continue
+    // The lock file and any side file SQLite ever made of it (a -journal, by older versions).
+    if (!name.startsWith(prefix) || name.startsWith(lock)) continue
     rmSync(join(dir, name), { force: true, recursive: true }) // a copy's staging directory too
     removed.push(name)
   }

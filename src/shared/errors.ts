@@ -23,6 +23,7 @@ export const ErrorCodes = {
   HOTSWAP_ERR_PAUSED: 'the database is closed for a swap',
   HOTSWAP_ERR_NO_SERVER: 'no hotswap server is listening on the socket',
   HOTSWAP_ERR_SOCKET_IN_USE: 'a live hotswap server already owns the socket',
+  HOTSWAP_ERR_ALREADY_SERVED: 'another hotswap server manages the database',
   HOTSWAP_ERR_SOCKET_UNSAFE: 'the socket directory is not private to this user',
   HOTSWAP_ERR_PROTOCOL: 'malformed frame on the control socket',
   HOTSWAP_ERR_CONNECTION_LOST: 'the connection to the server closed before the command finished',
