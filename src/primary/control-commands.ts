@@ -51,16 +51,18 @@ export interface ServerContext {
 
 export type Command = (s: Session, ctx: ServerContext) => Promise<number>
 
-export const commands: Record<string, Command> = {
-  cp,
-  reload,
-  status,
-  version: async (s) => {
+/** The socket's commands. A name from the socket is looked up by own keys only (a Map): indexing
+ * a plain object with it found `constructor`, `toString`, `__proto__` on Object.prototype. */
+export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['cp', cp],
+  ['reload', reload],
+  ['status', status],
+  ['version', async (s) => {
     s.stdin.resume()
     await s.stdout(`hotswap ${VERSION}\n`)
     return 0
-  },
-}
+  }],
+])
 
 interface CpArgs {
   src: string
@@ -290,6 +292,9 @@ async function reload (s: Session, ctx: ServerContext): Promise<number> {
 
 async function status (s: Session, ctx: ServerContext): Promise<number> {
   s.stdin.resume()
+  for (const a of s.args.slice(1)) {
+    if (a !== '--json') throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown argument ${a} for status (status takes --json)`)
+  }
   const json = s.args.includes('--json')
   const workers = await Promise.all(ctx.supervisor.all().map(async (w) => {
     const stats = isLive(w) ? await ctx.supervisor.stats(w) : null
