@@ -140,11 +140,6 @@ export class ControlServer {
     for (const socket of this.#connections.keys()) socket.destroy()
   }
 
-  /** Ends whatever connections are left (an idle upload must not hold the shutdown). */
-  destroyConnections (): void {
-    for (const socket of this.#connections.keys()) socket.destroy()
-  }
-
   #accept (socket: net.Socket): void {
     const log = this.#opts.logger
     // Upload bytes go to the command as slices of the socket's own chunks, never joined.

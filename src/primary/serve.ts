@@ -16,6 +16,9 @@ import { SwapCoordinator } from './swap-coordinator.js'
 import { journalModeOfHeader } from './sqlite-header.js'
 import { cleanupOrphans } from './temp-files.js'
 
+/** How long a shutdown waits for the commands still running to send their replies. */
+const REPLY_GRACE_MS = 5000
+
 /** `--db [NAME=]PATH`: the name defaults to the file name without its extension. */
 export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseInfo[] {
   if (specs.length === 0) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'at least one --db [NAME=]PATH is required')
@@ -141,9 +144,10 @@ export async function serve (opts: ServeSettings): Promise<number> {
       log.info(`${why}: shutting down`)
       void (async () => {
         control.stopAccepting()
-        // A swap or reload in progress finishes first: taking the lock waits for it.
+        // A swap or reload in progress finishes first: taking the lock waits for it. Its reply
+        // (OK and the exit frame) then gets out before the connections close.
         await coordinator.withLock('shutdown', async () => {
-          control.destroyConnections()
+          await control.closeConnections(REPLY_GRACE_MS)
           await supervisor.stop(opts.killTimeoutMs)
         })
         await pool.close()

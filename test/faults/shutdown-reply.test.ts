@@ -1,0 +1,45 @@
+// Issue 10, item 11: SIGTERM while a push is paused. The swap finishes (the shutdown takes the
+// swap lock after it), and its reply must reach the client before the connections close: the
+// new database went live, but the client got OK, then CONNECTION_LOST, and exited 1, so a
+// deploy script reported a failure for a swap that happened.
+
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cli, fixture, labelOf, seed, startServe, tempDir, waitExit, type Served } from '../helpers.js'
+import { integrity, onLog, report } from './support.js'
+
+let t: ReturnType<typeof tempDir>
+let served: Served
+let live: string
+
+before(async () => {
+  t = tempDir()
+  live = join(t.dir, 'live.sqlite3')
+  seed(live, { label: 'v0' })
+  // Every onResume hook waits 1 s: the swap is still under way well after the signal.
+  writeFileSync(join(t.dir, 'resume-delay'), '1000')
+  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
+})
+
+after(async () => {
+  await served?.stop()
+  t?.cleanup()
+})
+
+test('SIGTERM while a push is paused: the swap completes, cp prints OK and exits 0, serve exits 0', { timeout: 60_000 }, async (tt) => {
+  const src = join(t.dir, 'new.sqlite3')
+  seed(src, { label: 'pushed-before-shutdown' })
+  const signalled = onLog(served, /^faults-app: paused/, () => { process.kill(served.pid, 'SIGTERM') })
+  const pushed = cli(['cp', src, live, '--socket', served.socket], { cwd: t.dir })
+  await signalled
+  const r = await pushed
+  assert.equal(r.stderr, '', 'no error printed')
+  assert.equal(r.stdout.toString(), 'OK\n')
+  assert.equal(r.code, 0, 'cp exits 0: the swap happened')
+  assert.equal(await waitExit(served), 0, 'serve exits 0 on SIGTERM')
+  assert.equal(labelOf(live), 'pushed-before-shutdown', 'the file holds the new data')
+  assert.deepEqual(integrity(live), ['ok'])
+  report(tt, 'SIGTERM during a swap', { faults: 1, survived: 1, lost: 0, tempLeft: 0 })
+})
