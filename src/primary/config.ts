@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
-import { DEFAULT_SOCKET } from '../shared/socket-path.js'
+import { DEFAULT_SOCKET, socketPathProblem } from '../shared/socket-path.js'
 
 export interface ServeSettings {
   app: string
@@ -195,12 +195,15 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
   const databases = pick('databases')
   if (databases === undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'no database: give --db [NAME=]PATH, or "db" in hotswap.config.json')
   // Weakest first, so a stronger layer's value wins; fromEntries keeps every name as an own key.
+  const socket = resolve(cwd, pick('socket') ?? DEFAULT_SOCKET)
+  const tooLong = socketPathProblem(socket)
+  if (tooLong !== null) throw new HotswapError('HOTSWAP_ERR_CONFIG', tooLong)
   const env = Object.fromEntries([...layers].reverse().flatMap((layer) => Object.entries(layer.env ?? {}))) as Record<string, string>
   return {
     app,
     databases,
     workers: pick('workers') ?? DEFAULTS.workers,
-    socket: resolve(cwd, pick('socket') ?? DEFAULT_SOCKET),
+    socket,
     port: pick('port'),
     drainTimeoutMs: pick('drainTimeoutMs') ?? DEFAULTS.drainTimeoutMs,
     killTimeoutMs: pick('killTimeoutMs') ?? DEFAULTS.killTimeoutMs,
