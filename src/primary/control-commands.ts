@@ -1,6 +1,7 @@
 // What the control socket can do: the server side of `cp`, `status` and `version`.
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
-// returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
+// returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line (the
+// gem's "ERROR: message" for the gem's client).
 
 import { existsSync, createReadStream, promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -16,6 +17,7 @@ import { VERSION } from '../shared/version.js'
 import type { TaskPool } from './pool.js'
 import type { SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
+import { GEM_SWAPPING } from './gem-words.js'
 import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
@@ -23,6 +25,8 @@ export interface Session {
   /** Where relative paths resolve: our client's cwd, else the server's (as the gem expects). */
   cwd: string
   tty: boolean
+  /** The client announced no protocol of ours: it reads the gem's words (gem-words.ts). */
+  gem: boolean
   /** The file our client means by a path source (device, inode), to be checked before a copy. */
   source?: FileIdentity | undefined
   stdin: Readable
@@ -226,6 +230,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
     log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings })
     if (s.tty) s.stderr('checks passed, swapping…\n')
+    if (s.gem) s.stderr(GEM_SWAPPING)
     // The new file takes the live file's permissions, so a swap does not change who may read it.
     const liveMode = (await fsp.stat(db.path)).mode & 0o777
     await fsp.chmod(tempPath, liveMode)
@@ -264,7 +269,9 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, dst: stri
       const fh = await fsp.open(tempPath, 'r+')
       try { await fh.sync() } finally { await fh.close() }
       await fsp.rename(tempPath, dest)
-      await s.stdout('OK\n')
+      // The gem says OK on stderr after a pull into a file; our client reads it on stdout.
+      if (s.gem) s.stderr('OK\n')
+      else await s.stdout('OK\n')
     }
     log.info(`pull of ${db.name} complete: ${snap.bytes} bytes in ${(performance.now() - started).toFixed(1)} ms`)
     return 0

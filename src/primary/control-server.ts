@@ -4,7 +4,8 @@
 //     stdin frames ─▶ session.stdin (Readable; the socket pauses when it is full)
 //     session.stdout/stderr ─▶ frames ─▶ client;   end: control {"exit": N, "error"?, "code"?}
 //
-// A malformed frame ends that connection only. The socket lives in a 0700 directory with mode
+// A malformed frame ends that connection only. A client that announces no protocol of ours
+// (the gem's) reads the gem's words (gem-words.ts); ours reads "ERROR [CODE] message". The socket lives in a 0700 directory with mode
 // 0600; a live socket is never stolen, a stale one is replaced.
 
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
@@ -16,6 +17,7 @@ import { HotswapError, toHotswapError } from '../shared/errors.js'
 import { roomFor, writeFrame } from '../shared/frame-socket.js'
 import type { Logger } from '../shared/logger.js'
 import { commands, type ServerContext, type Session } from './control-commands.js'
+import { gemErrorText, speaksGem } from './gem-words.js'
 
 const FIRST_FRAME_TIMEOUT_MS = 10_000
 
@@ -181,8 +183,12 @@ export class ControlServer {
     const fail = (err: unknown, exit = 1): void => {
       if (finished) return
       const e = toHotswapError(err)
-      const lines = [`ERROR [${e.code}] ${e.message}`, ...e.details.map((d) => `  ${d}`)]
-      write(Channel.stderr, lines.join('\n') + '\n')
+      // Our client reads coded lines; any other (the gem's, or one whose first frame could not
+      // be read) the gem's words. The control frame carries the code for both.
+      const text = speaksGem(request?.protocol)
+        ? gemErrorText(e, this.#opts.context.databases)
+        : [`ERROR [${e.code}] ${e.message}`, ...e.details.map((d) => `  ${d}`)].join('\n') + '\n'
+      write(Channel.stderr, text)
       finish({ exit, error: e.message, code: e.code })
     }
     // Nothing thrown on this connection's behalf may reach the event loop: an exception in a
@@ -315,6 +321,7 @@ export class ControlServer {
       args: request.args,
       cwd: request.cwd ?? process.cwd(),
       tty: request.tty,
+      gem: speaksGem(request.protocol),
       source: request.source,
       stdin,
       stdout: async (data) => {

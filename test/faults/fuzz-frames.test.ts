@@ -309,7 +309,9 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     if (r.control.exit !== 0) {
       const code = r.control.code ?? ''
       if (!(code in ErrorCodes)) return fail(`unknown error code ${JSON.stringify(r.control)}`)
-      if (!r.stderr.startsWith(`ERROR [${code}] `)) return fail(`stderr does not start with the error: ${r.stderr.slice(0, 100)}`)
+      // Our client (protocol >= 1) reads coded lines; any other client the gem's words.
+      const prefix = first !== undefined && first.channel === 3 && announcesProtocol(first.payload) ? `ERROR [${code}] ` : 'ERROR: '
+      if (!r.stderr.startsWith(prefix)) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
     }
   }
   if (r.timedOut) {
@@ -336,6 +338,13 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     }
   }
   return { problem: null, answered, cls }
+}
+
+/** A usable first frame that announces our protocol (a number >= 1). */
+function announcesProtocol (payload: Buffer): boolean {
+  if (!isRequest(payload)) return false
+  const protocol = (JSON.parse(payload.toString('utf8')) as { protocol?: unknown }).protocol
+  return typeof protocol === 'number' && protocol >= 1
 }
 
 /** A usable first frame by the wire format's rules, judged here without src/. */
