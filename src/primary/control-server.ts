@@ -32,8 +32,14 @@ export interface ControlServerOptions {
 /** Makes sure the socket directory is ours and private, and that no live server owns the path. */
 export async function prepareSocketPath (socketPath: string): Promise<void> {
   const dir = dirname(socketPath)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const st = statSync(dir)
+  let st
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    st = statSync(dir)
+  } catch (err) {
+    // A path through a file, or a directory we may not create: a bad --socket, not INTERNAL.
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create the socket directory ${dir}: ${(err as Error).message}`)
+  }
   const uid = process.getuid?.()
   if (uid !== undefined && st.uid !== uid) {
     throw new HotswapError('HOTSWAP_ERR_SOCKET_UNSAFE', `the socket directory ${dir} is owned by uid ${st.uid}, not by this user (${uid})`)
@@ -97,9 +103,11 @@ export class ControlServer {
     const previous = process.umask(0o177)
     try {
       await new Promise<void>((resolve, reject) => {
-        this.#server.once('error', reject)
+        this.#server.once('error', (err) => reject(new HotswapError('HOTSWAP_ERR_CONFIG', `cannot listen on ${this.#opts.socketPath}: ${err.message}`)))
         this.#server.listen(this.#opts.socketPath, () => {
-          this.#server.off('error', reject)
+          this.#server.removeAllListeners('error')
+          // An accept that fails later (EMFILE) is an 'error' event: unheard, it exits the primary.
+          this.#server.on('error', (err) => this.#opts.logger.error(`control socket: ${err.message}`))
           resolve()
         })
       })

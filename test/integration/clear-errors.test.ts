@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, cli, fixture, seed, tempDir, type CliResult } from '../helpers.js'
 
@@ -64,6 +64,13 @@ test('a socket path over 107 bytes: serve refuses it (CONFIG, exit 1), every cli
     const byEnv = await cli(args, { cwd: t.dir, input: Buffer.alloc(0), env: { HOTSWAP_SOCKET: long } })
     assertOneLine(byEnv, 'HOTSWAP_ERR_USAGE', 2, `HOTSWAP_SOCKET=LONG ${args.join(' ')}`)
   }))
+})
+
+test('a socket directory that cannot be created stops serve with HOTSWAP_ERR_CONFIG, not INTERNAL', async () => {
+  writeFileSync(join(t.dir, 'a-file'), '')
+  const r = await cli(['serve', fixture('app.mjs'), '--workers', '1', '--db', db, '--socket', join(t.dir, 'a-file', 'hotswap.sock')], { cwd: t.dir, timeoutMs: 20_000 })
+  assertOneLine(r, 'HOTSWAP_ERR_CONFIG', 1, '--socket through a file')
+  assert.match(r.stderr, /cannot create the socket directory/)
 })
 
 /** Runs the CLI from a directory removed just before it starts. */
