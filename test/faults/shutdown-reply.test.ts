@@ -1,14 +1,15 @@
 // Issue 10, item 11: SIGTERM while a push is paused. The swap finishes (the shutdown takes the
 // swap lock after it), and its reply must reach the client before the connections close: the
 // new database went live, but the client got OK, then CONNECTION_LOST, and exited 1, so a
-// deploy script reported a failure for a swap that happened.
+// deploy script reported a failure for a swap that happened. An upload still arriving at the
+// signal is refused with a reply, not cut.
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, fixture, labelOf, seed, startServe, tempDir, waitExit, type Served } from '../helpers.js'
-import { integrity, onLog, report } from './support.js'
+import { exchange, gemStream, integrity, onLog, report } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -42,4 +43,30 @@ test('SIGTERM while a push is paused: the swap completes, cp prints OK and exits
   assert.equal(labelOf(live), 'pushed-before-shutdown', 'the file holds the new data')
   assert.deepEqual(integrity(live), ['ok'])
   report(tt, 'SIGTERM during a swap', { faults: 1, survived: 1, lost: 0, tempLeft: 0 })
+})
+
+test('SIGTERM during an upload: that client is told HOTSWAP_ERR_SHUTTING_DOWN, nothing changes, serve exits 0', { timeout: 60_000 }, async () => {
+  const dir = join(t.dir, 'second')
+  mkdirSync(dir)
+  const db = join(dir, 'live.sqlite3')
+  seed(db, { label: 'kept' })
+  const second = await startServe({ dir, dbs: [db], workers: 1, app: fixture('faults-app.mjs') })
+  try {
+    const src = join(dir, 'new.sqlite3')
+    seed(src, { label: 'never', rows: 2000 })
+    // The control frame and half the file; the rest never comes (the connection stays open).
+    const stream = gemStream(['cp', '-', 'live.sqlite3'], readFileSync(src), 4096)
+    const reply = exchange(second.socket, stream.subarray(0, Math.floor(stream.length / 2)), { timeoutMs: 20_000 })
+    await second.waitForLog(/^command: cp - live\.sqlite3/)
+    process.kill(second.pid, 'SIGTERM')
+    const r = await reply
+    assert.equal(r.timedOut, false)
+    assert.equal(r.control?.code, 'HOTSWAP_ERR_SHUTTING_DOWN', `the client is told why (${r.stderr})`)
+    assert.equal(r.control?.exit, 1)
+    assert.match(r.stderr, /^ERROR: the server is shutting down/)
+    assert.equal(await waitExit(second), 0)
+    assert.equal(labelOf(db), 'kept')
+  } finally {
+    await second.stop()
+  }
 })
