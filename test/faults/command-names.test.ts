@@ -1,7 +1,7 @@
 // Issue 10, item 1: one control frame must never take the service down. Every Object.prototype
 // name as a command, as a flag of each command and as a cp side, and `args` of every wrong JSON
-// type, are each answered on their own connection with a coded error; the primary and every
-// worker (same pids) are still alive and serving afterwards. Before the fix,
+// type, are each answered on their own connection with a coded error, under HTTP load; the
+// primary and every worker (same pids) are still alive and serving afterwards. Before the fix,
 // {"args":["constructor"]} made the primary throw inside a socket listener and exit.
 
 import { after, before, test } from 'node:test'
@@ -12,7 +12,7 @@ import { ErrorCodes } from '../../src/shared/errors.js'
 import { commands } from '../../src/primary/control-commands.js'
 import { fixture, isAlive, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 import { COMMANDS, HOSTILE_WORDS, PROTOTYPE_NAMES, WRONG_ARGS } from '../hostile-words.js'
-import { exchange, frame, push, report, status, type Exchange } from './support.js'
+import { exchange, frame, push, report, status, TrackedLoad, type Exchange } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -64,6 +64,7 @@ test('prototype names and hostile words as commands, flags and paths: each answe
   cases.push({ control: JSON.parse('{"__proto__":{"args":["cp","-","live.sqlite3"]},"args":["constructor"]}'), stdinEnd: true, want: { exit: 2, code: 'HOTSWAP_ERR_USAGE' } })
 
   const problems: string[] = []
+  const load = new TrackedLoad(served.port, { concurrency: 2, paths: ['/label'] })
   let next = 0
   const one = async (): Promise<void> => {
     while (next < cases.length) {
@@ -78,8 +79,13 @@ test('prototype names and hostile words as commands, flags and paths: each answe
       if (problems.length > 10) return
     }
   }
-  await Promise.all(Array.from({ length: 8 }, one))
+  try {
+    await Promise.all(Array.from({ length: 8 }, one))
+  } finally {
+    await load.stop()
+  }
   assert.deepEqual(problems, [])
+  assert.deepEqual(load.unexplained(), [], `no HTTP request failed (${load.summary()})`)
 
   // Still the same primary and the same workers, serving.
   assert.equal(served.child.exitCode, null, 'the primary is running')
@@ -100,5 +106,5 @@ test('prototype names and hostile words as commands, flags and paths: each answe
   const pushed = await push(served.socket, readFileSync(src))
   assert.equal(pushed.control?.exit, 0, pushed.stderr)
   assert.equal(labelOf(live), 'after-words')
-  report(tt, 'hostile command names', { faults: cases.length, survived: cases.length, lost: 0, tempLeft: 0 })
+  report(tt, 'hostile command names', { faults: cases.length, survived: cases.length, lost: 0, tempLeft: 0, requestsOk: load.ok, requestsFailed: load.failures.length })
 })
