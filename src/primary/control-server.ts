@@ -4,9 +4,10 @@
 //     stdin frames ─▶ session.stdin (Readable; the socket pauses when it is full)
 //     session.stdout/stderr ─▶ frames ─▶ client;   end: control {"exit": N, "error"?, "code"?}
 //
-// A malformed frame ends that connection only. A client that announces no protocol of ours
-// (the gem's) reads the gem's words (gem-words.ts); ours reads "ERROR [CODE] message". The socket lives in a 0700 directory with mode
-// 0600; a live socket is never stolen, a stale one is replaced.
+// A malformed frame, or anything a command throws, ends that connection only. A client that
+// announces no protocol of ours (the gem's) reads the gem's words (gem-words.ts); ours reads
+// "ERROR [CODE] message". The socket lives in a 0700 directory with mode 0600; a live socket is
+// never stolen, a stale one is replaced.
 
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs'
 import net from 'node:net'
