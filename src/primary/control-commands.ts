@@ -300,7 +300,7 @@ async function reload (s: Session, ctx: ServerContext): Promise<number> {
 async function status (s: Session, ctx: ServerContext): Promise<number> {
   s.stdin.resume()
   for (const a of s.args.slice(1)) {
-    if (a !== '--json') throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown argument ${a} for status (status takes --json)`)
+    if (a !== '--json') throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown argument ${JSON.stringify(a.slice(0, 64))} for status (status takes --json)`)
   }
   const json = s.args.includes('--json')
   const workers = await Promise.all(ctx.supervisor.all().map(async (w) => {
