@@ -45,7 +45,7 @@ test('SIGTERM while a push is paused: the swap completes, cp prints OK and exits
   report(tt, 'SIGTERM during a swap', { faults: 1, survived: 1, lost: 0, tempLeft: 0 })
 })
 
-test('SIGTERM during an upload: that client is told HOTSWAP_ERR_SHUTTING_DOWN, nothing changes, serve exits 0', { timeout: 60_000 }, async () => {
+test('SIGTERM during an upload: that client is told HOTSWAP_ERR_SHUTTING_DOWN, nothing changes, serve exits 0', { timeout: 60_000 }, async (tt) => {
   const dir = join(t.dir, 'second')
   mkdirSync(dir)
   const db = join(dir, 'live.sqlite3')
@@ -66,6 +66,7 @@ test('SIGTERM during an upload: that client is told HOTSWAP_ERR_SHUTTING_DOWN, n
     assert.match(r.stderr, /^ERROR: the server is shutting down/)
     assert.equal(await waitExit(second), 0)
     assert.equal(labelOf(db), 'kept')
+    report(tt, 'SIGTERM during a swap', { faults: 1, survived: 1, lost: 0, tempLeft: 0 })
   } finally {
     await second.stop()
   }
