@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, fixture, labelOf, seed, startServe, tempDir, waitExit, type Served } from '../helpers.js'
-import { exchange, gemStream, integrity, onLog, report } from './support.js'
+import { exchange, gemStream, integrity, onLog, report, waitNoLeftovers } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -42,6 +42,7 @@ test('SIGTERM while a push is paused: the swap completes, cp prints OK and exits
   assert.equal(await waitExit(served), 0, 'serve exits 0 on SIGTERM')
   assert.equal(labelOf(live), 'pushed-before-shutdown', 'the file holds the new data')
   assert.deepEqual(integrity(live), ['ok'])
+  assert.deepEqual(await waitNoLeftovers(t.dir), [], 'no .hotswap- file left')
   report(tt, 'SIGTERM during a swap', { faults: 1, survived: 1, lost: 0, tempLeft: 0 })
 })
 
@@ -66,6 +67,7 @@ test('SIGTERM during an upload: that client is told HOTSWAP_ERR_SHUTTING_DOWN, n
     assert.match(r.stderr, /^ERROR: the server is shutting down/)
     assert.equal(await waitExit(second), 0)
     assert.equal(labelOf(db), 'kept')
+    assert.deepEqual(await waitNoLeftovers(dir), [], 'the aborted upload left no temp file')
     report(tt, 'SIGTERM during a swap', { faults: 1, survived: 1, lost: 0, tempLeft: 0 })
   } finally {
     await second.stop()
