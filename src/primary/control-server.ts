@@ -77,6 +77,7 @@ interface Connection {
   interrupt: () => void
   /** Ends the connection with a reply, unless it has one already. */
   fail: (err: unknown) => void
+  /** Settles once the connection is closed, or its reply is written out and our side ended. */
   closed: Promise<void>
 }
 
@@ -223,6 +224,9 @@ export class ControlServer {
 
     let onClosed = (): void => {}
     const closedPromise = new Promise<void>((resolve) => { onClosed = resolve })
+    // The reply is out once our side has ended and flushed ('finish'): a client that keeps its
+    // side open after reading it (nc -U) must not hold the shutdown for the whole grace.
+    socket.once('finish', () => onClosed())
     this.#connections.set(socket, {
       finished: () => finished,
       interrupt: () => {
