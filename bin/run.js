@@ -2,7 +2,13 @@
 // `hotswap cp` with plain arguments skips oclif, whose import alone costs ~120 ms of every
 // start (src/client/fast-cp.ts); anything it does not recognise falls through to oclif.
 let handled = false
-if (process.argv[2] === 'cp') {
+// Run from a deleted directory, every command would fail on its first path: say so once.
+const { checkWorkingDirectory } = await import('../dist/src/client/working-directory.js')
+const badCwd = checkWorkingDirectory()
+if (badCwd !== null) {
+  process.exitCode = badCwd
+  handled = true
+} else if (process.argv[2] === 'cp') {
   const { fastCp } = await import('../dist/src/client/fast-cp.js')
   const code = await fastCp(process.argv.slice(3))
   if (code !== null) {

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ControlReply, type ControlRequest, type FileIdentity } from '../shared/frames.js'
 import { HotswapError } from '../shared/errors.js'
 import { roomFor, writeFrame } from '../shared/frame-socket.js'
+import { socketPathProblem } from '../shared/socket-path.js'
 
 const CHUNK = 1024 * 1024
 /** How much of the upload may wait in the socket's buffer (see roomFor). */
@@ -26,6 +27,9 @@ export interface RemoteOptions {
 }
 
 export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
+  // Every client command comes through here: a path the kernel would cut short is refused.
+  const tooLong = socketPathProblem(opts.socketPath)
+  if (tooLong !== null) throw new HotswapError('HOTSWAP_ERR_USAGE', tooLong)
   const socket = net.connect(opts.socketPath)
   let reply: ControlReply | null = null
   let closed = false

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
 import { realpathOr } from '../shared/managed.js'
-import { DEFAULT_SOCKET } from '../shared/socket-path.js'
+import { DEFAULT_SOCKET, socketPathProblem } from '../shared/socket-path.js'
 
 export interface ServeSettings {
   app: string
@@ -110,7 +110,9 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot read ${file}: ${(err as Error).message}`)
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `${file}: the config must be an object`)
-  const c = raw as Record<string, unknown>
+  // Own keys only: a name from the file never reaches Object.prototype (an .mjs config's
+  // `__proto__: {...}` would otherwise lend it settings that the key check never saw).
+  const c: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, Object.fromEntries(Object.entries(raw)))
   const source = file
   for (const key of Object.keys(c)) {
     if (!KNOWN.has(key)) throw bad(key, `is not a known setting (known: ${[...KNOWN].join(', ')})`, source)
@@ -140,11 +142,12 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
   let env: Record<string, string> | undefined
   if (c.env !== undefined) {
     if (typeof c.env !== 'object' || c.env === null || Array.isArray(c.env)) throw bad('env', 'must be an object of strings', source)
-    env = {}
     for (const [k, v] of Object.entries(c.env)) {
       if (typeof v !== 'string') throw bad(`env.${k}`, 'must be a string', source)
-      env[k] = v
     }
+    // fromEntries defines each name as an own property: `env[k] = v` with k "__proto__" set the
+    // object's prototype instead, and the variable was dropped without a word.
+    env = Object.fromEntries(Object.entries(c.env)) as Record<string, string>
   }
   if (c.waitReady !== undefined && typeof c.waitReady !== 'boolean') throw bad('waitReady', 'must be true or false', source)
   const out: PartialSettings & { file?: string } = {
@@ -200,13 +203,16 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
   if (app === undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'no app to serve: give APP, or "app" in hotswap.config.json')
   const databases = pick('databases')
   if (databases === undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'no database: give --db [NAME=]PATH, or "db" in hotswap.config.json')
-  const env: Record<string, string> = {}
-  for (const layer of [...layers].reverse()) Object.assign(env, layer.env ?? {})
+  // Weakest first, so a stronger layer's value wins; fromEntries keeps every name as an own key.
+  const socket = resolve(cwd, pick('socket') ?? DEFAULT_SOCKET)
+  const tooLong = socketPathProblem(socket)
+  if (tooLong !== null) throw new HotswapError('HOTSWAP_ERR_CONFIG', tooLong)
+  const env = Object.fromEntries([...layers].reverse().flatMap((layer) => Object.entries(layer.env ?? {}))) as Record<string, string>
   return {
     app,
     databases,
     workers: pick('workers') ?? DEFAULTS.workers,
-    socket: resolve(cwd, pick('socket') ?? DEFAULT_SOCKET),
+    socket,
     port: pick('port'),
     drainTimeoutMs: pick('drainTimeoutMs') ?? DEFAULTS.drainTimeoutMs,
     killTimeoutMs: pick('killTimeoutMs') ?? DEFAULTS.killTimeoutMs,

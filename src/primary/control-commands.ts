@@ -1,6 +1,7 @@
 // What the control socket can do: the server side of `cp`, `status` and `version`.
 // Each command gets a Session (the client's args, stdin frames, stdout/stderr writers) and
-// returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line.
+// returns an exit code; a thrown HotswapError becomes one "ERROR [CODE] message" line (the
+// gem's "ERROR: message" for the gem's client).
 
 import { constants, existsSync, createReadStream, promises as fsp } from 'node:fs'
 import { dirname, resolve } from 'node:path'
@@ -20,6 +21,7 @@ import type { TaskPool } from './pool.js'
 import type { PushReport, SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
 import { checkRoomForSnapshot, checkRoomForUpload, spoolPathFor } from './spool.js'
+import { GEM_SWAPPING } from './gem-words.js'
 import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
 
 export interface Session {
@@ -27,6 +29,8 @@ export interface Session {
   /** Where relative paths resolve: our client's cwd, else the server's (as the gem expects). */
   cwd: string
   tty: boolean
+  /** The client announced no protocol of ours: it reads the gem's words (gem-words.ts). */
+  gem: boolean
   /** The file our client means by a path source (device, inode), to be checked before a copy. */
   source?: FileIdentity | undefined
   stdin: Readable
@@ -57,16 +61,18 @@ export interface ServerContext {
 
 export type Command = (s: Session, ctx: ServerContext) => Promise<number>
 
-export const commands: Record<string, Command> = {
-  cp,
-  reload,
-  status,
-  version: async (s) => {
+/** The socket's commands. A name from the socket is looked up by own keys only (a Map): indexing
+ * a plain object with it found `constructor`, `toString`, `__proto__` on Object.prototype. */
+export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['cp', cp],
+  ['reload', reload],
+  ['status', status],
+  ['version', async (s) => {
     s.stdin.resume()
     await s.stdout(`hotswap ${VERSION}\n`)
     return 0
-  },
-}
+  }],
+])
 
 interface CpArgs {
   src: string
@@ -244,6 +250,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
     log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
     if (s.tty) s.stderr('checks passed, swapping…\n')
+    if (s.gem) s.stderr(GEM_SWAPPING)
     // The new file takes the live file's owner, group and mode, so a swap does not change who
     // may read it (before the pause: a refusal here costs the app nothing).
     await keepOwnership(tempPath, db.path)
@@ -320,7 +327,9 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: stri
       const fh = await fsp.open(tempPath, 'r+')
       try { await fh.sync() } finally { await fh.close() }
       await fsp.rename(tempPath, target.path)
-      await s.stdout('OK\n')
+      // The gem says OK on stderr after a pull into a file; our client reads it on stdout.
+      if (s.gem) s.stderr('OK\n')
+      else await s.stdout('OK\n')
     }
     log.info(`pull of ${db.name} complete: ${snap.bytes} bytes in ${(performance.now() - started).toFixed(1)} ms`)
     return 0
@@ -396,6 +405,9 @@ async function reload (s: Session, ctx: ServerContext): Promise<number> {
 
 async function status (s: Session, ctx: ServerContext): Promise<number> {
   s.stdin.resume()
+  for (const a of s.args.slice(1)) {
+    if (a !== '--json') throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown argument ${JSON.stringify(a.slice(0, 64))} for status (status takes --json)`)
+  }
   const json = s.args.includes('--json')
   const workers = await Promise.all(ctx.supervisor.all().map(async (w) => {
     const stats = isLive(w) ? await ctx.supervisor.stats(w) : null

@@ -2,8 +2,8 @@
 // server together; reloads on SIGHUP; stops them in order on SIGTERM/SIGINT.
 
 import { availableParallelism } from 'node:os'
-import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
-import { basename, extname, resolve } from 'node:path'
+import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
+import { basename, dirname, extname, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
@@ -18,6 +18,9 @@ import { SwapCoordinator } from './swap-coordinator.js'
 import { journalModeOfHeader } from './sqlite-header.js'
 import { createSpool, removeSpool } from './spool.js'
 import { cleanupOrphans } from './temp-files.js'
+
+/** How long a shutdown waits for the commands still running to send their replies. */
+const REPLY_GRACE_MS = 5000
 
 /** `--db [NAME=]PATH`: the name defaults to the file name without its extension. */
 export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseInfo[] {
@@ -55,7 +58,26 @@ function journalModeOf (path: string): string {
   }
 }
 
+/**
+ * The log file can be appended to. winston reports a file it cannot open (a directory, no
+ * permission) as an event nobody listens to: the logs went nowhere without a word.
+ */
+function checkLogFile (file: string): void {
+  let isDirectory = false
+  try {
+    isDirectory = statSync(file).isDirectory()
+  } catch { /* does not exist yet: created below */ }
+  if (isDirectory) throw new HotswapError('HOTSWAP_ERR_CONFIG', `the log file ${file} is a directory (--log-file, HOTSWAP_LOG_FILE or "logFile" must name a file)`)
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    closeSync(openSync(file, 'a'))
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `the log file ${file} cannot be written: ${(err as Error).message}`)
+  }
+}
+
 export async function serve (opts: ServeSettings): Promise<number> {
+  if (opts.logFile !== undefined && opts.logFile !== '') checkLogFile(resolve(opts.logFile))
   configureLogger({ format: opts.logFormat, level: opts.logLevel, file: opts.logFile })
   const log = getLogger('primary')
   // The app path is kept as given, symlinks and all (/srv/app/current/app.js): every fork
@@ -163,9 +185,10 @@ export async function serve (opts: ServeSettings): Promise<number> {
       log.info(`${why}: shutting down`)
       void (async () => {
         control.stopAccepting()
-        // A swap or reload in progress finishes first: taking the lock waits for it.
+        // A swap or reload in progress finishes first: taking the lock waits for it. Its reply
+        // (OK and the exit frame) then gets out before the connections close.
         await coordinator.withLock('shutdown', async () => {
-          control.destroyConnections()
+          await control.closeConnections(REPLY_GRACE_MS)
           await supervisor.stop(opts.killTimeoutMs)
         })
         await pool.close()

@@ -12,7 +12,7 @@ import { existsSync, realpathSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
-import type { Logger } from '../shared/logger.js'
+import { LOG_LEVELS, type Logger } from '../shared/logger.js'
 import { EXIT_CONFIG, isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
 import { Rpc } from '../shared/rpc.js'
 
@@ -354,7 +354,8 @@ export class Supervisor extends EventEmitter {
         if (line.startsWith('{')) {
           try {
             const entry = JSON.parse(line) as Record<string, unknown>
-            if (typeof entry.level === 'string' && typeof entry.message === 'string') {
+            // A level winston does not know (an app's "constructor") dropped the line silently.
+            if (typeof entry.level === 'string' && LOG_LEVELS.includes(entry.level) && typeof entry.message === 'string') {
               const { level, message, timestamp: _t, ...rest } = entry
               logger.log(level, message, { ...rest, workerPid: w.pid })
               if (typeof rest.startupError === 'string') this.lastFailure = w.startupError = rest.startupError

@@ -111,6 +111,8 @@ process.on('message', (msg: unknown) => {
     return
   }
   if (msg.cmd === 'hotswap:hello' || msg.cmd === 'hotswap:ready') return
+  // Own keys only: "hotswap:" plus anything must not find a handler on Object.prototype.
+  if (!Object.hasOwn(handlers, msg.cmd)) return
   const handler = handlers[msg.cmd] as (m: PrimaryRequest) => Promise<unknown>
   const seq = msg.seq
   handler(msg).then(

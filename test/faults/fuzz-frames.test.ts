@@ -18,7 +18,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { ErrorCodes } from '../../src/shared/errors.js'
 import { FrameDecoder, FrameError, parseControlRequest, type Frame } from '../../src/shared/frames.js'
-import { fixture, labelOf, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { fixture, isAlive, labelOf, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { COMMANDS, FLAGS, HOSTILE_WORDS, PROTOTYPE_NAMES, WRONG_ARGS } from '../hostile-words.js'
 import { exchange, frame, gemStream, integrity, prng, push, report, status, TrackedLoad, waitNoLeftovers, type Exchange } from './support.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -115,8 +116,18 @@ test('property: the decoder agrees with the reference on any bytes, split anywhe
   ), { numRuns: 2000 })
 })
 
+/** A word from the dictionary (prototype names, commands, flags, odd strings) or any string. */
+const word = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...HOSTILE_WORDS) }, { weight: 1, arbitrary: fc.string() })
+
 /** Control payloads: any bytes, any JSON, and objects shaped almost like a request. */
 const controlPayload = fc.oneof(
+  fc.record({
+    args: fc.oneof({ weight: 4, arbitrary: fc.array(word, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.constantFrom(...WRONG_ARGS) }),
+    tty: fc.oneof(fc.boolean(), word),
+    protocol: fc.oneof(fc.constant(1), word),
+    cwd: word,
+  }, { requiredKeys: [] }).map((o) => Buffer.from(JSON.stringify(o))),
+  fc.dictionary(fc.constantFrom(...PROTOTYPE_NAMES, 'args', 'tty', 'protocol', 'cwd', 'source'), fc.jsonValue({ maxDepth: 1 })).map((o) => Buffer.from(JSON.stringify(o))),
   fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
   fc.string({ unit: 'binary', maxLength: 100 }).map((s) => Buffer.from(s)),
   fc.json({ maxDepth: 4 }).map((s) => Buffer.from(s)),
@@ -146,7 +157,7 @@ test('property: parseControlRequest returns a clean request or throws FrameError
     try {
       const r = parseControlRequest(payload)
       assert.ok(valid, 'accepted only what is valid')
-      assert.deepEqual(Object.keys(r).filter((k) => !['args', 'tty', 'protocol', 'cwd'].includes(k)), [], 'no other keys')
+      assert.deepEqual(Object.keys(r).filter((k) => !['args', 'tty', 'protocol', 'cwd', 'source'].includes(k)), [], 'no other keys')
       assert.ok(Array.isArray(r.args) && r.args.every((a) => typeof a === 'string'))
       assert.equal(typeof r.tty, 'boolean')
       assert.equal(r.tty, obj?.tty === true)
@@ -207,7 +218,9 @@ function generator (rand: () => number): () => { bytes: Buffer, kind: string } {
   const int = (n: number): number => Math.floor(rand() * n)
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T
   const bytesOf = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)))
-  const words = ['version', 'status', '--json', 'cp', '-', 'live', 'live.sqlite3', 'help', '', '--force', '--bogus', 'frobnicate', 'x'.repeat(300), 'é✓', '\u0000', '../live.sqlite3', './missing.sqlite3']
+  // The dictionary: every Object.prototype name (bare and as a flag), every command and flag,
+  // empty and huge strings; and the words the random runs had.
+  const words = [...HOSTILE_WORDS, '--bogus', 'frobnicate', '../live.sqlite3', './missing.sqlite3']
   const seeds = (): Buffer[] => [
     gemStream(['version']),
     gemStream(['status', '--json']),
@@ -258,12 +271,28 @@ function generator (rand: () => number): () => { bytes: Buffer, kind: string } {
       return { kind: 'random frames', bytes: Buffer.concat(frames) }
     }
     if (r < 0.45) {
-      const control = frame(3, JSON.stringify({ args: Array.from({ length: int(5) }, () => rand() < 0.8 ? pick(words) : randomValue(1)), tty: randomValue(2), ...(rand() < 0.3 ? { protocol: randomValue(2) } : {}) }))
+      const control = frame(3, JSON.stringify({ args: noReload(Array.from({ length: int(5) }, () => rand() < 0.8 ? pick(words) : randomValue(1))), tty: randomValue(2), ...(rand() < 0.3 ? { protocol: randomValue(2) } : {}) }))
       return { kind: 'random control JSON', bytes: rand() < 0.5 ? control : Buffer.concat([control, frame(0, Buffer.alloc(0))]) }
     }
-    if (r < 0.92) return { kind: 'mutated stream', bytes: mutate(pick(seeds())) }
+    if (r < 0.60) {
+      // A real command or a prototype name first, then flags and words from the dictionary;
+      // or `args` of the wrong type (missing, not an array, numbers, objects, null).
+      const args = rand() < 0.8
+        ? [pick(rand() < 0.5 ? COMMANDS : PROTOTYPE_NAMES), ...Array.from({ length: int(4) }, () => pick(rand() < 0.5 ? FLAGS : words))]
+        : pick(WRONG_ARGS)
+      const body: Record<string, unknown> = args === undefined ? { tty: false } : { args: noReload(args), tty: false }
+      if (rand() < 0.2) body[pick(PROTOTYPE_NAMES)] = randomValue(2)
+      const control = frame(3, JSON.stringify(body))
+      return { kind: 'dictionary control JSON', bytes: rand() < 0.5 ? control : Buffer.concat([control, frame(0, Buffer.alloc(0))]) }
+    }
+    if (r < 0.93) return { kind: 'mutated stream', bytes: mutate(pick(seeds())) }
     return { kind: 'valid stream', bytes: pick(seeds()) }
   }
+}
+
+/** A valid `reload` would replace the workers the run checks on: it always gets a bad flag. */
+function noReload (args: unknown): unknown {
+  return Array.isArray(args) && args[0] === 'reload' ? [...args, '--constructor'] : args
 }
 
 interface Verdict { problem: string | null, answered: boolean, cls: string }
@@ -280,7 +309,9 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     if (r.control.exit !== 0) {
       const code = r.control.code ?? ''
       if (!(code in ErrorCodes)) return fail(`unknown error code ${JSON.stringify(r.control)}`)
-      if (!r.stderr.startsWith(`ERROR [${code}] `)) return fail(`stderr does not start with the error: ${r.stderr.slice(0, 100)}`)
+      // Our client (protocol >= 1) reads coded lines; any other client the gem's words.
+      const prefix = first !== undefined && first.channel === 3 && announcesProtocol(first.payload) ? `ERROR [${code}] ` : 'ERROR: '
+      if (!r.stderr.startsWith(prefix)) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
     }
   }
   if (r.timedOut) {
@@ -309,6 +340,13 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
   return { problem: null, answered, cls }
 }
 
+/** A usable first frame that announces our protocol (a number >= 1). */
+function announcesProtocol (payload: Buffer): boolean {
+  if (!isRequest(payload)) return false
+  const protocol = (JSON.parse(payload.toString('utf8')) as { protocol?: unknown }).protocol
+  return typeof protocol === 'number' && protocol >= 1
+}
+
 /** A usable first frame by the wire format's rules, judged here without src/. */
 function isRequest (payload: Buffer): boolean {
   let v: unknown
@@ -330,7 +368,9 @@ test(`live server: ${CASES} random and mutated frame streams over real connectio
   const problems: string[] = []
   let done = 0
   let answered = 0
-  const swaps0 = (await status(served.socket)).databases[0]?.swaps ?? 0
+  const status0 = await status(served.socket)
+  const swaps0 = status0.databases[0]?.swaps ?? 0
+  const workerPids = status0.workers.map((w) => w.pid).sort()
   const started = Date.now()
   try {
     const worker = async (): Promise<void> => {
@@ -359,6 +399,8 @@ test(`live server: ${CASES} random and mutated frame streams over real connectio
   assert.deepEqual(await waitNoLeftovers(t.dir), [], 'no .hotswap- file left')
   assert.deepEqual(integrity(live), ['ok'])
   const st = await status(served.socket)
+  assert.deepEqual(st.workers.map((w) => w.pid).sort(), workerPids, 'the same workers serve: none died or was replaced')
+  for (const pid of [served.pid, ...workerPids]) assert.ok(isAlive(pid), `process ${pid} is alive`)
   const swaps = (st.databases[0]?.swaps ?? 0) - swaps0
   const pushed = await push(served.socket, dbBytes)
   assert.equal(pushed.control?.exit, 0, pushed.stderr)

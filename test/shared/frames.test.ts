@@ -17,6 +17,7 @@ import {
   type ChannelNumber,
   type Frame,
 } from '../../src/shared/frames.js'
+import { HOSTILE_WORDS, PROTOTYPE_NAMES, WRONG_ARGS } from '../hostile-words.js'
 
 const CHANNELS: ChannelNumber[] = [Channel.stdin, Channel.stdout, Channel.stderr, Channel.control]
 
@@ -299,4 +300,33 @@ test('property: with fragments, the pieces of any split join back into the frame
       assert.equal(decoder.buffered, 0)
     },
   ), { numRuns: 500 })
+})
+
+test('property: control JSON with prototype names, commands, flags and wrong-typed args parses to exactly what was sent, or FrameError', () => {
+  const word = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...HOSTILE_WORDS) }, { weight: 1, arbitrary: fc.string() })
+  const value = fc.oneof(word, fc.constantFrom(...WRONG_ARGS), fc.jsonValue({ maxDepth: 2 }))
+  fc.assert(fc.property(
+    fc.oneof(fc.array(word, { maxLength: 6 }), fc.constantFrom(...WRONG_ARGS)),
+    fc.dictionary(fc.constantFrom(...PROTOTYPE_NAMES, 'tty', 'protocol', 'cwd', 'source'), value, { maxKeys: 4 }),
+    (args, extra) => {
+      const text = JSON.stringify({ ...extra, ...(args === undefined ? {} : { args }) })
+      const sent = JSON.parse(text) as Record<string, unknown>
+      // A missing or null `args` is no command at all (answered as an unknown "help").
+      const own = Object.hasOwn(sent, 'args') ? sent.args ?? [] : []
+      const valid = Array.isArray(own) && own.every((a) => typeof a === 'string')
+      let r
+      try {
+        r = parseControlRequest(Buffer.from(text))
+      } catch (err) {
+        assert.ok(err instanceof FrameError, `only FrameError, got ${String(err)}`)
+        assert.ok(!valid, `a valid request was refused: ${text.slice(0, 200)}`)
+        return
+      }
+      assert.ok(valid, `accepted an invalid request: ${text.slice(0, 200)}`)
+      assert.deepEqual(r.args, own, 'args are exactly the own "args" sent')
+      assert.equal(r.tty, sent.tty === true)
+      assert.equal(Object.getPrototypeOf(r), Object.prototype)
+      assert.equal(({} as Record<string, unknown>).args, undefined, 'no prototype pollution')
+    },
+  ), { numRuns: 1000 })
 })
