@@ -157,9 +157,11 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       // over --max-bytes is refused as that, below).
       if (st.isFile() && st.size <= ctx.maxBytes) checkRoomForUpload(db, abs, ctx.databases)
       // A file with a -wal beside it may hold committed rows only in the -wal: it is read through
-      // SQLite, never as raw bytes.
-      if (existsSync(`${abs}-wal`)) {
-        await ctx.pool.run('readSourceThroughSqlite', { srcPath: abs, destPath: tempPath })
+      // SQLite, never as raw bytes. SQLite keeps a linked database's -wal beside the link's
+      // target, so the target is where to look (`LINK-wal` is never there).
+      const real = await fsp.realpath(abs)
+      if (existsSync(`${real}-wal`)) {
+        await ctx.pool.run('readSourceThroughSqlite', { srcPath: real, destPath: tempPath })
         const fh = await fsp.open(tempPath, 'r+')
         try { await fh.sync() } finally { await fh.close() }
         return { tempPath, bytes: (await fsp.stat(tempPath)).size }

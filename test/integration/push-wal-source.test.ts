@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import Database from 'better-sqlite3'
 import { BIN, cli, fixture, labelOf, leftovers, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { exchange, gemStream } from '../faults/support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -134,4 +135,17 @@ test('cp LINK LIVE, LINK a symlink to a database with rows in its -wal: every ro
   assert.equal(res.code, 0, res.stderr)
   assert.equal(rows(live), 510)
   assert.equal((await request(served.port, '/label')).json().label, 'linked-wal')
+})
+
+test("the gem's client sending cp LINK LIVE (a server-side path): the rows in the target's -wal arrive too", async () => {
+  mkdirSync(join(t.dir, 'gem'))
+  const target = join(t.dir, 'gem', 'target.sqlite3')
+  await buildWithWal(target, 'gem-linked-wal', 300)
+  const link = join(t.dir, 'gem-link.sqlite3')
+  symlinkSync(target, link)
+  assert.equal(existsSync(`${link}-wal`), false, 'the -wal is beside the target, not the link')
+  const g = await exchange(served.socket, gemStream(['cp', link, 'live']), { timeoutMs: 30_000 })
+  assert.equal(g.control?.exit, 0, g.stderr)
+  assert.equal(rows(live), 310, 'every committed row, those in the -wal included')
+  assert.equal((await request(served.port, '/label')).json().label, 'gem-linked-wal')
 })
