@@ -6,7 +6,7 @@
 //               written, the link stays); `..` and linked directories are spelled out (realpath)
 //            ─▶ refused, as usage errors (exit 2) with nothing written: a missing directory, a
 //               directory, a socket, a name too long, a managed database (BOTH_MANAGED), its
-//               -wal/-shm/-journal, a `.NAME.hotswap-` name (hotswap's own temp files)
+//               -wal/-shm/-journal, a `.NAME.hotswap-` name (hotswap's own temp files); its lock file by any name
 //            ─▶ a regular file or a new name: a temp file beside it, fsync, rename over it;
 //               anything else (a FIFO, a device): opened and written through, never renamed over
 //
@@ -18,7 +18,7 @@ import { fstatSync, realpathSync, statSync, lstatSync, type Stats } from 'node:f
 import { basename, dirname, join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
-import { isReservedName } from './temp-files.js'
+import { isReservedName, lockPathFor } from './temp-files.js'
 
 /** Linux's NAME_MAX on every common filesystem. */
 const NAME_MAX = 255
@@ -73,6 +73,12 @@ export function refuseManagedFile (path: string, st: Stats | null, dbs: Database
       if (path === side || sameFile(st, quietStat(side))) {
         throw usage(`cannot ${what} ${path}: it is the ${suffix} file of the managed database ${db.name}, and the live database depends on it`)
       }
+    }
+    // Its lock file under another name (a hard link): reading it here would close a descriptor of
+    // the lock file and so drop this server's fcntl lock on it (database-lock.ts).
+    const lock = lockPathFor(db.path)
+    if (sameFile(st, quietStat(lock))) {
+      throw usage(`cannot ${what} ${path}: it is the lock file of the managed database ${db.name} (${lock}), which its server holds`)
     }
   }
   const name = basename(path)
