@@ -157,7 +157,7 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
       // the client ends: four of them and every fs call of this process waited behind them.
       if (!st.isFile()) {
         throw new HotswapError('HOTSWAP_ERR_SOURCE',
-          `cannot push ${abs}: not a regular file (the server would read its own FIFO, device or terminal); stream it from the client: hotswap cp - LIVE < FILE`)
+          `cannot read ${abs}: not a regular file (a directory, or the server's own FIFO, device or terminal); stream it from the client: hotswap cp - LIVE < FILE`)
       }
       s.uploadDone() // Nothing more comes from the client.
       // A copy that would fill the live database's filesystem is refused before it starts (one
