@@ -152,6 +152,13 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
         throw new HotswapError('HOTSWAP_ERR_SOURCE',
           `the server sees another file at ${abs} than the client does (another container or root?); push its bytes: hotswap cp - LIVE < FILE`)
       }
+      // A FIFO, a terminal or the server's own stdin/stdout (`/dev/stdin` from the gem's client
+      // names the server's) can block its open or read in libuv's thread pool for good, however
+      // the client ends: four of them and every fs call of this process waited behind them.
+      if (!st.isFile()) {
+        throw new HotswapError('HOTSWAP_ERR_SOURCE',
+          `cannot read ${abs}: not a regular file (a directory, or the server's own FIFO, device or terminal); stream it from the client: hotswap cp - LIVE < FILE`)
+      }
       s.uploadDone() // Nothing more comes from the client.
       // A copy that would fill the live database's filesystem is refused before it starts (one
       // over --max-bytes is refused as that, below).
@@ -185,11 +192,10 @@ async function receive (s: Session, ctx: ServerContext, src: string, db: Databas
           await fh.close()
         }
       }
-      // Anything else (a FIFO, a device) is read as a stream below.
     }
     const fh = await createExclusive(tempPath)
     try {
-      const input: Readable = src === '-' ? s.stdin : createReadStream(resolve(s.cwd, src))
+      const input: Readable = s.stdin
       // Slices are gathered into one writev of ~4 MiB (a write per 64 KiB slice cost a thread
       // pool round trip each); the socket is paused while the disk catches up. Every byte of a
       // batch is written (writeAll): a short last write used to pass as a whole upload.

@@ -6,7 +6,7 @@
 //               written, the link stays); `..` and linked directories are spelled out (realpath)
 //            ─▶ refused, as usage errors (exit 2) with nothing written: a missing directory, a
 //               directory, a socket, a name too long, a managed database (BOTH_MANAGED), its
-//               -wal/-shm/-journal, a `.NAME.hotswap-` name (hotswap's own temp files)
+//               -wal/-shm/-journal, a `.NAME.hotswap-` name (hotswap's own temp files); its lock file by any name
 //            ─▶ a regular file or a new name: a temp file beside it, fsync, rename over it;
 //               anything else (a FIFO, a device): opened and written through, never renamed over
 //
@@ -14,11 +14,11 @@
 // managed file is caught too. Only stat/lstat/realpath touch the live files here: none of them
 // opens one, so no POSIX lock of this process's SQLite connections is dropped.
 
-import { fstatSync, realpathSync, statSync, lstatSync, type Stats } from 'node:fs'
+import { fstatSync, readdirSync, realpathSync, statSync, lstatSync, type Stats } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
-import { isReservedName } from './temp-files.js'
+import { isReservedName, lockPathFor } from './temp-files.js'
 
 /** Linux's NAME_MAX on every common filesystem. */
 const NAME_MAX = 255
@@ -74,6 +74,12 @@ export function refuseManagedFile (path: string, st: Stats | null, dbs: Database
         throw usage(`cannot ${what} ${path}: it is the ${suffix} file of the managed database ${db.name}, and the live database depends on it`)
       }
     }
+    // Its lock file under another name (a hard link): reading it here would close a descriptor of
+    // the lock file and so drop this server's fcntl lock on it (database-lock.ts).
+    const lock = lockPathFor(db.path)
+    if (sameFile(st, quietStat(lock))) {
+      throw usage(`cannot ${what} ${path}: it is the lock file of the managed database ${db.name} (${lock}), which its server holds`)
+    }
   }
   const name = basename(path)
   if (isReservedName(name)) {
@@ -111,10 +117,11 @@ export function pullDestination (dst: string, cwd: string, src: string, dbs: Dat
     path = join(realpathSync(dirname(path)), basename(path))
   }
   if (st?.isDirectory() === true) throw usage(`cannot write ${dst}: ${path} is a directory`)
-  if (onServer && st !== null && !st.isFile()) refuseServerStdio(path, st)
+  if (onServer && st !== null) refuseServerStdio(path, st)
   if (st?.isSocket() === true) throw usage(`cannot write ${dst}: ${path} is a socket`)
   if (Buffer.byteLength(basename(path)) > NAME_MAX) throw usage(`cannot write ${dst}: the name is longer than ${NAME_MAX} bytes`)
   refuseManagedFile(path, st, dbs, 'write')
+  if (onServer && st !== null) refuseServerOwnFile(path, st)
   return { path, through: st !== null && !st.isFile(), st }
 }
 
@@ -133,17 +140,37 @@ export function refuseManagedSource (src: string, cwd: string, dbs: DatabaseInfo
 }
 
 /**
- * On the server: a special destination that is the server's own stdin, stdout or stderr (the
- * gem's client sends `/dev/stdout` as it is typed, and there it names the server's log) is
- * refused; `-` streams to the client. /dev/null is harmless wherever the server's output goes.
+ * On the server: a destination that is the server's own stdin, stdout or stderr (the gem's
+ * client sends `/dev/stdout` as it is typed, and there it names the server's log) is refused;
+ * `-` streams to the client. So is any other file the server has open: `/dev/fd/N` (a shell's
+ * `>(gzip > x)`) names the server's descriptor N there, its --log-file (renamed over) or the
+ * pipe of a worker's output (the snapshot logged as the worker's lines). /dev/null is harmless
+ * wherever the server's output goes. Descriptors are compared by stat through /proc/self/fd
+ * (refuseServerOwnFile), which opens none of them.
  */
-function refuseServerStdio (path: string, st: Stats): void {
+function isDevNull (st: Stats): boolean {
   let devNull: Stats | null = null
   try { devNull = statSync('/dev/null') } catch { /* no /dev here */ }
-  if (st.isCharacterDevice() && devNull !== null && st.rdev === devNull.rdev) return
+  return st.isCharacterDevice() && devNull !== null && st.rdev === devNull.rdev
+}
+
+function refuseServerStdio (path: string, st: Stats): void {
+  if (isDevNull(st)) return
   for (const [fd, name] of [[0, 'stdin'], [1, 'stdout'], [2, 'stderr']] as const) {
     let own: Stats
     try { own = fstatSync(fd) } catch { continue }
     if (sameFile(st, own)) throw usage(`cannot write ${path}: on the server it is the server's own ${name}; pull to - to get the bytes`)
+  }
+}
+
+/** On the server, after the managed files (which are refused by name): any other file it has open. */
+function refuseServerOwnFile (path: string, st: Stats): void {
+  if (isDevNull(st)) return
+  let fds: string[] = []
+  try { fds = readdirSync('/proc/self/fd') } catch { /* no /proc */ }
+  for (const fd of fds) {
+    if (sameFile(st, quietStat(`/proc/self/fd/${fd}`))) {
+      throw usage(`cannot write ${path}: on the server it is a file the server itself has open (descriptor ${fd}); pull to - to get the bytes`)
+    }
   }
 }

@@ -20,8 +20,13 @@ export function tempPrefix (livePath: string): string {
   if (Buffer.byteLength(name) <= PREFIX_NAME_BYTES) return `.${name}.hotswap-`
   // A long name is cut (at a character) and made unique again by a digest of the whole name, so
   // `.NAME.hotswap-<hex>.tmp` never makes a valid NAME too long (ENAMETOOLONG) for its temp file.
-  let cut = name.slice(0, PREFIX_NAME_BYTES - 10)
-  while (Buffer.byteLength(cut) > PREFIX_NAME_BYTES - 10) cut = cut.slice(0, -1)
+  // Cut by code points: half a surrogate pair is written to disk as U+FFFD, and then the names
+  // readdir returns no longer start with the prefix (cleanupOrphans never saw them).
+  let cut = ''
+  for (const ch of name) {
+    if (Buffer.byteLength(cut + ch) > PREFIX_NAME_BYTES - 10) break
+    cut += ch
+  }
   return `.${cut}~${createHash('sha256').update(name).digest('hex').slice(0, 8)}.hotswap-`
 }
 
