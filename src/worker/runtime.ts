@@ -161,7 +161,8 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
 /**
  * A managed connection that has a database being swapped ATTACHed reads it through its own
  * descriptor: it closes with it, and its reopen attaches the new file (Slot keeps the list).
- * A slot whose connection cannot say (busy) is left open; the fd scan then reports it.
+ * A slot whose connection cannot say (busy through the raw db.connection; an iterator of ours
+ * answers with what it had attached when it started) is left open; the fd scan then reports it.
  */
 function pauseAttachers (rt: Runtime, names: string[]): void {
   const paths = new Set(names.flatMap((n) => rt.databases.filter((d) => d.name === n).map((d) => d.path)))
