@@ -69,6 +69,11 @@ type Options = Required<Omit<SupervisorOptions, 'port' | 'env' | 'cwd'>> & { por
 
 const BOOTSTRAP = fileURLToPath(new URL('../worker/bootstrap.js', import.meta.url))
 
+/** Read afresh (after an await, where TypeScript keeps an earlier narrowing of state). */
+function leaving (w: ManagedWorker): boolean {
+  return w.state === 'dead' || w.state === 'stopping'
+}
+
 /** Why no worker can start any more, when the runtime this primary forks them on is gone. */
 function runtimeMissing (): string | null {
   if (existsSync(BOOTSTRAP)) return null
@@ -85,6 +90,7 @@ export class Supervisor extends EventEmitter {
   readonly #replacing = new Set<ManagedWorker>()
   #replacements: Promise<void> = Promise.resolve()
   #heldHellos: Array<() => void> = []
+  #swapEndWaiters: Array<() => void> = []
   #stopping = false
   #lastApp: string | null = null
   lastFailure = ''
@@ -133,6 +139,17 @@ export class Supervisor extends EventEmitter {
     this.#holdHellos = false
     const held = this.#heldHellos.splice(0)
     for (const answer of held) answer()
+    for (const resume of this.#swapEndWaiters.splice(0)) resume()
+  }
+
+  /**
+   * Resolves once no swap holds the workers (between holdHellos and releaseHellos). A worker
+   * told to stop inside a pause reopens its database and releases its queued requests at once
+   * (bootstrap's shutdown): they would run on the file being swapped out, and their writes be
+   * lost with it.
+   */
+  async #outsideSwap (): Promise<void> {
+    while (this.#holdHellos && !this.#stopping) await new Promise<void>((resolve) => this.#swapEndWaiters.push(resolve))
   }
 
   async stats (w: ManagedWorker): Promise<StatsValue | null> {
@@ -168,6 +185,13 @@ export class Supervisor extends EventEmitter {
         fresh.planned = true // As in reload(): it may have served already; no SIGKILL, no restart.
         if (this.#stopping) return
         this.log.error(`the replacement of worker ${w.id} did not become ready (${(err as Error).message}); worker ${w.id} (pid ${w.pid}) keeps serving`)
+        return
+      }
+      // Outside the lock: a swap may be pausing every worker now. Stop the old one after it.
+      await this.#outsideSwap()
+      if (this.#stopping || leaving(w)) return
+      if (leaving(fresh)) {
+        this.log.error(`the replacement of worker ${w.id} (pid ${fresh.pid}) stopped before it took over; worker ${w.id} (pid ${w.pid}) keeps serving`)
         return
       }
       await this.#stopOne(w, this.#opts.killTimeoutMs)
@@ -222,6 +246,8 @@ export class Supervisor extends EventEmitter {
   }
 
   async #stopOne (w: ManagedWorker, timeoutMs: number, planned = true): Promise<void> {
+    // Never inside a swap's pause (see #outsideSwap); a reload and shutdown stop outside one.
+    await this.#outsideSwap()
     if (planned) w.planned = true
     const exited = new Promise<void>((resolve) => {
       if (w.state === 'dead') resolve()

@@ -39,6 +39,8 @@ export class Slot {
   readonly #openHooks: OpenHook[] = []
   /** What the connection had attached when a pause closed it; attached again on the reopen. */
   #attachments: Attachment[] = []
+  /** What the connection had attached when the tracked iterators started (see attachedFiles). */
+  #attachedAtIterate: Attachment[] | null = null
   /** Iterators handed out by SwapSafeStatement.iterate() and not run to their end yet. */
   readonly #iterators = new Set<SwapSafeIterator>()
 
@@ -81,9 +83,30 @@ export class Slot {
     if (this.#conn !== null) hook(this.#conn)
   }
 
-  /** The files attached to the open connection (not main or temp); none when it is closed. */
+  /**
+   * The files attached to the open connection (not main or temp); none when it is closed. An
+   * iterator of ours keeps the connection busy (it cannot be asked): what it had attached when
+   * the first of them started is the answer then (nothing can attach while it stays busy).
+   */
   attachedFiles (): string[] {
-    return this.#readAttachments().map((a) => a.file).filter((f) => f !== '')
+    let list: Attachment[]
+    try {
+      list = this.#readAttachments()
+    } catch (err) {
+      if (this.#iterators.size === 0 || this.#attachedAtIterate === null) throw err
+      list = this.#attachedAtIterate
+    }
+    return list.map((a) => a.file).filter((f) => f !== '')
+  }
+
+  /** Called just before an iterator starts: notes what the connection has attached. */
+  noteAttachments (): void {
+    if (this.#iterators.size > 0) return // Busy already: the note of the first one still holds.
+    try {
+      this.#attachedAtIterate = this.#readAttachments()
+    } catch {
+      this.#attachedAtIterate = null // Busy through the raw connection: nothing known.
+    }
   }
 
   /** Counts an iterator as open until it finishes (see #endIterators). */
@@ -321,7 +344,11 @@ export class SwapSafeStatement {
   run (...params: unknown[]): Database.RunResult { return this.#current().run(...params) }
   get (...params: unknown[]): unknown { return this.#current().get(...params) }
   all (...params: unknown[]): unknown[] { return this.#current().all(...params) }
-  iterate (...params: unknown[]): SwapSafeIterator { return new SwapSafeIterator(this.#slot, this.source, this.#current().iterate(...params)) }
+  iterate (...params: unknown[]): SwapSafeIterator {
+    const stmt = this.#current()
+    this.#slot.noteAttachments()
+    return new SwapSafeIterator(this.#slot, this.source, stmt.iterate(...params))
+  }
   columns (): Database.ColumnDefinition[] { return this.#current().columns() }
   pluck (on = true): this { return this.#mode('pluck', on) }
   expand (on = true): this { return this.#mode('expand', on) }

@@ -99,19 +99,36 @@ export function openDatabase (nameOrPath?: string): SwapSafeDatabase {
 /** Phase 1 in this worker: hold new requests, drain, run hooks, close, ack. */
 export async function pauseWorker (names: string[], drainTimeoutMs: number): Promise<PauseValue> {
   const rt = getRuntime()
-  rt.pauses++
+  const pause = ++rt.pauses
   const started = performance.now()
   rt.gate.close()
   try {
     await rt.gate.drain(drainTimeoutMs)
   } catch (err) {
     // Never leave requests queued behind a swap that will not happen.
-    rt.gate.open()
+    if (rt.pauses === pause) rt.gate.open()
     throw err
   }
   const drained = performance.now()
+  // The primary waits drain timeout + 5 s for the ack. A hook slower than that finds this
+  // worker resumed when it returns (its gate open, requests running): the swap was refused, and
+  // closing the database now would leave it closed for good (HOTSWAP_ERR_PAUSED on every call).
+  const givenUp = (): boolean => rt.pauses !== pause || rt.gate.isOpen
+  let abandoned = givenUp()
   try {
-    for (const hook of rt.pauseHooks) await hook()
+    if (!abandoned) for (const hook of rt.pauseHooks) await hook()
+    abandoned ||= givenUp()
+    if (abandoned) {
+      // The resume ran its onResume hooks before these onPause hooks returned: run them again,
+      // so what the onPause hooks tore down is set up again. A later pause is in charge of its own.
+      if (rt.pauses === pause) {
+        for (const hook of rt.resumeHooks) {
+          try { await hook() } catch (e) { getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(`onResume after a pause given up: ${(e as Error).message}`) }
+        }
+      }
+      throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
+        `its onPause hooks returned after ${Math.round(performance.now() - drained)} ms, when the swap had given up on this worker; the database stayed open`)
+    }
     for (const name of names) rt.slots.get(name)?.pause()
     // Slots the app has not opened yet must stay closed until resume too.
     for (const name of names) {
@@ -126,6 +143,8 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
     }
     pauseAttachers(rt, names)
   } catch (err) {
+    // Given up: the resume has run already (or a later pause owns the gate); nothing to undo.
+    if (abandoned || givenUp()) throw err
     // Undone as a resume does it, onResume hooks included: what the onPause hooks that ran tore
     // down (a pool, a cache) is set up again before the queued requests run.
     await resumeWorker(names).catch((e: Error) => getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(`undoing a failed pause: ${e.message}`))
@@ -142,7 +161,8 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
 /**
  * A managed connection that has a database being swapped ATTACHed reads it through its own
  * descriptor: it closes with it, and its reopen attaches the new file (Slot keeps the list).
- * A slot whose connection cannot say (busy) is left open; the fd scan then reports it.
+ * A slot whose connection cannot say (busy through the raw db.connection; an iterator of ours
+ * answers with what it had attached when it started) is left open; the fd scan then reports it.
  */
 function pauseAttachers (rt: Runtime, names: string[]): void {
   const paths = new Set(names.flatMap((n) => rt.databases.filter((d) => d.name === n).map((d) => d.path)))
