@@ -333,7 +333,7 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     if (r.control?.code !== 'HOTSWAP_ERR_PROTOCOL' || r.control.exit !== 2) return fail(`bad first frame answered ${JSON.stringify(r.control)}`)
   } else {
     const name = (JSON.parse(first.payload.toString('utf8')) as { args?: string[] }).args?.[0] ?? 'help'
-    if (!['cp', 'status', 'version', 'reload'].includes(name) && (r.control?.code !== 'HOTSWAP_ERR_USAGE' || r.control.exit !== 2)) {
+    if (!['cp', 'help', 'status', 'version', 'reload'].includes(name) && (r.control?.code !== 'HOTSWAP_ERR_USAGE' || r.control.exit !== 2)) {
       return fail(`unknown command "${name}" answered ${JSON.stringify(r.control)}`)
     }
   }
