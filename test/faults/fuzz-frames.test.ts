@@ -310,8 +310,11 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
       const code = r.control.code ?? ''
       if (!(code in ErrorCodes)) return fail(`unknown error code ${JSON.stringify(r.control)}`)
       // Our client (protocol >= 1) reads coded lines; any other client the gem's words.
-      const prefix = first !== undefined && first.channel === 3 && announcesProtocol(first.payload) ? `ERROR [${code}] ` : 'ERROR: '
-      if (!r.stderr.startsWith(prefix)) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
+      // An unknown command reads Thor's words there, as the gem's CLI prints it.
+      const ours = first !== undefined && first.channel === 3 && announcesProtocol(first.payload)
+      const prefix = ours ? `ERROR [${code}] ` : 'ERROR: '
+      const thor = !ours && code === 'HOTSWAP_ERR_USAGE' && r.control.exit === 2 && /^Could not find command ".*"\.\n$/s.test(r.stderr)
+      if (!r.stderr.startsWith(prefix) && !thor) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
     }
   }
   if (r.timedOut) {
