@@ -314,7 +314,10 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
       const ours = first !== undefined && first.channel === 3 && announcesProtocol(first.payload)
       const prefix = ours ? `ERROR [${code}] ` : 'ERROR: '
       const thor = !ours && code === 'HOTSWAP_ERR_USAGE' && r.control.exit === 2 && /^Could not find command ".*"\.\n$/s.test(r.stderr)
-      if (!r.stderr.startsWith(prefix) && !thor) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
+      // A push refused after its checks passed (the swap found the file busy) has said
+      // "Swapping database..." first, as the gem does before its swap.
+      const stderr = !ours && r.stderr.startsWith('Swapping database...\n') ? r.stderr.slice('Swapping database...\n'.length) : r.stderr
+      if (!stderr.startsWith(prefix) && !thor) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
     }
   }
   if (r.timedOut) {
