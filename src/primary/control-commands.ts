@@ -65,6 +65,7 @@ export type Command = (s: Session, ctx: ServerContext) => Promise<number>
  * a plain object with it found `constructor`, `toString`, `__proto__` on Object.prototype. */
 export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['cp', cp],
+  ['help', help],
   ['reload', reload],
   ['status', status],
   ['version', async (s) => {
@@ -73,6 +74,32 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
     return 0
   }],
 ])
+
+/** What `help` lists, as Thor lists the gem's commands (its client sends no arguments for help). */
+const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]> = [
+  ['cp', 'cp SRC DST', 'Copy a database to/from the running server'],
+  ['help', 'help [COMMAND]', 'Describe available commands or one specific command'],
+  ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
+  ['status', 'status [--json]', 'Show the workers and the managed databases'],
+  ['version', 'version', 'Print the hotswap version'],
+]
+
+async function help (s: Session): Promise<number> {
+  s.stdin.resume()
+  const asked = s.args[1]
+  if (asked !== undefined) {
+    const one = USAGE.find(([name]) => name === asked)
+    if (one === undefined) {
+      const shown = JSON.stringify(asked.length > 64 ? `${asked.slice(0, 64)}…` : asked)
+      throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown command ${shown} (commands: ${USAGE.map(([n]) => n).join(', ')})`)
+    }
+    await s.stdout(`Usage:\n  hotswap ${one[1]}\n\n${one[2]}\n`)
+    return 0
+  }
+  const width = Math.max(...USAGE.map(([, usage]) => usage.length))
+  await s.stdout(['Commands:', ...USAGE.map(([, usage, what]) => `  hotswap ${usage.padEnd(width)}  # ${what}`), ''].join('\n') + '\n')
+  return 0
+}
 
 interface CpArgs {
   src: string

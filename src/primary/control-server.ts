@@ -22,6 +22,8 @@ import { commands, type ServerContext, type Session } from './control-commands.j
 import { gemErrorText, speaksGem } from './gem-words.js'
 
 const FIRST_FRAME_TIMEOUT_MS = 10_000
+/** A UTF-16 surrogate that is not half of a pair (in a `u` regex a pair is one code point). */
+const LONE_SURROGATE = /\p{Cs}/u
 
 export interface ControlServerOptions {
   socketPath: string
@@ -329,6 +331,16 @@ export class ControlServer {
     if (this.#closing) {
       stdin.resume()
       fail(new HotswapError('HOTSWAP_ERR_SHUTTING_DOWN', 'the server is shutting down'))
+      return
+    }
+    // A lone surrogate (JSON "\ud800") names two files: fs writes it as U+FFFD, SQLite as its
+    // own bytes. A pull to such a name renamed an empty file into place, said OK, and left the
+    // whole snapshot behind under a temp name. Such a word is refused before anything runs.
+    const unpaired = [...request.args, request.cwd ?? ''].findIndex((a) => LONE_SURROGATE.test(a))
+    if (unpaired !== -1) {
+      stdin.resume()
+      const what = unpaired < request.args.length ? `argument ${unpaired + 1}` : 'the working directory (cwd)'
+      fail(new HotswapError('HOTSWAP_ERR_USAGE', `${what} is not valid Unicode (an unpaired UTF-16 surrogate); paths must be UTF-8 text`), 2)
       return
     }
     const command = commands.get(name)

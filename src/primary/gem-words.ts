@@ -6,6 +6,7 @@
 //   pull to FILE  stderr "OK"            pull to -   the bytes on stdout, nothing else
 //   errors        "ERROR: <message>", the gem's message where it has one; a schema mismatch
 //                 is followed by its "- …" / "+ …" lines
+//   unknown       Thor's `Could not find command "NAME".`     no args or help   the commands
 
 import type { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
@@ -31,6 +32,13 @@ export function gemErrorText (e: HotswapError, databases: readonly DatabaseInfo[
     case 'HOTSWAP_ERR_BOTH_MANAGED':
       lines.push("ERROR: source and destination can't both be managed databases")
       break
+    case 'HOTSWAP_ERR_USAGE': {
+      // An unknown command, as Thor prints it for the gem's CLI (its spec looks for "Could not find").
+      const unknown = /^unknown command (".*") \(commands: /.exec(e.message)
+      if (unknown !== null) return `Could not find command ${unknown[1] as string}.\n`
+      lines.push(`ERROR: ${e.message}`)
+      break
+    }
     case 'HOTSWAP_ERR_NOT_MANAGED':
       lines.push(`ERROR: neither path matches a managed database (${databases.map((d) => d.path).join(', ')})`)
       break

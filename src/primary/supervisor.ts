@@ -8,7 +8,7 @@
 
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { existsSync, realpathSync } from 'node:fs'
+import { existsSync, realpathSync, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
@@ -113,7 +113,7 @@ export class Supervisor extends EventEmitter {
     // Workers' stdout/stderr come through the primary, so each line is tagged with its worker.
     // The working directory goes by name, so every fork enters it through today's symlinks: an
     // inherited one is the directory (inode) the primary started in, an old release forever.
-    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true, ...(this.#opts.cwd !== undefined ? { cwd: this.#opts.cwd } : {}) })
+    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true })
     for (let slot = 1; slot <= this.#opts.workers; slot++) this.#fork(slot)
   }
 
@@ -249,9 +249,15 @@ export class Supervisor extends EventEmitter {
     // Never inside a swap's pause (see #outsideSwap); a reload and shutdown stop outside one.
     await this.#outsideSwap()
     if (planned) w.planned = true
+    let onGone = (_x: ManagedWorker): void => {}
     const exited = new Promise<void>((resolve) => {
-      if (w.state === 'dead') resolve()
-      else w.worker.once('exit', () => resolve())
+      if (w.state === 'dead') return resolve()
+      w.worker.once('exit', () => resolve())
+      // A process that never started has no 'exit' of its own: #onExit says it is gone.
+      if (w.worker.process.pid === undefined) {
+        onGone = (x) => { if (x === w) resolve() }
+        this.on('exit', onGone)
+      }
     })
     const wasLive = isLive(w)
     if (w.state !== 'dead') w.state = 'stopping'
@@ -265,6 +271,7 @@ export class Supervisor extends EventEmitter {
       w.worker.process.kill('SIGKILL')
     }, timeoutMs + 1500)
     await exited
+    this.off('exit', onGone)
     clearTimeout(timer)
   }
 
@@ -296,6 +303,11 @@ export class Supervisor extends EventEmitter {
       this.lastFailure = runtimeGone
       this.log.error(`worker ${slot} cannot start: ${runtimeGone}`)
     }
+    // By name where it still exists; a directory removed since (a pruned release, when no
+    // symlink names it) is inherited instead, as before: spawn cannot enter a missing cwd, and
+    // the worker was never started (pid -1, no exit, no restart, every slot empty in the end).
+    const cwd = this.#workingDirectory(slot)
+    cluster.setupPrimary({ cwd })
     const worker = cluster.fork(env)
     const pid = worker.process.pid ?? -1
     let markReady!: () => void
@@ -368,7 +380,32 @@ export class Supervisor extends EventEmitter {
       this.#onExit(managed, code, signal)
     })
     worker.on('error', (err) => this.log.warn(`worker ${slot} IPC error: ${err.message}`))
+    if (worker.process.pid === undefined) {
+      // The process was never started (spawn failed: ENOENT, EAGAIN, EACCES). Node reports it as
+      // an 'error' and never an 'exit': without this the slot stayed "starting" for good, not
+      // restarted, and never counted toward a crash loop.
+      worker.process.once('error', (err) => {
+        if (managed.state === 'dead') return
+        clearTimeout(listenTimer)
+        const why = `cannot start a worker process: ${err.message}`
+        this.lastFailure = managed.startupError = why
+        this.log.error(`worker ${slot}: ${why}`)
+        markFailed(new Error(`worker ${slot} ${why}`))
+        this.#onExit(managed, null, null)
+      })
+    }
     return managed
+  }
+
+  /** The workers' directory for this fork: the one named at start-up, if it still exists. */
+  #workingDirectory (slot: number): string | undefined {
+    const named = this.#opts.cwd
+    if (named === undefined) return undefined
+    try {
+      if (statSync(named).isDirectory()) return named
+    } catch { /* removed */ }
+    this.log.warn(`worker ${slot}: the working directory ${named} no longer exists; the worker starts in the primary's own (removed) directory`)
+    return undefined
   }
 
   /** Re-emits worker output through the primary's logger: JSON log lines keep their fields. */

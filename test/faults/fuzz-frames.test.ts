@@ -310,8 +310,14 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
       const code = r.control.code ?? ''
       if (!(code in ErrorCodes)) return fail(`unknown error code ${JSON.stringify(r.control)}`)
       // Our client (protocol >= 1) reads coded lines; any other client the gem's words.
-      const prefix = first !== undefined && first.channel === 3 && announcesProtocol(first.payload) ? `ERROR [${code}] ` : 'ERROR: '
-      if (!r.stderr.startsWith(prefix)) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
+      // An unknown command reads Thor's words there, as the gem's CLI prints it.
+      const ours = first !== undefined && first.channel === 3 && announcesProtocol(first.payload)
+      const prefix = ours ? `ERROR [${code}] ` : 'ERROR: '
+      const thor = !ours && code === 'HOTSWAP_ERR_USAGE' && r.control.exit === 2 && /^Could not find command ".*"\.\n$/s.test(r.stderr)
+      // A push refused after its checks passed (the swap found the file busy) has said
+      // "Swapping database..." first, as the gem does before its swap.
+      const stderr = !ours && r.stderr.startsWith('Swapping database...\n') ? r.stderr.slice('Swapping database...\n'.length) : r.stderr
+      if (!stderr.startsWith(prefix) && !thor) return fail(`stderr does not start with ${JSON.stringify(prefix)}: ${r.stderr.slice(0, 100)}`)
     }
   }
   if (r.timedOut) {
@@ -333,7 +339,7 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     if (r.control?.code !== 'HOTSWAP_ERR_PROTOCOL' || r.control.exit !== 2) return fail(`bad first frame answered ${JSON.stringify(r.control)}`)
   } else {
     const name = (JSON.parse(first.payload.toString('utf8')) as { args?: string[] }).args?.[0] ?? 'help'
-    if (!['cp', 'status', 'version', 'reload'].includes(name) && (r.control?.code !== 'HOTSWAP_ERR_USAGE' || r.control.exit !== 2)) {
+    if (!['cp', 'help', 'status', 'version', 'reload'].includes(name) && (r.control?.code !== 'HOTSWAP_ERR_USAGE' || r.control.exit !== 2)) {
       return fail(`unknown command "${name}" answered ${JSON.stringify(r.control)}`)
     }
   }

@@ -15,6 +15,8 @@ test('the gem\'s messages where it has one, "ERROR: <message>" otherwise', () =>
   assert.equal(gemErrorText(new HotswapError('HOTSWAP_ERR_BOTH_MANAGED', 'both'), dbs), "ERROR: source and destination can't both be managed databases\n")
   assert.equal(gemErrorText(new HotswapError('HOTSWAP_ERR_NOT_MANAGED', 'neither'), dbs),
     'ERROR: neither path matches a managed database (/srv/db/app.sqlite3, /srv/db/cache.sqlite3)\n')
+  assert.equal(gemErrorText(new HotswapError('HOTSWAP_ERR_USAGE', 'unknown command "bogus" (commands: cp, help)'), dbs), 'Could not find command "bogus".\n')
+  assert.equal(gemErrorText(new HotswapError('HOTSWAP_ERR_USAGE', 'cp takes SRC and DST (got 1 argument(s))'), dbs), 'ERROR: cp takes SRC and DST (got 1 argument(s))\n')
   assert.equal(gemErrorText(new HotswapError('HOTSWAP_ERR_DB_BUSY', 'another process has it open', ['pid 7']), dbs), 'ERROR: another process has it open\n  pid 7\n')
 })
 

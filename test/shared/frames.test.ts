@@ -311,7 +311,7 @@ test('property: control JSON with prototype names, commands, flags and wrong-typ
     (args, extra) => {
       const text = JSON.stringify({ ...extra, ...(args === undefined ? {} : { args }) })
       const sent = JSON.parse(text) as Record<string, unknown>
-      // A missing or null `args` is no command at all (answered as an unknown "help").
+      // A missing or null `args` is no command at all (answered with help, as the gem does).
       const own = Object.hasOwn(sent, 'args') ? sent.args ?? [] : []
       const valid = Array.isArray(own) && own.every((a) => typeof a === 'string')
       let r
