@@ -12,6 +12,7 @@ import assert from 'node:assert/strict'
 import { realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, fixture, labelOf, load, request, seed, startServe, statusJson, tempDir, waitUntil, type Served } from '../helpers.js'
+import { report } from '../faults/support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -100,6 +101,7 @@ test('a connection the app opened itself on the live file: the push is refused n
     assert.equal(stats.failed, 0, stats.errors.join('\n'))
     assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
     tt.diagnostic(`load through the refused push: ${stats.ok} ok, ${stats.failed} failed`)
+    report(tt, "a connection the app opened itself (refused naming the worker, then --force)", { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
   }
   assert.equal(refused.code, 1, refused.stderr)
   assert.equal(refused.stdout, '')
@@ -180,6 +182,7 @@ test('a push to a database ATTACHed on another managed connection reopens that c
     assert.equal(stats.failed, 0, stats.errors.join('\n'))
     assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
     tt.diagnostic(`load through the push to the attached database: ${stats.ok} ok, ${stats.failed} failed`)
+    report(tt, 'a push to a database ATTACHed on another managed connection (reopened with it)', { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
   }
   assert.equal(res.code, 0, res.stderr)
   assert.equal(labelOf(cache), c.label)
