@@ -11,8 +11,7 @@ import { existsSync, statSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { Channel, encodeFrame, FrameDecoder } from '../../src/shared/frames.js'
-import { cli, leftovers, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, leftovers, labelOf, otherRootProxy, request, seed, startServe, tempDir, type Served } from '../helpers.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -20,34 +19,13 @@ let live: string
 let proxy: net.Server
 let proxySocket: string
 
-/** A socket in front of the server's that makes the server report another root directory. */
-async function startProxy (upstreamPath: string, path: string): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(upstreamPath)
-    const decoder = new FrameDecoder()
-    client.pipe(upstream)
-    upstream.on('data', (chunk: Buffer) => {
-      for (const f of decoder.push(chunk)) {
-        const text = f.channel === Channel.stdout ? f.payload.toString('utf8') : ''
-        const rewritten = text.startsWith('{"primary"') ? text.replace('"root":"', '"root":"elsewhere-') : null
-        client.write(encodeFrame(f.channel, rewritten ?? f.payload))
-      }
-    })
-    upstream.on('end', () => client.end())
-    upstream.on('error', () => client.destroy())
-    client.on('error', () => upstream.destroy())
-  })
-  await new Promise<void>((resolve) => server.listen(path, resolve))
-  return server
-}
-
 before(async () => {
   t = tempDir()
   live = join(t.dir, 'live.sqlite3')
   seed(live, { label: 'v0' })
   served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
   proxySocket = join(t.dir, 'proxy.sock')
-  proxy = await startProxy(served.socket, proxySocket)
+  proxy = await otherRootProxy(served.socket, proxySocket)
 })
 
 after(async () => {
