@@ -2,6 +2,7 @@
 // process, the real CLI, HTTP requests and a bounded load generator. Everything a test starts
 // is stopped by its pid in the test's `after`.
 
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import http from 'node:http'
@@ -9,6 +10,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { after, before } from 'node:test'
 import Database from 'better-sqlite3'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -105,6 +107,36 @@ export async function startServe (opts: ServeOptions): Promise<Served> {
   const args = [opts.app ?? fixture('app.mjs'), '--workers', String(workers), '--port', String(port), '--socket', socket,
     ...opts.dbs.flatMap((d) => ['--db', d]), ...(opts.args ?? [])]
   return await startServeArgs({ dir: opts.dir, args, port, socket, env: opts.env, waitListening: opts.waitListening ?? workers, as: opts.as })
+}
+
+export interface LiveServe {
+  t: ReturnType<typeof tempDir>
+  /** The one managed database, `live.sqlite3`, seeded with label v0. */
+  live: string
+  served: Served
+}
+
+/**
+ * A test file's one `hotswap serve` over a seeded `live.sqlite3` (label v0): started in before(),
+ * stopped by its pid in after(), which asserts that serve exits 0 on SIGTERM and removes the
+ * folder. `use` receives it once it is up.
+ */
+export function serveLiveForFile (opts: Omit<ServeOptions, 'dir' | 'dbs'> & { rows?: number }, use: (s: LiveServe) => void): void {
+  let t: ReturnType<typeof tempDir> | undefined
+  let served: Served | undefined
+  before(async () => {
+    t = tempDir()
+    const live = join(t.dir, 'live.sqlite3')
+    const { rows, ...serveOpts } = opts
+    seed(live, { label: 'v0', ...(rows === undefined ? {} : { rows }) })
+    served = await startServe({ ...serveOpts, dir: t.dir, dbs: [live] })
+    use({ t, live, served })
+  })
+  after(async () => {
+    const code = await served?.stop()
+    t?.cleanup()
+    assert.equal(code, 0, 'serve exits 0 on SIGTERM')
+  })
 }
 
 export interface CliResult {

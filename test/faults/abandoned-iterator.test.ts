@@ -6,29 +6,18 @@
 // push goes through; a busy statement it cannot end (on the raw db.connection) refuses the swap
 // with HOTSWAP_ERR_DB_BUSY naming the worker; no connection is ever left on a replaced file.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, fixture, labelOf, request, seed, tempDir, type Served, serveLiveForFile } from '../helpers.js'
 import { checkAfterFault, countLogs, report, TrackedLoad } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0', rows: 50 })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('stream-app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('stream-app.mjs'), rows: 50 }, (s) => { ({ t, served, live } = s) })
 
 /** Descriptors a process holds on a deleted file named like the live database (or its -wal). */
 function deletedFds (pid: number): string[] {

@@ -4,13 +4,13 @@
 // primary and every worker (same pids) are still alive and serving afterwards. Before the fix,
 // {"args":["constructor"]} made the primary throw inside a socket listener and exit.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCodes } from '../../src/shared/errors.js'
 import { commands } from '../../src/primary/control-commands.js'
-import { fixture, isAlive, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { fixture, isAlive, labelOf, request, seed, tempDir, type Served, serveLiveForFile } from '../helpers.js'
 import { COMMANDS, HOSTILE_WORDS, PROTOTYPE_NAMES, WRONG_ARGS } from '../hostile-words.js'
 import { exchange, frame, push, report, status, TrackedLoad, type Exchange } from './support.js'
 
@@ -18,18 +18,7 @@ let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
 async function send (control: unknown, stdinEnd = false): Promise<Exchange> {
   const bytes = Buffer.concat([frame(3, JSON.stringify(control)), ...(stdinEnd ? [frame(0, Buffer.alloc(0))] : [])])

@@ -4,29 +4,18 @@
 // database, with nothing left to reopen it: every later request of that worker failed with
 // HOTSWAP_ERR_PAUSED until the next swap. A pause the primary has given up on now stops there.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, labelOf, request, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { cli, fixture, labelOf, request, seed, tempDir, type Served, serveLiveForFile } from '../helpers.js'
 import { countLogs, report, waitLogCount } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 1, app: fixture('replace-race-app.mjs'), args: ['--drain-timeout', '300'] })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 1, app: fixture('replace-race-app.mjs'), args: ['--drain-timeout', '300'] }, (s) => { ({ t, served, live } = s) })
 
 test('an onPause hook that outlasts the pause ack: the push is refused, and the worker serves on the old file after the hook returns', async (tt) => {
   const candidate = join(t.dir, 'v1.sqlite3')

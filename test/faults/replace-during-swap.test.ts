@@ -4,30 +4,19 @@
 // requests at once: they ran on the old file while it was being swapped out, and their writes
 // (answered 200) were lost with it. Now the old worker is stopped only between swaps.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, fixture, request, seed, sleep, startServe, tempDir, waitUntil, type HttpResult, type Served } from '../helpers.js'
+import { cli, fixture, request, seed, sleep, tempDir, waitUntil, type HttpResult, type Served, serveLiveForFile } from '../helpers.js'
 import { countLogs, report, status, waitLogCount } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('replace-race-app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('replace-race-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
 function candidate (label: string): string {
   const path = join(t.dir, `${label}.sqlite3`)

@@ -5,30 +5,19 @@
 // gracefully), its queued requests are answered, and `cp` says that the new database is live
 // but which workers failed, with HOTSWAP_ERR_WORKER_FAILED.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, labelOf, seed, startServe, tempDir, type HttpResult, type Served } from '../helpers.js'
+import { cli, fixture, labelOf, seed, tempDir, type HttpResult, type Served, serveLiveForFile } from '../helpers.js'
 import { checkAfterFault, onLog, report, status, TrackedLoad, waitGone, waitLogCount, countLogs, type StatusJson } from './support.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('resume-fail-app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('resume-fail-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
 function candidate (label: string): string {
   const path = join(t.dir, `${label}.sqlite3`)

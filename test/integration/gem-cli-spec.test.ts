@@ -5,27 +5,14 @@
 // `hotswap bogus` an "ERROR: unknown command" line the spec does not recognise. Our client keeps
 // its coded error; the exit code and HOTSWAP_ERR_USAGE stay in the control frame for both.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
-import { fixture, seed, startServe, tempDir, type Served } from '../helpers.js'
+import { fixture, type Served, serveLiveForFile } from '../helpers.js'
 import { exchange, frame, gemStream } from '../faults/support.js'
 
-let t: ReturnType<typeof tempDir>
 let served: Served
 
-before(async () => {
-  t = tempDir()
-  const live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 1, app: fixture('app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 1, app: fixture('app.mjs') }, (s) => { ({ served } = s) })
 
 test('help (no args), as the gem prints it: the commands on stdout, exit 0', async () => {
   for (const args of [[], ['help']]) {
