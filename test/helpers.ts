@@ -3,12 +3,12 @@
 // is stopped by its pid in the test's `after`.
 
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before } from 'node:test'
 import Database from 'better-sqlite3'
@@ -255,8 +255,46 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
  * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
  * expects the server to use; they are only recorded on the result.
  */
+let reachableCopy: string | undefined
+
+/**
+ * The project's root as another user (a server run `as` nobody) can reach it: the root itself when
+ * every folder above it lets others through, else a copy of what a server and its fixture apps
+ * need (bin, dist, node_modules, package.json, test/fixtures), hard-linked where it can be, in a
+ * folder others may enter. A clone in a private folder (mktemp -d is 0700) is not reachable.
+ */
+function rootReachableByOthers (): string {
+  let dir = ROOT.replace(/\/+$/, '')
+  let reachable = true
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) reachable = false
+    const up = dirname(dir)
+    if (up === dir) break
+    dir = up
+  }
+  if (reachable) return ROOT
+  if (reachableCopy !== undefined) return reachableCopy
+  const copy = mkdtempSync(join(tmpdir(), 'hotswap-runtime-'))
+  chmodSync(copy, 0o755)
+  mkdirSync(join(copy, 'test'), { mode: 0o755 })
+  for (const part of ['bin', 'dist', 'node_modules', 'package.json', join('test', 'fixtures')]) {
+    const from = join(ROOT, part)
+    const to = join(copy, part)
+    if (spawnSync('cp', ['-al', from, to]).status !== 0 && spawnSync('cp', ['-a', from, to]).status !== 0) {
+      throw new Error(`cannot copy ${from} to ${to} for another user`)
+    }
+  }
+  process.once('exit', () => rmSync(copy, { recursive: true, force: true }))
+  reachableCopy = `${copy}/`
+  return reachableCopy
+}
+
 export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number, as?: { uid: number, gid: number }, bin?: string }): Promise<Served> {
-  const child = spawn(process.execPath, [opts.bin ?? BIN, 'serve', ...opts.args], {
+  // A server run as another user gets paths it can reach.
+  const root = opts.as === undefined ? ROOT : rootReachableByOthers()
+  const args = root === ROOT ? opts.args : opts.args.map((a) => a.startsWith(ROOT) ? root + a.slice(ROOT.length) : a)
+  const bin = opts.bin ?? join(root, 'bin', 'run.js')
+  const child = spawn(process.execPath, [bin, 'serve', ...args], {
     cwd: opts.dir,
     env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
