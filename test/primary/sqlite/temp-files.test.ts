@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { basename } from 'node:path'
-import { isReservedName, tempPathFor, tempPrefix } from '../../src/primary/temp-files.js'
+import { isReservedName, tempPathFor, tempPrefix } from '../../../src/primary/sqlite/temp-files.js'
 
 test('a name of 255 bytes gets a temp name that fits, unique to the whole name', () => {
   for (const name of ['a'.repeat(255), 'é'.repeat(127), `${'b'.repeat(250)}.db`]) {
