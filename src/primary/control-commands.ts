@@ -16,13 +16,14 @@ import { findManaged, managedList } from '../shared/managed.js'
 import { filesIdentity } from '../shared/same-files.js'
 import { VERSION } from '../shared/version.js'
 import { writeAll } from '../shared/write-all.js'
-import { pullDestination, refuseManagedSource } from './cp-paths.js'
-import type { TaskPool } from './pool.js'
+import { pullDestination, refuseManagedSource } from './sqlite/cp-paths.js'
+import type { TaskPool } from './sqlite/pool.js'
 import type { PushReport, SwapCoordinator } from './swap-coordinator.js'
 import { isLive, type Supervisor } from './supervisor.js'
 import { checkRoomForSnapshot, checkRoomForUpload, spoolPathFor } from './spool.js'
 import { GEM_SWAPPING } from './gem-words.js'
-import { copyPrivately, createExclusive, removeWithSideFiles, tempPathFor } from './temp-files.js'
+import { removeWithSideFiles } from './sqlite/side-files.js'
+import { copyPrivately, createExclusive, tempPathFor } from './sqlite/temp-files.js'
 
 export interface Session {
   args: string[]
@@ -276,7 +277,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   let report: PushReport
   try {
-    const checked = await ctx.pool.run<{ timings: Record<string, number>, startedAt: number, endedAt: number }>('validate', {
+    const checked = await ctx.pool.run('validate', {
       tempPath,
       livePath: db.path,
       skipIntegrity: a.skipIntegrity,
@@ -347,7 +348,7 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: stri
   try {
     const started = performance.now()
     const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>
-      await ctx.pool.run<{ bytes: number, ms: number }>('snapshot', { livePath: db.path, destPath: tempPath }))
+      await ctx.pool.run('snapshot', { livePath: db.path, destPath: tempPath }))
     log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
     if (s.tty) s.stderr(`snapshot of ${db.name}: ${formatBytes(snap.bytes)}\n`)
     if (target === null) {
