@@ -1,44 +1,26 @@
-// The supervisor: forks the app workers with node:cluster, answers their start handshake,
-// restarts the ones that crash, rolls them over onto new code (reload), and stops them all on
-// shutdown. A planned exit (shutdown, reload, a replacement) is told apart from a crash, and only a
-// crash restarts.
+// The supervisor, the policy over the workers (each one a ManagedWorker): forks them with
+// node:cluster, holds the hello of those that start during a swap, restarts the ones that crash
+// (with a backoff, and gives up on a crash loop), rolls them over onto new code (reload), replaces
+// one whose resume failed, and stops them all on shutdown. A planned exit (shutdown, reload, a
+// replacement) is told apart from a crash, and only a crash restarts.
 //
-//   fork ─▶ starting ──hello──▶ online ──listening / ready()──▶ ready ─┬─▶ stopping ─▶ dead (planned)
-//                                                                      └─────────────▶ dead (crash → restart)
+//   #fork(slot) ─▶ ManagedWorker ─▶ … ─▶ exit ─┬─ planned (stop, reload, replace) ─▶ nothing
+//                                               ├─ EX_CONFIG, runtime gone ─────────▶ abandon the slot
+//                                               ├─ too many quick crashes ──────────▶ abandon the slot
+//                                               └─ crash ─▶ backoff ─▶ #fork(slot)
+//   every slot abandoned, none running ─▶ emit 'fatal' (serve stops)
 
-import cluster, { type Worker } from 'node:cluster'
+import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import { existsSync, realpathSync, statSync } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { HotswapError } from '../shared/errors.js'
-import { LOG_LEVELS, type Logger } from '../shared/logger.js'
-import { EXIT_CONFIG, isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
-import { Rpc } from '../shared/rpc.js'
+import type { Logger } from '../shared/logger.js'
+import { EXIT_CONFIG, type DatabaseInfo, type HelloValue, type StatsValue } from '../shared/messages.js'
+import { isLive, ManagedWorker, type WorkerPolicy } from './managed-worker.js'
 
-export type WorkerState = 'starting' | 'online' | 'ready' | 'stopping' | 'dead'
-
-/** Answered the handshake and not on its way out: pauses, stats and reloads reach it. */
-export function isLive (w: { state: WorkerState }): boolean {
-  return w.state === 'online' || w.state === 'ready'
-}
-
-export interface ManagedWorker {
-  /** Stable slot number (1..N); a replacement takes the slot of the worker it replaces. */
-  id: number
-  worker: Worker
-  pid: number
-  state: WorkerState
-  /** The app file this worker was forked on: the app path with its symlinks resolved then. */
-  app: string | null
-  rpc: Rpc<PrimaryRequest>
-  startedAt: number
-  planned: boolean
-  /** What the worker said when it failed to start (its `startupError` log field), if it did. */
-  startupError?: string
-  /** Settles once the worker is ready, or fails when it exits or times out first. */
-  ready: Promise<void>
-}
+// Where the control socket's commands and the swap coordinator have always found them.
+export { isLive, type ManagedWorker, type WorkerState } from './managed-worker.js'
 
 export interface SupervisorOptions {
   /** The app file as given (through any symlink); resolved afresh at every fork. */
@@ -81,6 +63,7 @@ function runtimeMissing (): string | null {
     'restart hotswap serve to run hotswap from where it is now'
 }
 
+/** Emits 'fatal' (an Error) once no worker can be kept running. */
 export class Supervisor extends EventEmitter {
   readonly #opts: Options
   readonly #workers = new Map<number, ManagedWorker>() // by cluster worker id
@@ -94,6 +77,15 @@ export class Supervisor extends EventEmitter {
   #stopping = false
   #lastApp: string | null = null
   lastFailure = ''
+  readonly #policy: WorkerPolicy = {
+    hello: (w, answer) => this.#onHello(w, answer),
+    startupError: (why) => { this.lastFailure = why },
+    // A worker that listens but never called ready() already gets connections from the round
+    // robin: drain it like any stopping worker (SIGKILL after --kill-timeout). Not planned: a
+    // slot it holds alone restarts as after a crash.
+    listenTimeout: (w) => { void this.#stopOne(w, this.#opts.killTimeoutMs, false) },
+    exit: (w, code, signal) => this.#onExit(w, code, signal),
+  }
 
   constructor (opts: SupervisorOptions) {
     super()
@@ -153,11 +145,7 @@ export class Supervisor extends EventEmitter {
   }
 
   async stats (w: ManagedWorker): Promise<StatsValue | null> {
-    try {
-      return await w.rpc.request<StatsValue>({ cmd: 'hotswap:stats' }, 2000)
-    } catch {
-      return null
-    }
+    return await w.stats()
   }
 
   /**
@@ -249,30 +237,7 @@ export class Supervisor extends EventEmitter {
     // Never inside a swap's pause (see #outsideSwap); a reload and shutdown stop outside one.
     await this.#outsideSwap()
     if (planned) w.planned = true
-    let onGone = (_x: ManagedWorker): void => {}
-    const exited = new Promise<void>((resolve) => {
-      if (w.state === 'dead') return resolve()
-      w.worker.once('exit', () => resolve())
-      // A process that never started has no 'exit' of its own: #onExit says it is gone.
-      if (w.worker.process.pid === undefined) {
-        onGone = (x) => { if (x === w) resolve() }
-        this.on('exit', onGone)
-      }
-    })
-    const wasLive = isLive(w)
-    if (w.state !== 'dead') w.state = 'stopping'
-    if (wasLive) {
-      w.rpc.request({ cmd: 'hotswap:shutdown', timeoutMs }, timeoutMs + 1000).catch(() => {})
-    } else if (w.state !== 'dead') {
-      w.worker.process.kill('SIGTERM')
-    }
-    const timer = setTimeout(() => {
-      this.log.warn(`worker ${w.id} (pid ${w.pid}) did not stop within ${timeoutMs} ms; killing it`)
-      w.worker.process.kill('SIGKILL')
-    }, timeoutMs + 1500)
-    await exited
-    this.off('exit', onGone)
-    clearTimeout(timer)
+    await w.stop(timeoutMs)
   }
 
   #fork (slot: number): ManagedWorker {
@@ -309,91 +274,18 @@ export class Supervisor extends EventEmitter {
     const cwd = this.#workingDirectory(slot)
     cluster.setupPrimary({ cwd })
     const worker = cluster.fork(env)
-    const pid = worker.process.pid ?? -1
-    let markReady!: () => void
-    let markFailed!: (err: Error) => void
-    const ready = new Promise<void>((resolve, reject) => { markReady = resolve; markFailed = reject })
-    ready.catch(() => {}) // Not every worker is awaited.
-    const managed: ManagedWorker = {
+    const managed = new ManagedWorker({
       id: slot,
       worker,
-      pid,
-      state: 'starting',
       app,
-      rpc: new Rpc<PrimaryRequest>((msg) => worker.isConnected() && worker.send(msg)),
-      startedAt: Date.now(),
-      planned: false,
+      logger: this.log,
+      waitReady: this.#opts.waitReady,
+      listenTimeoutMs: this.#opts.listenTimeoutMs,
       ...(runtimeGone !== null ? { startupError: runtimeGone } : {}),
-      ready,
-    }
+      policy: this.#policy,
+    })
     this.#workers.set(worker.id, managed)
-    this.log.info(`worker ${slot} started (pid ${pid})`, { app })
-    this.#pipeOutput(managed)
-
-    const becomeReady = (how: string): void => {
-      if (managed.state !== 'online' && managed.state !== 'starting') return
-      managed.state = 'ready'
-      clearTimeout(listenTimer)
-      this.log.info(`worker ${slot} ready (${how})`)
-      this.emit('ready', managed)
-      markReady()
-    }
-    const listenTimer = setTimeout(() => {
-      if (managed.state === 'ready' || managed.state === 'dead' || managed.state === 'stopping') return
-      const why = `worker ${slot} (pid ${pid}) did not become ready within ${this.#opts.listenTimeoutMs} ms`
-      this.log.error(why)
-      markFailed(new Error(why))
-      // A worker that listens but never called ready() already gets connections from the round
-      // robin: drain it like any stopping worker (SIGKILL after --kill-timeout). Not planned: a
-      // slot it holds alone restarts as after a crash.
-      void this.#stopOne(managed, this.#opts.killTimeoutMs, false)
-    }, this.#opts.listenTimeoutMs)
-
-    worker.on('message', (msg: unknown) => {
-      if (!isHotswapMessage(msg)) return
-      if (msg.cmd === 'hotswap:reply') {
-        managed.rpc.handleReply(msg)
-        return
-      }
-      if (msg.cmd === 'hotswap:hello') this.#onHello(managed, msg)
-      if (msg.cmd === 'hotswap:ready') {
-        if (worker.isConnected()) worker.send({ cmd: 'hotswap:reply', seq: msg.seq, ok: true, value: null })
-        if (this.#opts.waitReady) becomeReady('the app called ready()')
-      }
-    })
-    worker.on('listening', (address) => {
-      this.log.info(`worker ${slot} listening on ${address.address ?? '*'}:${address.port}`)
-      if (!this.#opts.waitReady) becomeReady('listening')
-    })
-    worker.on('exit', (code, signal) => {
-      clearTimeout(listenTimer)
-      // The worker logs why it failed just before it exits; its output pipe may still hold that
-      // line when 'exit' fires, so the failure is reported once the pipes close (or soon after,
-      // should a grandchild keep them open).
-      const failed = (): void => {
-        clearTimeout(fallback)
-        const why = managed.startupError !== undefined ? `: ${managed.startupError}` : ''
-        markFailed(new Error(`worker ${slot} exited (${signal ?? `code ${String(code)}`}) before it was ready${why}`))
-      }
-      const fallback = setTimeout(failed, 500).unref()
-      worker.process.once('close', failed)
-      this.#onExit(managed, code, signal)
-    })
-    worker.on('error', (err) => this.log.warn(`worker ${slot} IPC error: ${err.message}`))
-    if (worker.process.pid === undefined) {
-      // The process was never started (spawn failed: ENOENT, EAGAIN, EACCES). Node reports it as
-      // an 'error' and never an 'exit': without this the slot stayed "starting" for good, not
-      // restarted, and never counted toward a crash loop.
-      worker.process.once('error', (err) => {
-        if (managed.state === 'dead') return
-        clearTimeout(listenTimer)
-        const why = `cannot start a worker process: ${err.message}`
-        this.lastFailure = managed.startupError = why
-        this.log.error(`worker ${slot}: ${why}`)
-        markFailed(new Error(`worker ${slot} ${why}`))
-        this.#onExit(managed, null, null)
-      })
-    }
+    this.log.info(`worker ${slot} started (pid ${managed.pid})`, { app })
     return managed
   }
 
@@ -408,51 +300,19 @@ export class Supervisor extends EventEmitter {
     return undefined
   }
 
-  /** Re-emits worker output through the primary's logger: JSON log lines keep their fields. */
-  #pipeOutput (w: ManagedWorker): void {
-    const logger = this.log.child({ role: `worker ${w.id}`, workerPid: w.pid })
-    for (const [stream, name] of [[w.worker.process.stdout, 'stdout'], [w.worker.process.stderr, 'stderr']] as const) {
-      if (stream === null || stream === undefined) continue
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-        if (line.startsWith('{')) {
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>
-            // A level winston does not know (an app's "constructor") dropped the line silently.
-            if (typeof entry.level === 'string' && LOG_LEVELS.includes(entry.level) && typeof entry.message === 'string') {
-              const { level, message, timestamp: _t, ...rest } = entry
-              logger.log(level, message, { ...rest, workerPid: w.pid })
-              if (typeof rest.startupError === 'string') this.lastFailure = w.startupError = rest.startupError
-              return
-            }
-          } catch { /* not one of ours: an app line */ }
-        }
-        logger.log(name === 'stderr' ? 'warn' : 'info', line, { stream: name })
-      })
-    }
-  }
-
-  #onHello (w: ManagedWorker, msg: Extract<WorkerRequest, { cmd: 'hotswap:hello' }>): void {
-    const answer = (): void => {
-      if (w.state !== 'starting') return
-      w.state = 'online'
-      const value: HelloValue = { databases: this.#opts.databases }
-      if (w.worker.isConnected()) w.worker.send({ cmd: 'hotswap:reply', seq: msg.seq, ok: true, value })
-      this.emit('online', w)
-    }
+  #onHello (w: ManagedWorker, answer: (value: HelloValue) => void): void {
+    const answerNow = (): void => answer({ databases: this.#opts.databases })
     if (this.#holdHellos) {
       this.log.info(`worker ${w.id} started during a swap; it waits paused until the swap ends`)
-      this.#heldHellos.push(answer)
+      this.#heldHellos.push(answerNow)
     } else {
-      answer()
+      answerNow()
     }
   }
 
   #onExit (w: ManagedWorker, code: number | null, signal: string | null): void {
     const wasPlanned = w.planned || this.#stopping
-    w.state = 'dead'
     this.#workers.delete(w.worker.id)
-    w.rpc.failAll(new HotswapError('HOTSWAP_ERR_WORKER_FAILED', `worker ${w.id} (pid ${w.pid}) exited`))
-    this.emit('exit', w)
     const how = signal !== null ? `signal ${signal}` : `code ${String(code)}`
     if (wasPlanned) {
       this.log.info(`worker ${w.id} (pid ${w.pid}) stopped (${how})`)
@@ -486,7 +346,6 @@ export class Supervisor extends EventEmitter {
   #abandon (slot: number, why: string): void {
     this.#abandoned.add(slot)
     this.log.error(why)
-    this.emit('crash-loop', slot)
     if (this.#abandoned.size >= this.#opts.workers && this.all().length === 0) {
       this.emit('fatal', new HotswapError('HOTSWAP_ERR_CONFIG',
         `no worker could be kept running${this.lastFailure !== '' ? `: ${this.lastFailure}` : ''}`))

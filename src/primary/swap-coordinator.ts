@@ -226,7 +226,7 @@ export class SwapCoordinator {
 
   async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number, force: boolean): Promise<PauseValue[]> {
     const results = await Promise.allSettled(targets.map(async (w) =>
-      await w.rpc.request<PauseValue>({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
+      await w.rpc.request({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
     const values: PauseValue[] = []
     const held: Array<{ w: ManagedWorker, paths: string[] }> = []
     for (const [i, r] of results.entries()) {
@@ -275,7 +275,7 @@ export class SwapCoordinator {
     const { supervisor } = this.#opts
     const alive = targets.filter((w) => w.state !== 'dead')
     const results = await Promise.allSettled(alive.map(async (w) =>
-      await w.rpc.request<ResumeValue>({ cmd: 'hotswap:resume', names: [db.name] }, 10_000)))
+      await w.rpc.request({ cmd: 'hotswap:resume', names: [db.name] }, 10_000)))
     const values: ResumeValue[] = []
     const failed: FailedWorker[] = []
     for (const [i, r] of results.entries()) {

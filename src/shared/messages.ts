@@ -1,6 +1,13 @@
-// Every message between the primary and its workers, as one discriminated union.
-// Each is tagged `hotswap:` so app messages on the same IPC channel are left alone
+// Every message between the primary and its workers. Each request is mapped to the value its
+// reply carries, in one interface per direction (PrimaryCalls, WorkerCalls): the wire unions
+// below are derived from them, rpc.request() infers a reply's type from its command, and a
+// handler table typed from them does not compile with a handler missing.
+// Each message is tagged `hotswap:` so app messages on the same IPC channel are left alone
 // (the way node's cluster tags its own with NODE_CLUSTER).
+//
+//   request { cmd: 'hotswap:pause', seq: 7, names, drainTimeoutMs } ──▶
+//                         ◀── { cmd: 'hotswap:reply', seq: 7, ok: true, value: PauseValue }
+//                         ◀── { cmd: 'hotswap:reply', seq: 7, ok: false, error: WireError }
 
 export interface DatabaseInfo {
   name: string
@@ -20,17 +27,43 @@ export interface InFlightRequest {
   ageMs: number
 }
 
+/** One request: the fields it carries besides `cmd` and `seq`, and the value of its reply. */
+export interface Call {
+  fields: object
+  value: unknown
+}
+
+type NoFields = Record<never, never>
+
 /** Requests the primary sends to a worker; each expects a `hotswap:reply` with the same seq. */
-export type PrimaryRequest =
-  | { cmd: 'hotswap:pause', seq: number, names: string[], drainTimeoutMs: number }
-  | { cmd: 'hotswap:resume', seq: number, names: string[] }
-  | { cmd: 'hotswap:shutdown', seq: number, timeoutMs: number }
-  | { cmd: 'hotswap:stats', seq: number }
+export interface PrimaryCalls {
+  'hotswap:pause': { fields: { names: string[], drainTimeoutMs: number }, value: PauseValue }
+  'hotswap:resume': { fields: { names: string[] }, value: ResumeValue }
+  'hotswap:shutdown': { fields: { timeoutMs: number }, value: null }
+  'hotswap:stats': { fields: NoFields, value: StatsValue }
+}
 
 /** Requests a worker sends to the primary. */
-export type WorkerRequest =
-  | { cmd: 'hotswap:hello', seq: number }
-  | { cmd: 'hotswap:ready', seq: number }
+export interface WorkerCalls {
+  'hotswap:hello': { fields: NoFields, value: HelloValue }
+  /** The app called ready() (--wait-ready). */
+  'hotswap:ready': { fields: NoFields, value: null }
+}
+
+/** A map of calls, as PrimaryCalls and WorkerCalls are. */
+export type Calls<M> = { [K in keyof M]: Call }
+
+/** Request `K` of map `M` as it travels. */
+export type RequestOf<M extends Calls<M>, K extends keyof M> = { cmd: K, seq: number } & M[K]['fields']
+
+/** The value the reply to request `K` of map `M` carries. */
+export type ValueOf<M extends Calls<M>, K extends keyof M> = M[K]['value']
+
+/** Every request of map `M`, as one union discriminated by `cmd`. */
+export type RequestIn<M extends Calls<M>> = { [K in keyof M]: RequestOf<M, K> }[keyof M]
+
+export type PrimaryRequest = RequestIn<PrimaryCalls>
+export type WorkerRequest = RequestIn<WorkerCalls>
 
 export interface HelloValue {
   databases: DatabaseInfo[]

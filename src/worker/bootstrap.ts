@@ -12,8 +12,8 @@ import cluster from 'node:cluster'
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
 import { getLogger, flushLogger } from '../shared/logger.js'
-import { toWireError, Rpc } from '../shared/rpc.js'
-import { EXIT_CONFIG, isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
+import { Rpc, type Handlers } from '../shared/rpc.js'
+import { EXIT_CONFIG, type HotswapMessage, type PrimaryCalls, type StatsValue, type WorkerCalls } from '../shared/messages.js'
 import { installHttpGate } from './http-gate.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
@@ -33,7 +33,6 @@ function send (msg: HotswapMessage): boolean {
 // read the line: drop it.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
 
-const rpc = new Rpc<WorkerRequest>((msg) => send(msg))
 let stopping = false
 
 /** A keep-alive connection that carried no new request for this long belongs to an idle client. */
@@ -90,9 +89,7 @@ async function shutdown (timeoutMs: number): Promise<void> {
   }
 }
 
-type Handlers = { [K in PrimaryRequest['cmd']]: (msg: Extract<PrimaryRequest, { cmd: K }>) => Promise<unknown> }
-
-const handlers: Handlers = {
+const handlers: Handlers<PrimaryCalls> = {
   'hotswap:pause': async (msg) => await pauseWorker(msg.names, msg.drainTimeoutMs),
   'hotswap:resume': async (msg) => await resumeWorker(msg.names),
   'hotswap:shutdown': async (msg) => {
@@ -104,22 +101,9 @@ const handlers: Handlers = {
   'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
 }
 
-process.on('message', (msg: unknown) => {
-  if (!isHotswapMessage(msg)) return // App messages are the app's business.
-  if (msg.cmd === 'hotswap:reply') {
-    rpc.handleReply(msg)
-    return
-  }
-  if (msg.cmd === 'hotswap:hello' || msg.cmd === 'hotswap:ready') return
-  // Own keys only: "hotswap:" plus anything must not find a handler on Object.prototype.
-  if (!Object.hasOwn(handlers, msg.cmd)) return
-  const handler = handlers[msg.cmd] as (m: PrimaryRequest) => Promise<unknown>
-  const seq = msg.seq
-  handler(msg).then(
-    (value) => send({ cmd: 'hotswap:reply', seq, ok: true, value: value ?? null }),
-    (err: unknown) => send({ cmd: 'hotswap:reply', seq, ok: false, error: toWireError(err) }),
-  )
-})
+const rpc = new Rpc<WorkerCalls, PrimaryCalls>((msg) => send(msg), handlers)
+// App messages are the app's business: rpc.receive() leaves them alone.
+process.on('message', (msg: unknown) => { rpc.receive(msg) })
 
 // Under systemd or a terminal's Ctrl-C, SIGTERM/SIGINT reach the whole process group at once.
 // The primary coordinates the shutdown, so a worker waits for its word; only a signal aimed at
@@ -147,7 +131,7 @@ process.on('disconnect', () => {
 async function main (): Promise<void> {
   const appPath = process.env.HOTSWAP_APP
   if (appPath === undefined) throw new Error('HOTSWAP_APP is not set')
-  const hello = await rpc.request<HelloValue>({ cmd: 'hotswap:hello' }, 120_000)
+  const hello = await rpc.request({ cmd: 'hotswap:hello' }, 120_000)
   rt.databases = hello.databases
   // A swap pauses this worker as soon as its handshake is answered, but the app may still be
   // loading (ESM loads the module graph asynchronously) or awaiting at top level. Its start-up
