@@ -75,9 +75,14 @@ export class SwapCoordinator {
     return this.#lock.held
   }
 
-  /** Runs `fn` holding the swap lock (pulls take it too, so no swap renames under them). */
-  async withLock<T> (label: string, fn: () => Promise<T>): Promise<{ value: T, waitMs: number }> {
-    return await this.#lock.withLock(label, fn)
+  /**
+   * Runs `fn` holding the swap lock (pulls take it too, so no swap renames under them).
+   * Deliberately not async: its caller resumes as soon as SwapLock's own promise settles. Each
+   * async layer between the release and the caller costs microtask turns, and with one more the
+   * next waiter logged "lock taken" before the push it waited for logged "complete".
+   */
+  withLock<T> (label: string, fn: () => Promise<T>): Promise<{ value: T, waitMs: number }> {
+    return this.#lock.withLock(label, fn)
   }
 
   async push (req: PushRequest): Promise<PushReport> {
