@@ -11,9 +11,9 @@ import { EventEmitter } from 'node:events'
 import { existsSync, realpathSync, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type Logger } from '../shared/logger.js'
-import { EXIT_CONFIG, isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
+import { isHotswapMessage, type DatabaseInfo, type HelloValue, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
 import { Rpc } from '../shared/rpc.js'
 
 export type WorkerState = 'starting' | 'online' | 'ready' | 'stopping' | 'dead'
@@ -461,7 +461,7 @@ export class Supervisor extends EventEmitter {
     // Another worker already holds this slot (a reload's replacement): nothing to restart.
     if (this.all().some((o) => o.id === w.id)) return
     const gone = runtimeMissing()
-    if (code === EXIT_CONFIG || gone !== null) {
+    if (code === ExitCodes.config || gone !== null) {
       this.#abandon(w.id, `worker ${w.id} cannot start: ${gone ?? (this.lastFailure || 'a configuration error')}; not restarting it`)
       return
     }

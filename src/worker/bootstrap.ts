@@ -11,9 +11,10 @@ import { pathToFileURL } from 'node:url'
 import cluster from 'node:cluster'
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
+import { ExitCodes } from '../shared/errors.js'
 import { getLogger, flushLogger } from '../shared/logger.js'
 import { toWireError, Rpc } from '../shared/rpc.js'
-import { EXIT_CONFIG, isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
+import { isHotswapMessage, type HelloValue, type HotswapMessage, type PrimaryRequest, type StatsValue, type WorkerRequest } from '../shared/messages.js'
 import { installHttpGate } from './http-gate.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
@@ -173,12 +174,12 @@ async function exitForStartupError (err: unknown): Promise<never> {
     const message = `port ${e.port ?? process.env.PORT ?? '?'} ${what}`
     log.error(`the app cannot listen: ${message}`, { startupError: message })
     await flushLogger()
-    process.exit(EXIT_CONFIG)
+    process.exit(ExitCodes.config)
   }
   const first = (e.stack ?? e.message ?? String(err)).split('\n')[0] ?? ''
   log.error(`the app failed to start: ${e.stack ?? e.message}`, { startupError: `the app failed to start: ${first}` })
   await flushLogger()
-  process.exit(1)
+  process.exit(ExitCodes.failure)
 }
 
 process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
@@ -188,7 +189,7 @@ process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
   }
   // Keep node's behaviour for everything else: print and exit 1 (the primary restarts us).
   log.error(`uncaught exception: ${err.stack ?? err.message}`)
-  void flushLogger().then(() => process.exit(1))
+  void flushLogger().then(() => process.exit(ExitCodes.failure))
 })
 
 main().catch(exitForStartupError)
