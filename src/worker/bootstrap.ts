@@ -99,7 +99,7 @@ const handlers: Handlers = {
   'hotswap:shutdown': async (msg) => {
     await shutdown(msg.timeoutMs)
     // Exit once the reply is on its way; the primary treats this exit as planned.
-    setImmediate(() => { void flushLogger().then(() => process.exit(0)) })
+    setImmediate(() => { void flushLogger().then(() => process.exit(ExitCodes.ok)) })
     return null
   },
   'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
@@ -130,7 +130,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     setTimeout(() => {
       if (stopping) return
       log.warn(`${signal} received; stopping this worker`)
-      void shutdown(5000).then(() => flushLogger()).then(() => process.exit(0))
+      void shutdown(5000).then(() => flushLogger()).then(() => process.exit(ExitCodes.ok))
     }, 1000).unref()
   })
 }
@@ -142,7 +142,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 cluster.worker?.once('disconnect', () => { if (cluster.worker !== undefined) cluster.worker.exitedAfterDisconnect = true })
 process.on('disconnect', () => {
   if (stopping) return
-  void shutdown(5000).then(() => flushLogger()).then(() => process.exit(0))
+  void shutdown(5000).then(() => flushLogger()).then(() => process.exit(ExitCodes.ok))
 })
 
 async function main (): Promise<void> {

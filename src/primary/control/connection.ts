@@ -4,7 +4,7 @@
 //          └── no command in 10 s, a malformed first frame: an error reply ──▶ finished
 //   any state ── the socket closes ──▶ closed
 //
-//   running: stdin frames ─▶ session.stdin (Readable; the socket pauses when it is full)
+//   running: stdin frames ─▶ session.stdin (stdin-frames.ts; the socket pauses when it is full)
 //            session.stdout/stderr ─▶ frames ─▶ client;   end: control {"exit": N, "error"?, "code"?}
 //
 // A malformed frame, or anything a command throws, ends this connection only. A client that
@@ -12,7 +12,6 @@
 // "ERROR [CODE] message" (shared/errors.ts formatError).
 
 import type net from 'node:net'
-import { Readable } from 'node:stream'
 import { Channel, FrameDecoder, FrameError, parseControlRequest, type ControlReply, type ControlRequest } from '../../shared/frames.js'
 import { ExitCodes, exitCodeOf, formatError, HotswapError, toHotswapError } from '../../shared/errors.js'
 import { roomFor, writeFrame } from '../../shared/frame-socket.js'
@@ -20,6 +19,7 @@ import type { Logger } from '../../shared/logger.js'
 import { commands } from './commands/index.js'
 import { gemErrorText, speaksGem } from './gem-words.js'
 import { shown, type ServerContext, type Session } from './session.js'
+import { StdinFrames } from './stdin-frames.js'
 
 const FIRST_FRAME_TIMEOUT_MS = 10_000
 /** A UTF-16 surrogate that is not half of a pair (in a `u` regex a pair is one code point). */
@@ -46,40 +46,6 @@ export interface ConnectionOptions {
   isClosing: () => boolean
   /** Called once, when the socket has closed. */
   onClose: () => void
-}
-
-/** A client's stdin frames as a Readable of the socket's own slices, never joined. */
-class StdinFrames {
-  // Object mode: a reader gets each slice as it came, where a byte stream would join whatever
-  // is buffered into a new buffer at every read. Up to 64 slices (~4 MiB) wait here.
-  readonly stream: Readable
-  /** The empty frame (end-of-input) came: an abort no longer applies. */
-  #ended = false
-
-  constructor (socket: net.Socket) {
-    this.stream = new Readable({
-      objectMode: true,
-      highWaterMark: 64,
-      read: () => { socket.resume() },
-    })
-    this.stream.on('error', () => {}) // Errors reach the command through its pipeline.
-  }
-
-  /** One stdin frame; false when the reader is full (the socket is then paused). */
-  push (payload: Buffer): boolean {
-    if (this.#ended) return true
-    if (payload.length === 0) {
-      this.#ended = true
-      this.stream.push(null)
-      return true
-    }
-    return this.stream.push(payload)
-  }
-
-  /** The upload cannot complete: its reader fails with `err`, unless end-of-input came. */
-  abort (err: Error): void {
-    if (!this.#ended) this.stream.destroy(err)
-  }
 }
 
 export class Connection {
