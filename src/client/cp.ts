@@ -6,7 +6,7 @@
 // sent as its path instead: the server copies it in the kernel, or writes the snapshot in
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 
-import { closeSync, constants, createReadStream, existsSync, fstatSync, openSync, promises as fsp, readlinkSync, readSync, realpathSync, statSync, writeSync, type Stats } from 'node:fs'
+import { constants, createReadStream, existsSync, fstatSync, promises as fsp, readlinkSync, readSync, realpathSync, statSync, writeSync, type Stats } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -15,9 +15,11 @@ import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { seesOurFiles } from '../shared/same-files.js'
 import type { StatusReport } from '../shared/status-report.js'
-import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/cp-paths.js'
-import { journalModeOfHeader } from '../primary/sqlite-header.js'
-import { createExclusive, tempPathFor } from '../primary/temp-files.js'
+import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/sqlite/cp-paths.js'
+import { journalModeOfHeader } from '../primary/sqlite/header.js'
+import { sqliteCode } from '../primary/sqlite/result.js'
+import { removeWithSideFiles } from '../primary/sqlite/side-files.js'
+import { createExclusive, tempPathFor } from '../primary/sqlite/temp-files.js'
 import { writeAllSync } from '../shared/write-all.js'
 import { runRemote } from './connection.js'
 import { Progress, sizeOfFd, withProgress } from './progress.js'
@@ -154,7 +156,7 @@ export async function cp (o: CpOptions): Promise<number> {
   // the kernel and a pull a snapshot written in place, with no byte through the socket.
   const local = seesOurFiles(facts.primary)
   if (dstManaged) return local ? await pushPath(o, tty, dbs) : await pushFile(o, tty, dbs)
-  // Checked here, before anything is written (src/primary/cp-paths.ts). A FIFO or a device is
+  // Checked here, before anything is written (src/primary/sqlite/cp-paths.ts). A FIFO or a device is
   // written here, through: /dev/stdout names this process's stdout, not the server's.
   const target = pullDestination(o.dst, process.cwd(), o.src, dbs)
   return local && !target.through ? await pullPath(o, tty, target) : await pullFile(o, tty, target)
@@ -233,20 +235,14 @@ async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promi
       // Committed rows may live only in the -wal, and a copy taken during writes can be torn:
       // read the source through SQLite (one consistent VACUUM INTO), never as raw bytes.
       snapshot = join(tmpdir(), `hotswap-push-${randomBytes(6).toString('hex')}.sqlite3`)
-      // Created here, exclusively and private (0600): SQLite would create it with the umask's
-      // mode, readable by every user of a shared /tmp while it is sent.
-      closeSync(openSync(snapshot, 'wx', 0o600))
       // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
-      const { default: Database } = await import('better-sqlite3')
-      try {
-        const db = new Database(src, { readonly: true, fileMustExist: true, timeout: 5000 })
-        try {
-          db.prepare('VACUUM INTO ?').run(snapshot)
-        } finally {
-          db.close()
-        }
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 'SQLITE_FULL') {
+      // vacuumInto creates the file private (0600), as the server's snapshots are.
+      const { vacuumInto } = await import('../primary/sqlite/vacuum-into.js')
+      const copied = vacuumInto(src, snapshot)
+      if (!copied.ok) {
+        const err = copied.error
+        if (copied.step === 'create') throw err
+        if (sqliteCode(err) === 'SQLITE_FULL') {
           const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
           throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (up to ${size(src) + size(`${src}-wal`)} bytes); set TMPDIR to a directory with room`)
         }
@@ -264,10 +260,7 @@ async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[]): Promi
       onStderr: (c) => progress.print(c),
     })).exit)
   } finally {
-    if (snapshot !== null) {
-      await fsp.rm(snapshot, { force: true })
-      await fsp.rm(`${snapshot}-journal`, { force: true })
-    }
+    if (snapshot !== null) removeWithSideFiles(snapshot)
   }
 }
 

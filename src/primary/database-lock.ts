@@ -20,7 +20,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import Database from 'better-sqlite3'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
-import { lockPathFor } from './temp-files.js'
+import { lockPathFor } from './sqlite/temp-files.js'
 
 export class DatabaseLocks {
   readonly #held: Database.Database[] = []

@@ -12,12 +12,12 @@ import { workingDirectory } from '../shared/working-directory.js'
 import type { ServeSettings } from './config.js'
 import { ControlServer } from './control/server.js'
 import { DatabaseLocks } from './database-lock.js'
-import { TaskPool } from './pool.js'
+import { TaskPool } from './sqlite/pool.js'
 import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap-coordinator.js'
-import { journalModeOfHeader } from './sqlite-header.js'
+import { journalModeOfHeader } from './sqlite/header.js'
 import { createSpool, removeSpool } from './control/spool.js'
-import { cleanupOrphans } from './temp-files.js'
+import { cleanupOrphans } from './sqlite/temp-files.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000

@@ -13,8 +13,7 @@ import { rm } from 'node:fs/promises'
 import { HotswapError, toHotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
-import type { TaskPool } from './pool.js'
-import type { InstallOutput } from './tasks.js'
+import type { TaskPool } from './sqlite/pool.js'
 import type { ManagedWorker, Supervisor } from './supervisor.js'
 
 export interface PushRequest {
@@ -51,8 +50,6 @@ export interface DatabaseHistory {
   lastSwapAt: number | null
   lastPauseMs: number | null
 }
-
-interface Holder { pid: number, command: string, path: string }
 
 /** A FIFO lock: waiters are served in the order they asked. */
 class Lock {
@@ -130,7 +127,7 @@ export class SwapCoordinator {
     // The live workers are left out (their managed connections are open until the pause); each
     // scans itself once those are closed and reports the rest (#pauseAll). A worker on its way
     // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
-    const holders = await pool.runRaw<Holder[]>('findHolders', {
+    const holders = await pool.run('findHolders', {
       paths: [db.path],
       excludePids: supervisor.live().map((w) => w.pid),
     }, 'swap')
@@ -171,7 +168,7 @@ export class SwapCoordinator {
     let installStartedAt: number | null = null
     try {
       // On the swap's own thread: inside the pause nothing waits behind other pushes' checks.
-      const installed = await pool.run<InstallOutput>('install', {
+      const installed = await pool.run('install', {
         tempPath: req.tempPath,
         livePath: db.path,
         force: req.force,

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { validate } from '../../src/primary/tasks.js'
+import { validate } from '../../src/primary/sqlite/validate.js'
 import { fixture, seed, startServe, tempDir, type Served } from '../helpers.js'
 import { dump, integrity, leftovers, prng, push, report, TrackedLoad, waitNoLeftovers } from './support.js'
 

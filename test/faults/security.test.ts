@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, fixture, freePort, labelOf, seed, sleep, startServe, tempDir, type Served } from '../helpers.js'
-import { cleanupOrphans, copyPrivately, createExclusive, tempPathFor, tempPrefix } from '../../src/primary/temp-files.js'
+import { cleanupOrphans, copyPrivately, createExclusive, tempPathFor, tempPrefix } from '../../src/primary/sqlite/temp-files.js'
 import { checkAfterFault, exchange, frame, gemStream, kill, leftovers, push, rawClient, status, TrackedLoad } from './support.js'
 
 let t: ReturnType<typeof tempDir>

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream'
 import type { FileIdentity } from '../../shared/frames.js'
 import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
-import type { TaskPool } from '../pool.js'
+import type { TaskPool } from '../sqlite/pool.js'
 import type { Supervisor } from '../supervisor.js'
 import type { SwapCoordinator } from '../swap-coordinator.js'
 

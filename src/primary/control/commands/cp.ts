@@ -12,9 +12,10 @@ import { ExitCodes, HotswapError } from '../../../shared/errors.js'
 import { formatBytes } from '../../../shared/format.js'
 import { findManaged, managedList } from '../../../shared/managed.js'
 import type { DatabaseInfo } from '../../../shared/messages.js'
-import { pullDestination } from '../../cp-paths.js'
+import { pullDestination } from '../../sqlite/cp-paths.js'
 import type { PushReport } from '../../swap-coordinator.js'
-import { removeWithSideFiles, tempPathFor } from '../../temp-files.js'
+import { removeWithSideFiles } from '../../sqlite/side-files.js'
+import { tempPathFor } from '../../sqlite/temp-files.js'
 import { GEM_SWAPPING } from '../gem-words.js'
 import type { ServerContext, Session } from '../session.js'
 import { checkRoomForSnapshot, spoolPathFor } from '../spool.js'
@@ -74,7 +75,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   let report: PushReport
   try {
-    const checked = await ctx.pool.run<{ timings: Record<string, number>, startedAt: number, endedAt: number }>('validate', {
+    const checked = await ctx.pool.run('validate', {
       tempPath,
       livePath: db.path,
       skipIntegrity: a.skipIntegrity,
@@ -135,7 +136,7 @@ async function keepOwnership (tempPath: string, livePath: string): Promise<void>
 
 async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: string, dst: string): Promise<number> {
   const log = ctx.logger
-  // Decided before anything is written (src/primary/cp-paths.ts): a device or a FIFO is written
+  // Decided before anything is written (src/primary/sqlite/cp-paths.ts): a device or a FIFO is written
   // through, a regular file replaced by a temp file renamed over it, the rest refused.
   const target = dst === '-' ? null : pullDestination(dst, s.cwd, src, ctx.databases, true)
   // The snapshot goes beside a regular destination (to be renamed in); one that is streamed
@@ -145,7 +146,7 @@ async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: stri
   try {
     const started = performance.now()
     const { value: snap } = await ctx.coordinator.withLock(`pull of ${db.name}`, async () =>
-      await ctx.pool.run<{ bytes: number, ms: number }>('snapshot', { livePath: db.path, destPath: tempPath }))
+      await ctx.pool.run('snapshot', { livePath: db.path, destPath: tempPath }))
     log.info(`snapshot of ${db.name}: ${snap.bytes} bytes in ${snap.ms.toFixed(1)} ms`)
     if (s.tty) s.stderr(`snapshot of ${db.name}: ${formatBytes(snap.bytes)}\n`)
     if (target === null) {

@@ -16,8 +16,9 @@
 
 import { fstatSync, readdirSync, realpathSync, statSync, lstatSync, type Stats } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { HotswapError } from '../shared/errors.js'
-import type { DatabaseInfo } from '../shared/messages.js'
+import { HotswapError } from '../../shared/errors.js'
+import type { DatabaseInfo } from '../../shared/messages.js'
+import { SIDE_SUFFIXES } from './side-files.js'
 import { isReservedName, lockPathFor } from './temp-files.js'
 
 /** Linux's NAME_MAX on every common filesystem. */
@@ -68,7 +69,7 @@ export function refuseManagedFile (path: string, st: Stats | null, dbs: Database
     if (path === db.path || sameFile(st, quietStat(db.path))) {
       throw new HotswapError('HOTSWAP_ERR_BOTH_MANAGED', `${path} is the managed database ${db.name} (${db.path}); one side must be a file or -`)
     }
-    for (const suffix of ['-wal', '-shm', '-journal']) {
+    for (const suffix of SIDE_SUFFIXES) {
       const side = `${db.path}${suffix}`
       if (path === side || sameFile(st, quietStat(side))) {
         throw usage(`cannot ${what} ${path}: it is the ${suffix} file of the managed database ${db.name}, and the live database depends on it`)

@@ -4,16 +4,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { checkHeader } from '../../src/primary/sqlite-header.js'
-
-function tempDir (t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-'))
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+import { checkHeader } from '../../../src/primary/sqlite/header.js'
+import { tempDir } from './support.js'
 
 /** A rollback-journal database of several 4096-byte pages. */
 function makeDb (file: string): Buffer {

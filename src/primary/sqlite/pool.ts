@@ -14,17 +14,17 @@
 // (measured: a pool of tasks.js threads before and after the second pool's thread ran a task).
 
 import { Piscina } from 'piscina'
-import type { TaskResult } from './tasks.js'
-import { HotswapError } from '../shared/errors.js'
+import { HotswapError } from '../../shared/errors.js'
+import { clock, type TaskResult } from './result.js'
+import type { TaskTable } from './tasks.js'
 
 const TASKS = new URL('./tasks.js', import.meta.url).href
 
-/** Milliseconds since the epoch, to the microsecond, comparable across threads. */
-export function clock (): number {
-  return performance.timeOrigin + performance.now()
-}
-
 export type Lane = 'shared' | 'swap'
+
+export type TaskName = keyof TaskTable
+export type TaskInput<N extends TaskName> = Parameters<TaskTable[N]>[0]
+export type TaskValue<N extends TaskName> = ReturnType<TaskTable[N]> extends TaskResult<infer T> ? T : never
 
 export class TaskPool {
   readonly #pool: Piscina
@@ -44,19 +44,16 @@ export class TaskPool {
   }
 
   /**
-   * Runs a named task; a failed TaskResult becomes a thrown HotswapError. On the 'swap' lane
-   * an object input gets `submittedAt` (clock()), so the task can say how long it waited.
+   * Runs a named task; its input and value are the task table's. A failed TaskResult becomes a
+   * thrown HotswapError. On the 'swap' lane the input gets `submittedAt` (clock()), so the task
+   * can say how long it waited.
    */
-  async run<T> (name: string, input: unknown, lane: Lane = 'shared'): Promise<T> {
-    const result = await this.runRaw<TaskResult<T>>(name, input, lane)
+  async run<N extends TaskName> (name: N, input: TaskInput<N>, lane: Lane = 'shared'): Promise<TaskValue<N>> {
+    const result = lane === 'shared'
+      ? await this.#pool.run(input, { name }) as TaskResult<TaskValue<N>>
+      : await this.#swap.run({ ...input, submittedAt: clock() }, { name }) as TaskResult<TaskValue<N>>
     if (result.ok) return result.value
     throw new HotswapError(result.code, result.message, result.details)
-  }
-
-  async runRaw<T> (name: string, input: unknown, lane: Lane = 'shared'): Promise<T> {
-    if (lane === 'shared') return await this.#pool.run(input, { name }) as T
-    const stamped = typeof input === 'object' && input !== null ? { ...input, submittedAt: clock() } : input
-    return await this.#swap.run(stamped, { name }) as T
   }
 
   async close (): Promise<void> {

@@ -3,17 +3,10 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { diffSchemas, normalizeSql, readSchema } from '../../src/primary/schema.js'
-
-function tempDir (t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-'))
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+import { diffSchemas, normalizeSql, readSchema } from '../../../src/primary/sqlite/schema.js'
+import { tempDir } from './support.js'
 
 function schemaOf (file: string, sql: string): ReturnType<typeof readSchema> {
   const db = new Database(file)

@@ -1,12 +1,13 @@
-// Names and cleanup of the files a swap leaves beside a live database for a moment:
-// uploads being received (`.NAME.hotswap-<hex>.tmp`, and `<that>.d-XXXXXX/` while a local file
-// is copied privately), snapshots being pulled
-// (`.NAME.hotswap-pull-<hex>.tmp`) and the hard link that keeps the old file alive across the
-// rename (`.NAME.hotswap-old-<hex>`). All start with `.NAME.hotswap-`, so a primary that was
-// killed mid-swap can clean them up at its next start. A pull into FILE writes `.FILE.hotswap-…`
-// beside it the same way. Those names are hotswap's: a `cp` never reads or writes one. One of
-// that pattern stays: the lock file (`.NAME.hotswap-lock`, database-lock.ts) that keeps a second
-// primary off the database, so that no other primary's uploads are ever in the way of that cleanup.
+// Every `.NAME.hotswap-*` name is built here, and here its files are cleaned up: the files a
+// swap leaves beside a live database for a moment: uploads being received
+// (`.NAME.hotswap-<hex>.tmp`, and `<that>.d-XXXXXX/` while a local file is copied privately),
+// snapshots being pulled (`.NAME.hotswap-pull-<hex>.tmp`) and the hard link that keeps the old
+// file alive across the rename (`.NAME.hotswap-old-<hex>`). All start with `.NAME.hotswap-`, so
+// a primary that was killed mid-swap can clean them up at its next start. A pull into FILE
+// writes `.FILE.hotswap-…` beside it the same way. Those names are hotswap's: a `cp` never reads
+// or writes one. One of that pattern stays: the lock file (`.NAME.hotswap-lock`,
+// database-lock.ts) that keeps a second primary off the database, so that no other primary's
+// uploads are ever in the way of that cleanup.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { constants, promises as fsp, readdirSync, rmSync } from 'node:fs'
@@ -47,6 +48,14 @@ export function tempPathFor (livePath: string, kind: 'tmp' | 'pull' = 'tmp'): st
 }
 
 /**
+ * The hard link that keeps the old file alive across the rename (install.ts), unlinked after
+ * resume. Under the same prefix as the uploads, so a long NAME's link is found by cleanupOrphans.
+ */
+export function oldLinkPathFor (livePath: string): string {
+  return join(dirname(livePath), `${tempPrefix(livePath)}old-${randomBytes(6).toString('hex')}`)
+}
+
+/**
  * Creates the file exclusively (never reusing or following a planted name: O_EXCL refuses an
  * existing path, symlinks included) with mode 0600, and returns its handle.
  */
@@ -72,13 +81,6 @@ export async function copyPrivately (src: string, dest: string): Promise<void> {
     await fsp.link(staged, dest)
   } finally {
     await fsp.rm(stage, { recursive: true, force: true })
-  }
-}
-
-/** Removes a file and any SQLite side files; missing ones are fine. */
-export function removeWithSideFiles (path: string): void {
-  for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
-    rmSync(p, { force: true })
   }
 }
 

@@ -6,7 +6,7 @@
 // count is the only check that caught every case we reproduced. The layout is described in
 // https://www.sqlite.org/fileformat2.html#the_database_header.
 
-import type { TaskResult } from './tasks.js'
+import { failure, type TaskResult } from './result.js'
 
 /** The 16-byte string every SQLite 3 database starts with ("SQLite format 3" and a NUL). */
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
@@ -34,27 +34,27 @@ export interface HeaderInfo {
 
 export function checkHeader (head: Buffer, fileSize: number): TaskResult<HeaderInfo> {
   if (fileSize === 0) {
-    return fail('HOTSWAP_ERR_EMPTY', 'the file is empty (0 bytes)')
+    return failure('HOTSWAP_ERR_EMPTY', 'the file is empty (0 bytes)')
   }
   // A -wal file is a plausible thing to upload by mistake (it sits right beside the database
   // and has a similar name), so it gets its own message.
   if (head.length >= 4 && WAL_MAGICS.includes(head.readUInt32BE(0))) {
-    return fail('HOTSWAP_ERR_NOT_SQLITE',
+    return failure('HOTSWAP_ERR_NOT_SQLITE',
       'the file looks like a SQLite -wal file, not a database: copy the database file itself')
   }
   if (head.length < HEADER_BYTES || fileSize < HEADER_BYTES) {
-    return fail('HOTSWAP_ERR_NOT_SQLITE',
+    return failure('HOTSWAP_ERR_NOT_SQLITE',
       `the file is ${fileSize} bytes, shorter than a SQLite header (${HEADER_BYTES} bytes)`)
   }
   if (!head.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
-    return fail('HOTSWAP_ERR_NOT_SQLITE', 'the file does not start with the SQLite header magic')
+    return failure('HOTSWAP_ERR_NOT_SQLITE', 'the file does not start with the SQLite header magic')
   }
 
   // Offset 16, big-endian u16: the page size, where 1 stands for 65536 (it does not fit).
   const rawPageSize = head.readUInt16BE(16)
   const pageSize = rawPageSize === 1 ? 65536 : rawPageSize
   if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
-    return fail('HOTSWAP_ERR_NOT_SQLITE',
+    return failure('HOTSWAP_ERR_NOT_SQLITE',
       `the header has an invalid page size (${rawPageSize}); SQLite uses a power of two from 512 to 65536`)
   }
 
@@ -66,14 +66,14 @@ export function checkHeader (head: Buffer, fileSize: number): TaskResult<HeaderI
   const writeVersion = head.readUInt8(18)
   const readVersion = head.readUInt8(19)
   if (writeVersion > 2 || readVersion > 2 || (writeVersion === 2) !== (readVersion === 2)) {
-    return fail('HOTSWAP_ERR_NOT_SQLITE',
+    return failure('HOTSWAP_ERR_NOT_SQLITE',
       `the header's file format versions (bytes 18-19) are ${writeVersion} and ${readVersion}; SQLite writes 1 and 1 (rollback journal) or 2 and 2 (WAL)`)
   }
   // Offset 44: the schema format number, 1 to 4 (0 before any schema exists). SQLite refuses a
   // higher one only when it first reads the schema, with a generic SQLITE_ERROR.
   const schemaFormat = head.readUInt32BE(44)
   if (schemaFormat > 4) {
-    return fail('HOTSWAP_ERR_NOT_SQLITE', `the header's schema format number is ${schemaFormat}; SQLite knows 1 to 4`)
+    return failure('HOTSWAP_ERR_NOT_SQLITE', `the header's schema format number is ${schemaFormat}; SQLite knows 1 to 4`)
   }
   const walMode = journalModeOfHeader(head) === 'wal'
 
@@ -86,19 +86,14 @@ export function checkHeader (head: Buffer, fileSize: number): TaskResult<HeaderI
     const pageCount = head.readUInt32BE(28)
     const expected = pageSize * pageCount
     if (fileSize !== expected) {
-      return fail('HOTSWAP_ERR_TRUNCATED',
+      return failure('HOTSWAP_ERR_TRUNCATED',
         `file is ${fileSize} bytes but its header says ${pageCount} pages of ${pageSize} bytes (${expected})`)
     }
     return { ok: true, value: { pageSize, pageCount, walMode } }
   }
   if (fileSize % pageSize !== 0) {
-    return fail('HOTSWAP_ERR_TRUNCATED',
+    return failure('HOTSWAP_ERR_TRUNCATED',
       `file is ${fileSize} bytes, which is not a whole number of ${pageSize}-byte pages`)
   }
   return { ok: true, value: { pageSize, pageCount: fileSize / pageSize, walMode } }
-}
-
-function fail (code: 'HOTSWAP_ERR_EMPTY' | 'HOTSWAP_ERR_NOT_SQLITE' | 'HOTSWAP_ERR_TRUNCATED',
-  message: string): TaskResult<never> {
-  return { ok: false, code, message, details: [] }
 }

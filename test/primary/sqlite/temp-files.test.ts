@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { basename } from 'node:path'
-import { isReservedName, tempPathFor, tempPrefix } from '../../src/primary/temp-files.js'
+import { isReservedName, lockPathFor, oldLinkPathFor, tempPathFor, tempPrefix } from '../../../src/primary/sqlite/temp-files.js'
 
 test('a name of 255 bytes gets a temp name that fits, unique to the whole name', () => {
   for (const name of ['a'.repeat(255), 'é'.repeat(127), `${'b'.repeat(250)}.db`]) {
@@ -21,4 +21,24 @@ test('a name of 255 bytes gets a temp name that fits, unique to the whole name',
 test('reserved names: .NAME.hotswap-… only', () => {
   for (const n of ['.app.sqlite3.hotswap-0123.tmp', '.x.hotswap-pull-1.tmp', '.a.hotswap-old-ff']) assert.ok(isReservedName(n), n)
   for (const n of ['app.sqlite3', 'hotswap-backup.sqlite3', '.hotswap-x', 'app.hotswap-1']) assert.ok(!isReservedName(n), n)
+})
+
+test('every kind of temp name starts with the prefix cleanupOrphans looks for, and fits', () => {
+  for (const name of ['app.sqlite3', 'd'.repeat(220), 'é'.repeat(127)]) {
+    const live = `/srv/${name}`
+    const prefix = tempPrefix(live)
+    const kinds: Array<[string, RegExp]> = [
+      [tempPathFor(live), /^[0-9a-f]{12}\.tmp$/],
+      [tempPathFor(live, 'pull'), /^pull-[0-9a-f]{12}\.tmp$/],
+      [oldLinkPathFor(live), /^old-[0-9a-f]{12}$/],
+      [lockPathFor(live), /^lock$/],
+    ]
+    for (const [path, rest] of kinds) {
+      const n = basename(path)
+      assert.ok(n.startsWith(prefix), n)
+      assert.match(n.slice(prefix.length), rest)
+      assert.ok(Buffer.byteLength(n) <= 255, `${Buffer.byteLength(n)} bytes`)
+      assert.ok(isReservedName(n), n)
+    }
+  }
 })

@@ -1,0 +1,158 @@
+// Renames a validated temp file over the live database, inside the pause.
+//
+//   checkpoint (TRUNCATE) or roll back a hot journal, proving no outside connection is busy
+//     ─▶ remove the live -wal/-shm/-journal ─▶ link the old file ─▶ rename ─▶ fsync the directory
+//
+// Runs on the swap's own thread (pool.ts), while every app worker has closed its connections.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import Database from 'better-sqlite3'
+import { clock, errorMessage, failure, since, sqliteCode, type Failure, type TaskResult } from './result.js'
+import { removeSideFiles } from './side-files.js'
+import { oldLinkPathFor } from './temp-files.js'
+
+export interface InstallInput {
+  tempPath: string
+  livePath: string
+  force: boolean
+  busyTimeoutMs: number
+  /** When the task was handed to the pool (clock()); set by TaskPool on its swap lane. */
+  submittedAt?: number
+}
+
+export interface InstallOutput {
+  oldLinkPath: string | null
+  /** Milliseconds per step; `queued` is the wait between submission and this thread starting. */
+  timings: Record<string, number>
+  /** When this thread started the install (clock()). */
+  startedAt: number
+}
+
+/**
+ * Renames a validated temp file over the live database. Runs inside the pause, while every
+ * app worker has closed its connections, so it must be quick and must leave nothing of the
+ * old file that SQLite could apply to the new one.
+ *
+ * The caller unlinks `oldLinkPath` (when not null) after the workers have resumed.
+ */
+export function install (input: InstallInput): TaskResult<InstallOutput> {
+  const startedAt = clock()
+  const { tempPath, livePath, force, busyTimeoutMs } = input
+  const timings: Record<string, number> = {}
+  if (input.submittedAt !== undefined) timings.queued = Math.round((startedAt - input.submittedAt) * 1000) / 1000
+  // A missing temp file is a bug in the caller; find out before touching the live database.
+  fs.statSync(tempPath)
+
+  let t = performance.now()
+  const quiet = quiesceLive(livePath, force, busyTimeoutMs)
+  timings.checkpoint = since(t)
+  if (!quiet.ok) return quiet
+
+  // No SQLite connection of this thread has the live file open any more. SQLite finds a
+  // database's -wal and hot -journal by name, not by inode, and applies whatever it finds
+  // there to the file at that path (https://www.sqlite.org/wal.html, "the WAL file is ...
+  // part of the persistent state of the database"; https://www.sqlite.org/lockingv3.html,
+  // "hot journals"). We reproduced a leftover -wal replaying the old rows over the renamed-in
+  // file, silently. After the TRUNCATE checkpoint above the -wal holds nothing we need. A
+  // stale -shm alone is harmless, but the next opener rebuilds it anyway, so it goes too.
+  t = performance.now()
+  removeSideFiles(livePath)
+  timings.cleanup = since(t)
+
+  // rename(2) over a file drops its last link and frees its blocks inside the call: about
+  // 24 ms for 100 MB on our disks, all of it inside the pause. A second link keeps the old
+  // inode alive, so the rename only swaps a directory entry (about 0.2 ms); the caller
+  // unlinks it after resume. Without it (EPERM on some filesystems, EXDEV never here since
+  // it is in the same directory) the swap is just slower.
+  t = performance.now()
+  const oldLinkPath = linkOld(livePath)
+  timings.link = since(t)
+
+  // rename(2) replaces the directory entry atomically: every open() of the live path sees
+  // either the old file or the new one, whole (https://man7.org/linux/man-pages/man2/rename.2.html).
+  t = performance.now()
+  try {
+    fs.renameSync(tempPath, livePath)
+  } catch (err) {
+    if (oldLinkPath !== null) fs.rmSync(oldLinkPath, { force: true })
+    throw err
+  }
+  timings.rename = since(t)
+
+  // The rename is durable only once the directory is fsynced (fsync(2): "calling fsync() on
+  // the file does not necessarily ensure that the entry in the directory containing the file
+  // has also reached disk"); otherwise a power cut could bring the old file back after the
+  // new one was reported installed.
+  t = performance.now()
+  fsyncDirectory(path.dirname(livePath))
+  timings.fsyncDir = since(t)
+
+  return { ok: true, value: { oldLinkPath, timings, startedAt } }
+}
+
+/**
+ * Empties the live database's -wal into the file (or rolls back a hot journal) and proves no
+ * outside connection is in the middle of using it. With `force`, a busy database is taken
+ * over anyway: the outside process's uncommitted or uncheckpointed work is lost.
+ */
+function quiesceLive (livePath: string, force: boolean, busyTimeoutMs: number): TaskResult<null> {
+  let db: Database.Database | undefined
+  try {
+    // A short busy timeout: this runs inside the pause, and the default 5 s would hold every
+    // worker for 5 s when an outside process blocks us. We would refuse in the end anyway.
+    db = new Database(livePath, { fileMustExist: true, timeout: busyTimeoutMs })
+    const mode = String(db.pragma('journal_mode', { simple: true })).toLowerCase()
+    if (mode === 'wal') {
+      // Only TRUNCATE made a leftover WAL safe in our tests; PASSIVE, FULL and RESTART left
+      // frames that were replayed later. TRUNCATE waits (up to the busy timeout) for every
+      // reader to leave the WAL, so busy=1 means an outside connection is in a transaction
+      // (https://www.sqlite.org/pragma.html#pragma_wal_checkpoint).
+      const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number, log: number, checkpointed: number }>
+      if (row !== undefined && row.busy !== 0 && !force) return busyRefusal(livePath)
+    } else {
+      // Taking a lock rolls back a hot journal left by a crashed writer. EXCLUSIVE rather than
+      // IMMEDIATE: in rollback mode IMMEDIATE succeeds beside an outside reader holding a
+      // SHARED lock (measured), EXCLUSIVE fails with SQLITE_BUSY, so it also detects readers.
+      db.exec('BEGIN EXCLUSIVE')
+      db.exec('ROLLBACK')
+    }
+    return { ok: true, value: null }
+  } catch (err) {
+    const code = sqliteCode(err)
+    if (code === undefined) throw err
+    if (force) return { ok: true, value: null }
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return busyRefusal(livePath)
+    return failure('HOTSWAP_ERR_INTERNAL',
+      `could not checkpoint the live database ${livePath}: ${code}: ${errorMessage(err)}; ` +
+      'use --force to replace it anyway')
+  } finally {
+    db?.close()
+  }
+}
+
+function busyRefusal (livePath: string): Failure {
+  return failure('HOTSWAP_ERR_DB_BUSY',
+    `another process is using the live database ${livePath}: stop the other process, ` +
+    'or use --force to replace the database anyway (its pending writes will be lost)')
+}
+
+function linkOld (livePath: string): string | null {
+  const oldLinkPath = oldLinkPathFor(livePath)
+  try {
+    fs.linkSync(livePath, oldLinkPath)
+    return oldLinkPath
+  } catch {
+    return null
+  }
+}
+
+function fsyncDirectory (dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
