@@ -10,10 +10,11 @@ import { constants, createReadStream, existsSync, fstatSync, promises as fsp, re
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, HotswapError } from '../shared/errors.js'
 import { findManaged, managedList } from '../shared/managed.js'
 import type { DatabaseInfo } from '../shared/messages.js'
-import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
+import { seesOurFiles } from '../shared/same-files.js'
+import type { StatusReport } from '../shared/status-report.js'
 import { pullDestination, refuseManagedSource, type PullDestination } from '../primary/sqlite/cp-paths.js'
 import { journalModeOfHeader } from '../primary/sqlite/header.js'
 import { sqliteCode } from '../primary/sqlite/result.js'
@@ -32,13 +33,8 @@ export interface CpOptions {
   force: boolean
 }
 
-interface ServerFacts {
-  databases: DatabaseInfo[]
-  primary: FilesIdentity
-}
-
 /** The managed databases, and whether the server sees this client's files (`status --json`). */
-async function serverFacts (socketPath: string): Promise<ServerFacts> {
+async function serverFacts (socketPath: string): Promise<StatusReport> {
   const chunks: Buffer[] = []
   const reply = await runRemote({
     socketPath,
@@ -47,8 +43,8 @@ async function serverFacts (socketPath: string): Promise<ServerFacts> {
     onStdout: (c) => { chunks.push(c) },
     onStderr: () => {},
   })
-  if (reply.exit !== 0) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as ServerFacts
+  if (reply.exit !== ExitCodes.ok) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport
 }
 
 function flagsOf (o: CpOptions): string[] {
@@ -323,7 +319,7 @@ async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): P
         },
         onStderr: (c) => progress.print(c),
       })
-      if (reply.exit !== 0) return reply.exit
+      if (reply.exit !== ExitCodes.ok) return reply.exit
       progress.endTransfer()
       if (temp !== null) await fh.sync()
       await fh.close()
@@ -331,7 +327,7 @@ async function pullFile (o: CpOptions, tty: boolean, target: PullDestination): P
       ok = true
       // Not after the database's bytes when DST is this process's stdout (/dev/stdout, a pipe).
       if (!isOurStdout(target)) process.stdout.write('OK\n')
-      return 0
+      return ExitCodes.ok
     })
   } finally {
     if (!ok) {
