@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, HotswapError } from '../shared/errors.js'
 import { DEFAULT_SOCKET } from '../shared/socket-path.js'
 import { reportError } from './output.js'
 
@@ -13,7 +13,7 @@ export const socketFlag = Flags.string({ description: `control socket path [defa
  */
 export abstract class HotswapCommand extends Command {
   protected async catch (err: Error & { exitCode?: number, oclif?: { exit?: number | false } }): Promise<unknown> {
-    if (err.oclif?.exit !== 2) return await super.catch(err)
+    if (err.oclif?.exit !== ExitCodes.usage) return await super.catch(err)
     const [first = 'bad usage', ...rest] = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
     process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', first, rest))
     return undefined

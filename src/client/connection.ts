@@ -5,7 +5,7 @@
 import net from 'node:net'
 import type { Readable } from 'node:stream'
 import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ControlReply, type ControlRequest, type FileIdentity } from '../shared/frames.js'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, formatError, HotswapError } from '../shared/errors.js'
 import { roomFor, writeFrame } from '../shared/frame-socket.js'
 import { socketPathProblem } from '../shared/socket-path.js'
 
@@ -101,11 +101,11 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
         } else if (frame.channel === Channel.control) {
           try {
             const parsed = JSON.parse(frame.payload.toString('utf8')) as Partial<ControlReply>
-            reply = { exit: typeof parsed.exit === 'number' ? parsed.exit : 1 }
+            reply = { exit: typeof parsed.exit === 'number' ? parsed.exit : ExitCodes.failure }
             if (typeof parsed.error === 'string') reply.error = parsed.error
             if (typeof parsed.code === 'string') reply.code = parsed.code
           } catch {
-            reply = { exit: 1, error: 'unreadable control frame from the server' }
+            reply = { exit: ExitCodes.failure, error: 'unreadable control frame from the server' }
           }
           const final = reply
           void queue.then(() => resolve(final), reject)
@@ -145,7 +145,7 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
     pump().catch((err: Error) => {
       // The source failed mid-way: closing without end-of-input aborts the push server-side.
       socket.destroy()
-      process.stderr.write(`ERROR [HOTSWAP_ERR_SOURCE] reading the source failed: ${err.message}\n`)
+      process.stderr.write(formatError(new HotswapError('HOTSWAP_ERR_SOURCE', `reading the source failed: ${err.message}`)))
     })
   }
   return await done

@@ -7,10 +7,10 @@
 // place, and no byte crosses the socket. A server in another container gets the bytes.
 // This file picks the direction and the way; push.ts and pull.ts do them.
 
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, HotswapError } from '../shared/errors.js'
 import { findManaged, managedList } from '../shared/managed.js'
-import type { DatabaseInfo } from '../shared/messages.js'
-import { seesOurFiles, type FilesIdentity } from '../shared/same-files.js'
+import { seesOurFiles } from '../shared/same-files.js'
+import type { StatusReport } from '../shared/status-report.js'
 import { pullDestination } from '../primary/sqlite/cp-paths.js'
 import { runRemote } from './connection.js'
 import type { CpOptions } from './cp-options.js'
@@ -19,13 +19,8 @@ import { databaseBehindStdin, pushFile, pushPath, pushStdin } from './push.js'
 
 export type { CpOptions } from './cp-options.js'
 
-interface ServerFacts {
-  databases: DatabaseInfo[]
-  primary: FilesIdentity
-}
-
 /** The managed databases, and whether the server sees this client's files (`status --json`). */
-async function serverFacts (socketPath: string): Promise<ServerFacts> {
+async function serverFacts (socketPath: string): Promise<StatusReport> {
   const chunks: Buffer[] = []
   const reply = await runRemote({
     socketPath,
@@ -34,8 +29,8 @@ async function serverFacts (socketPath: string): Promise<ServerFacts> {
     onStdout: (c) => { chunks.push(c) },
     onStderr: () => {},
   })
-  if (reply.exit !== 0) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as ServerFacts
+  if (reply.exit !== ExitCodes.ok) throw new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', `the server did not list its databases: ${reply.error ?? 'unknown error'}`)
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport
 }
 
 export async function cp (o: CpOptions): Promise<number> {

@@ -1,11 +1,9 @@
-// How the CLI reports a failure: one line on stderr, "ERROR [CODE] message", plus any detail
-// lines (a schema diff), and an exit code (2 for usage, 1 otherwise).
+// How the CLI reports a failure: the error's lines on stderr (shared/errors.ts formatError:
+// "ERROR [CODE] message" plus any detail lines, a schema diff) and its exit status.
 
-import { toHotswapError } from '../shared/errors.js'
+import { exitCodeOf, formatError, type ExitCode } from '../shared/errors.js'
 
-export function reportError (err: unknown): number {
-  const e = toHotswapError(err)
-  const lines = [`ERROR [${e.code}] ${e.message}`, ...e.details.map((d) => `  ${d}`)]
-  process.stderr.write(lines.join('\n') + '\n')
-  return e.code === 'HOTSWAP_ERR_USAGE' ? 2 : 1
+export function reportError (err: unknown): ExitCode {
+  process.stderr.write(formatError(err))
+  return exitCodeOf(err)
 }

@@ -14,6 +14,7 @@
 
 import { fstatSync } from 'node:fs'
 import { pipeline, Transform, type Readable } from 'node:stream'
+import { ExitCodes } from '../shared/errors.js'
 import { formatBytes } from '../shared/format.js'
 
 export type Direction = 'push' | 'pull'
@@ -167,7 +168,7 @@ export class Progress {
   /** The end of the command: a summary on success; on failure only the live line is cleared. */
   finish (exit: number): void {
     if (!this.enabled) return
-    if (exit === 0) {
+    if (exit === ExitCodes.ok) {
       this.endTransfer()
       this.#stream.write(`done in ${formatDuration(this.#now() - this.#started)}\n`)
     } else {

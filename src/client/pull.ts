@@ -7,7 +7,7 @@
 //   server sees DST? ──▶ its path: the server writes a temp file beside it, fsyncs, renames
 
 import { constants, fstatSync, promises as fsp, writeSync } from 'node:fs'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, HotswapError } from '../shared/errors.js'
 import type { PullDestination } from '../primary/sqlite/cp-paths.js'
 import { createExclusive, tempPathFor } from '../primary/sqlite/temp-files.js'
 import { writeAllSync } from '../shared/write-all.js'
@@ -78,7 +78,7 @@ export async function pullFile (o: CpOptions, tty: boolean, target: PullDestinat
         },
         onStderr: (c) => progress.print(c),
       })
-      if (reply.exit !== 0) return reply.exit
+      if (reply.exit !== ExitCodes.ok) return reply.exit
       progress.endTransfer()
       if (temp !== null) await fh.sync()
       await fh.close()
@@ -86,7 +86,7 @@ export async function pullFile (o: CpOptions, tty: boolean, target: PullDestinat
       ok = true
       // Not after the database's bytes when DST is this process's stdout (/dev/stdout, a pipe).
       if (!isOurStdout(target)) process.stdout.write('OK\n')
-      return 0
+      return ExitCodes.ok
     })
   } finally {
     if (!ok) {

@@ -4,19 +4,19 @@
 import { availableParallelism } from 'node:os'
 import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, resolve } from 'node:path'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, formatError, HotswapError } from '../shared/errors.js'
 import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
 import { workingDirectory } from '../shared/working-directory.js'
 import type { ServeSettings } from './config.js'
-import { ControlServer } from './control-server.js'
+import { ControlServer } from './control/server.js'
 import { DatabaseLocks } from './database-lock.js'
 import { TaskPool } from './sqlite/pool.js'
 import { Supervisor } from './supervisor.js'
 import { SwapCoordinator } from './swap/coordinator.js'
 import { journalModeOfHeader } from './sqlite/header.js'
-import { createSpool, removeSpool } from './spool.js'
+import { createSpool, removeSpool } from './control/spool.js'
 import { cleanupOrphans } from './sqlite/temp-files.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
@@ -94,7 +94,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
     journalModes.set(db.name, journalModeOf(db.path))
   }
 
-  // Snapshots being streamed wait here, not beside the live files (src/primary/spool.ts).
+  // Snapshots being streamed wait here, not beside the live files (src/primary/control/spool.ts).
   const spool = createSpool(opts.spool)
   process.on('exit', () => { removeSpool(spool.dir) })
   const pool = new TaskPool()
@@ -178,7 +178,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       if (stopping) {
         log.warn(`${why} again: stopping at once`)
         for (const w of supervisor.all()) w.worker.process.kill('SIGKILL')
-        resolveExit(1)
+        resolveExit(ExitCodes.failure)
         return
       }
       stopping = true
@@ -197,15 +197,15 @@ export async function serve (opts: ServeSettings): Promise<number> {
         resolveExit(code)
       })()
     }
-    process.on('SIGTERM', () => stop('SIGTERM', 0))
-    process.on('SIGINT', () => stop('SIGINT', 0))
+    process.on('SIGTERM', () => stop('SIGTERM', ExitCodes.ok))
+    process.on('SIGINT', () => stop('SIGINT', ExitCodes.ok))
     process.on('SIGHUP', () => {
       reload(1).catch((err: Error) => log.error(`SIGHUP reload failed: ${err.message}`))
     })
     supervisor.on('fatal', (err: Error) => {
       log.error(err.message)
-      process.stderr.write(`ERROR [HOTSWAP_ERR_CONFIG] ${err.message}\n`)
-      stop('every worker failed', 1)
+      process.stderr.write(formatError(new HotswapError('HOTSWAP_ERR_CONFIG', err.message)))
+      stop('every worker failed', ExitCodes.failure)
     })
   }).then(async (code) => {
     await flushLogger()

@@ -14,9 +14,9 @@ import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
 import { existsSync, realpathSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { HotswapError } from '../shared/errors.js'
+import { ExitCodes, HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
-import { EXIT_CONFIG, type DatabaseInfo, type HelloValue, type StatsValue } from '../shared/messages.js'
+import type { DatabaseInfo, HelloValue, StatsValue } from '../shared/messages.js'
 import { isLive, ManagedWorker, type WorkerPolicy } from './managed-worker.js'
 
 // Where the control socket's commands and the swap coordinator have always found them.
@@ -321,7 +321,7 @@ export class Supervisor extends EventEmitter {
     // Another worker already holds this slot (a reload's replacement): nothing to restart.
     if (this.all().some((o) => o.id === w.id)) return
     const gone = runtimeMissing()
-    if (code === EXIT_CONFIG || gone !== null) {
+    if (code === ExitCodes.config || gone !== null) {
       this.#abandon(w.id, `worker ${w.id} cannot start: ${gone ?? (this.lastFailure || 'a configuration error')}; not restarting it`)
       return
     }

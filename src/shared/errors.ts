@@ -1,5 +1,6 @@
 // Coded errors. Tests assert on `code`; the CLI prints `message` as a human sentence.
-// One table, so a code is never spelled two ways.
+// One table, so a code is never spelled two ways; one table of exit statuses; one printer of
+// the "ERROR [CODE] message" lines (the gem's own words are in primary/control/gem-words.ts).
 
 export const ErrorCodes = {
   HOTSWAP_ERR_USAGE: 'bad command-line usage',
@@ -62,4 +63,31 @@ export function toHotswapError (err: unknown): HotswapError {
   }
   const message = err instanceof Error ? err.message : String(err)
   return new HotswapError('HOTSWAP_ERR_INTERNAL', message)
+}
+
+/** Every exit status a hotswap process or a socket command ends with. */
+export const ExitCodes = {
+  ok: 0,
+  /** Any failure but a usage error. */
+  failure: 1,
+  /** Bad command-line usage (HOTSWAP_ERR_USAGE), as oclif's own parse errors. */
+  usage: 2,
+  /**
+   * EX_CONFIG (sysexits.h): a worker that retrying cannot help, e.g. its port is taken; the
+   * supervisor does not restart it.
+   */
+  config: 78,
+} as const
+
+export type ExitCode = typeof ExitCodes[keyof typeof ExitCodes]
+
+/** The exit status a failure ends with: usage for a usage error, failure for the rest. */
+export function exitCodeOf (err: unknown): ExitCode {
+  return toHotswapError(err).code === 'HOTSWAP_ERR_USAGE' ? ExitCodes.usage : ExitCodes.failure
+}
+
+/** A failure as our CLI prints it: "ERROR [CODE] message", then each detail line indented. */
+export function formatError (err: unknown): string {
+  const e = toHotswapError(err)
+  return [`ERROR [${e.code}] ${e.message}`, ...e.details.map((d) => `  ${d}`)].join('\n') + '\n'
 }

@@ -98,12 +98,6 @@ export type Reply =
 
 export type HotswapMessage = PrimaryRequest | WorkerRequest | Reply
 
-/**
- * The exit code (EX_CONFIG) of a worker that retrying cannot help, e.g. its port is taken:
- * the supervisor does not restart it.
- */
-export const EXIT_CONFIG = 78
-
 export function isHotswapMessage (msg: unknown): msg is HotswapMessage {
   return typeof msg === 'object' && msg !== null &&
     typeof (msg as { cmd?: unknown }).cmd === 'string' &&

@@ -11,9 +11,10 @@ import { pathToFileURL } from 'node:url'
 import cluster from 'node:cluster'
 import type { Server as HttpServer } from 'node:http'
 import net from 'node:net'
+import { ExitCodes } from '../shared/errors.js'
 import { getLogger, flushLogger } from '../shared/logger.js'
 import { Rpc, type Handlers } from '../shared/rpc.js'
-import { EXIT_CONFIG, type HotswapMessage, type PrimaryCalls, type StatsValue, type WorkerCalls } from '../shared/messages.js'
+import type { HotswapMessage, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
 import { installHttpGate } from './http-gate.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
@@ -95,7 +96,7 @@ const handlers: Handlers<PrimaryCalls> = {
   'hotswap:shutdown': async (msg) => {
     await shutdown(msg.timeoutMs)
     // Exit once the reply is on its way; the primary treats this exit as planned.
-    setImmediate(() => { void flushLogger().then(() => process.exit(0)) })
+    setImmediate(() => { void flushLogger().then(() => process.exit(ExitCodes.ok)) })
     return null
   },
   'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
@@ -113,7 +114,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     setTimeout(() => {
       if (stopping) return
       log.warn(`${signal} received; stopping this worker`)
-      void shutdown(5000).then(() => flushLogger()).then(() => process.exit(0))
+      void shutdown(5000).then(() => flushLogger()).then(() => process.exit(ExitCodes.ok))
     }, 1000).unref()
   })
 }
@@ -125,7 +126,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 cluster.worker?.once('disconnect', () => { if (cluster.worker !== undefined) cluster.worker.exitedAfterDisconnect = true })
 process.on('disconnect', () => {
   if (stopping) return
-  void shutdown(5000).then(() => flushLogger()).then(() => process.exit(0))
+  void shutdown(5000).then(() => flushLogger()).then(() => process.exit(ExitCodes.ok))
 })
 
 async function main (): Promise<void> {
@@ -157,12 +158,12 @@ async function exitForStartupError (err: unknown): Promise<never> {
     const message = `port ${e.port ?? process.env.PORT ?? '?'} ${what}`
     log.error(`the app cannot listen: ${message}`, { startupError: message })
     await flushLogger()
-    process.exit(EXIT_CONFIG)
+    process.exit(ExitCodes.config)
   }
   const first = (e.stack ?? e.message ?? String(err)).split('\n')[0] ?? ''
   log.error(`the app failed to start: ${e.stack ?? e.message}`, { startupError: `the app failed to start: ${first}` })
   await flushLogger()
-  process.exit(1)
+  process.exit(ExitCodes.failure)
 }
 
 process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
@@ -172,7 +173,7 @@ process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
   }
   // Keep node's behaviour for everything else: print and exit 1 (the primary restarts us).
   log.error(`uncaught exception: ${err.stack ?? err.message}`)
-  void flushLogger().then(() => process.exit(1))
+  void flushLogger().then(() => process.exit(ExitCodes.failure))
 })
 
 main().catch(exitForStartupError)

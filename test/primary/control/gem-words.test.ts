@@ -1,9 +1,9 @@
-// src/primary/gem-words.ts: what the gem's client reads for each failure (issue 10, item 17).
+// src/primary/control/gem-words.ts: what the gem's client reads for each failure (issue 10, item 17).
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { HotswapError } from '../../src/shared/errors.js'
-import { gemErrorText, speaksGem } from '../../src/primary/gem-words.js'
+import { HotswapError } from '../../../src/shared/errors.js'
+import { gemErrorText, speaksGem } from '../../../src/primary/control/gem-words.js'
 
 const dbs = [{ name: 'app', path: '/srv/db/app.sqlite3' }, { name: 'cache', path: '/srv/db/cache.sqlite3' }]
 

@@ -8,8 +8,8 @@
 //                 is followed by its "- …" / "+ …" lines
 //   unknown       Thor's `Could not find command "NAME".`     no args or help   the commands
 
-import type { HotswapError } from '../shared/errors.js'
-import type { DatabaseInfo } from '../shared/messages.js'
+import type { HotswapError } from '../../shared/errors.js'
+import type { DatabaseInfo } from '../../shared/messages.js'
 
 /** Written on stderr before the swap, as the gem does. */
 export const GEM_SWAPPING = 'Swapping database...\n'

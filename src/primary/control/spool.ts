@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { HotswapError } from '../shared/errors.js'
-import type { DatabaseInfo } from '../shared/messages.js'
+import { HotswapError } from '../../shared/errors.js'
+import type { DatabaseInfo } from '../../shared/messages.js'
 
 const SPOOL_DIR = /^hotswap-spool-(\d+)-/
 

@@ -1,0 +1,30 @@
+// `help [COMMAND]` on the socket: the commands as Thor lists the gem's (its client sends no
+// arguments for help), or the usage of one.
+
+import { ExitCodes, HotswapError } from '../../../shared/errors.js'
+import { shown, type Session } from '../session.js'
+
+/** What `help` lists, as Thor lists the gem's commands (its client sends no arguments for help). */
+const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]> = [
+  ['cp', 'cp SRC DST', 'Copy a database to/from the running server'],
+  ['help', 'help [COMMAND]', 'Describe available commands or one specific command'],
+  ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
+  ['status', 'status [--json]', 'Show the workers and the managed databases'],
+  ['version', 'version', 'Print the hotswap version'],
+]
+
+export async function help (s: Session): Promise<number> {
+  s.stdin.resume()
+  const asked = s.args[1]
+  if (asked !== undefined) {
+    const one = USAGE.find(([name]) => name === asked)
+    if (one === undefined) {
+      throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown command ${shown(asked)} (commands: ${USAGE.map(([n]) => n).join(', ')})`)
+    }
+    await s.stdout(`Usage:\n  hotswap ${one[1]}\n\n${one[2]}\n`)
+    return ExitCodes.ok
+  }
+  const width = Math.max(...USAGE.map(([, usage]) => usage.length))
+  await s.stdout(['Commands:', ...USAGE.map(([, usage, what]) => `  hotswap ${usage.padEnd(width)}  # ${what}`), ''].join('\n') + '\n')
+  return ExitCodes.ok
+}

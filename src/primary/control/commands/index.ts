@@ -1,0 +1,19 @@
+// The socket's commands, one file each (as src/commands/ holds the CLI's): the table
+// connection.ts looks a command's name up in.
+
+import type { Command } from '../session.js'
+import { cp } from './cp.js'
+import { help } from './help.js'
+import { reload } from './reload.js'
+import { status } from './status.js'
+import { version } from './version.js'
+
+/** The socket's commands. A name from the socket is looked up by own keys only (a Map): indexing
+ * a plain object with it found `constructor`, `toString`, `__proto__` on Object.prototype. */
+export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['cp', cp],
+  ['help', help],
+  ['reload', reload],
+  ['status', status],
+  ['version', version],
+])
