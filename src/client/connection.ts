@@ -26,6 +26,12 @@ export interface RemoteOptions {
   onStderr: (chunk: Buffer) => void
 }
 
+/** An `onStdout` that writes the server's stdout frames to ours, the socket waiting on a full pipe. */
+export function forwardStdout (c: Buffer): void | Promise<void> {
+  if (process.stdout.write(c)) return
+  return new Promise<void>((resolve) => process.stdout.once('drain', resolve))
+}
+
 export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
   // Every client command comes through here: a path the kernel would cut short is refused.
   const tooLong = socketPathProblem(opts.socketPath)

@@ -9,7 +9,7 @@ import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
 import type { TaskPool } from '../sqlite/pool.js'
 import type { Supervisor } from '../supervisor.js'
-import type { SwapCoordinator } from '../swap-coordinator.js'
+import type { SwapCoordinator } from '../swap/coordinator.js'
 
 export interface Session {
   args: string[]

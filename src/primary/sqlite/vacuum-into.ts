@@ -1,6 +1,6 @@
 // One consistent copy of a SQLite database into a new private file, for both sides of the
 // socket: the server's snapshots and local sources (snapshot.ts), and the client's push of a
-// source with a -wal (client/cp.ts), each of which words the failures its own way.
+// source with a -wal (client/push.ts), each of which words the failures its own way.
 //
 //   create DEST (O_EXCL, 0600) ─▶ open SRC read-only ─▶ VACUUM INTO DEST ─▶ { bytes, ms }
 //                                         any failure ─▶ DEST and its -journal removed ─▶ { step, error }

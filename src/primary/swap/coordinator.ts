@@ -8,13 +8,18 @@
 //
 // Any failure before the rename resumes everyone on the old file and changes nothing. A worker
 // whose resume fails is replaced (rolling, graceful), and the push reports it.
+//
+// This file is the procedure; the lock is lock.ts, talking to the workers (pause, resume, their
+// own connections) is pause.ts, and the file work runs in piscina (../sqlite/).
 
 import { rm } from 'node:fs/promises'
-import { HotswapError, toHotswapError } from '../shared/errors.js'
-import type { Logger } from '../shared/logger.js'
-import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
-import type { TaskPool } from './sqlite/pool.js'
-import type { ManagedWorker, Supervisor } from './supervisor.js'
+import { HotswapError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/logger.js'
+import type { DatabaseInfo, PauseValue } from '../../shared/messages.js'
+import type { TaskPool } from '../sqlite/pool.js'
+import type { Supervisor } from '../supervisor.js'
+import { SwapLock } from './lock.js'
+import { pauseAll, resumeAll, type FailedWorker } from './pause.js'
 
 export interface PushRequest {
   db: DatabaseInfo
@@ -43,35 +48,10 @@ export interface PushReport {
   failedWorkers: FailedWorker[]
 }
 
-export interface FailedWorker { id: number, pid: number, error: string }
-
 export interface DatabaseHistory {
   swaps: number
   lastSwapAt: number | null
   lastPauseMs: number | null
-}
-
-/** A FIFO lock: waiters are served in the order they asked. */
-class Lock {
-  #tail: Promise<void> = Promise.resolve()
-  #held = false
-
-  get held (): boolean {
-    return this.#held
-  }
-
-  async acquire (): Promise<() => void> {
-    let release!: () => void
-    const next = new Promise<void>((resolve) => { release = resolve })
-    const previous = this.#tail
-    this.#tail = previous.then(() => next)
-    await previous
-    this.#held = true
-    return () => {
-      this.#held = false
-      release()
-    }
-  }
 }
 
 export interface CoordinatorOptions {
@@ -83,29 +63,26 @@ export interface CoordinatorOptions {
 
 export class SwapCoordinator {
   readonly #opts: CoordinatorOptions
-  readonly #lock = new Lock()
+  readonly #lock: SwapLock
   readonly history = new Map<string, DatabaseHistory>()
 
   constructor (opts: CoordinatorOptions) {
     this.#opts = opts
+    this.#lock = new SwapLock(opts.logger)
   }
 
   get busy (): boolean {
     return this.#lock.held
   }
 
-  /** Runs `fn` holding the swap lock (pulls take it too, so no swap renames under them). */
-  async withLock<T> (label: string, fn: () => Promise<T>): Promise<{ value: T, waitMs: number }> {
-    const log = this.#opts.logger
-    const asked = performance.now()
-    if (this.#lock.held) log.info(`${label}: waiting for the swap lock`)
-    const release = await this.#lock.acquire()
-    const waitMs = performance.now() - asked
-    try {
-      return { value: await fn(), waitMs }
-    } finally {
-      release()
-    }
+  /**
+   * Runs `fn` holding the swap lock (pulls take it too, so no swap renames under them).
+   * Deliberately not async: its caller resumes as soon as SwapLock's own promise settles. Each
+   * async layer between the release and the caller costs microtask turns, and with one more the
+   * next waiter logged "lock taken" before the push it waited for logged "complete".
+   */
+  withLock<T> (label: string, fn: () => Promise<T>): Promise<{ value: T, waitMs: number }> {
+    return this.#lock.withLock(label, fn)
   }
 
   async push (req: PushRequest): Promise<PushReport> {
@@ -115,7 +92,7 @@ export class SwapCoordinator {
   }
 
   async #swap (req: PushRequest): Promise<PushReport> {
-    const { supervisor, pool, logger: log, drainTimeoutMs } = this.#opts
+    const { supervisor, pool, logger: log } = this.#opts
     const { db } = req
     log.info(`lock taken for ${db.name}`)
     if (req.isCancelled()) {
@@ -125,7 +102,7 @@ export class SwapCoordinator {
     // Outside processes are looked for before the pause, so a refusal costs the app nothing.
     // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
     // The live workers are left out (their managed connections are open until the pause); each
-    // scans itself once those are closed and reports the rest (#pauseAll). A worker on its way
+    // scans itself once those are closed and reports the rest (pauseAll). A worker on its way
     // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
     const holders = await pool.run('findHolders', {
       paths: [db.path],
@@ -149,9 +126,9 @@ export class SwapCoordinator {
     const t0 = performance.now()
     let pauseValues: PauseValue[]
     try {
-      pauseValues = await this.#pauseAll(targets, db, drainTimeoutMs, req.force)
+      pauseValues = await pauseAll(this.#opts, targets, db, req.force)
     } catch (err) {
-      await this.#resumeAll(targets, db, err)
+      await resumeAll(this.#opts, targets, db, err)
       supervisor.releaseHellos()
       log.warn(`swap of ${db.name} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file`)
       throw err
@@ -179,13 +156,13 @@ export class SwapCoordinator {
       installStartedAt = installed.startedAt
       if (trace) log.debug(`renamed into ${db.path}`, { timings: installed.timings })
     } catch (err) {
-      await this.#resumeAll(targets, db, err)
+      await resumeAll(this.#opts, targets, db, err)
       supervisor.releaseHellos()
       log.warn(`install into ${db.name} refused; every worker resumed on the old file`)
       throw err
     }
     const t2 = performance.now()
-    const { values: resumed, failed } = await this.#resumeAll(targets, db)
+    const { values: resumed, failed } = await resumeAll(this.#opts, targets, db)
     const t3 = performance.now()
     supervisor.releaseHellos()
 
@@ -223,87 +200,8 @@ export class SwapCoordinator {
     }
     return report
   }
-
-  async #pauseAll (targets: ManagedWorker[], db: DatabaseInfo, drainTimeoutMs: number, force: boolean): Promise<PauseValue[]> {
-    const results = await Promise.allSettled(targets.map(async (w) =>
-      await w.rpc.request({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
-    const values: PauseValue[] = []
-    const held: Array<{ w: ManagedWorker, paths: string[] }> = []
-    for (const [i, r] of results.entries()) {
-      const w = targets[i] as ManagedWorker
-      if (r.status === 'fulfilled') {
-        values.push(r.value)
-        if (r.value.holders.length > 0) held.push({ w, paths: r.value.holders })
-        continue
-      }
-      // A worker that died needs no ack: it holds no connection any more, and its replacement
-      // waits in its handshake until the swap is over. One whose IPC channel is already gone
-      // is on its way out (it closes its databases on disconnect): wait for its exit.
-      if (w.state === 'dead') continue
-      if (!w.worker.isConnected() && await exitsWithin(w, 3000)) continue
-      const e = toHotswapError(r.reason)
-      throw new HotswapError(e.code, `worker ${w.id} (pid ${w.pid}): ${e.message}`, e.details)
-    }
-    if (held.length > 0) this.#ownConnections(held, db, force)
-    return values
-  }
-
-  /**
-   * Connections a worker opened itself (`new Database(path)`) are invisible to the swap: they
-   * would keep reading the unlinked old file and their writes would vanish. Each worker reports
-   * what it still has open once its managed connections are closed; any is refused as an
-   * outside process is, unless --force.
-   */
-  #ownConnections (held: Array<{ w: ManagedWorker, paths: string[] }>, db: DatabaseInfo, force: boolean): void {
-    const named = held.map(({ w }) => `worker ${w.id} (pid ${w.pid})`).join(', ')
-    const details = held.flatMap(({ w, paths }) => paths.map((p) => `worker ${w.id} (pid ${w.pid}) has ${p} open`))
-    if (!force) {
-      throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
-        `${named} ${held.length === 1 ? 'has' : 'have'} ${db.path} open through a connection of its own (not database()); open it with database(), or push with --force`, details)
-    }
-    this.#opts.logger.warn(`--force: swapping although ${named} ${held.length === 1 ? 'has' : 'have'} ${db.path} open through a connection of its own; ` +
-      'that connection keeps the old file and what it writes is lost', { holders: details })
-  }
-
-  /**
-   * Resumes every worker still alive. One whose resume fails is replaced (a rolling, graceful
-   * replacement, never a kill: every worker of an app whose onResume throws fails at once, and
-   * killing them all took the service down). After an aborted swap, `aborted` is the error the
-   * client gets; the failures are added to its details.
-   */
-  async #resumeAll (targets: ManagedWorker[], db: DatabaseInfo, aborted?: unknown): Promise<{ values: ResumeValue[], failed: FailedWorker[] }> {
-    const { supervisor } = this.#opts
-    const alive = targets.filter((w) => w.state !== 'dead')
-    const results = await Promise.allSettled(alive.map(async (w) =>
-      await w.rpc.request({ cmd: 'hotswap:resume', names: [db.name] }, 10_000)))
-    const values: ResumeValue[] = []
-    const failed: FailedWorker[] = []
-    for (const [i, r] of results.entries()) {
-      const w = alive[i] as ManagedWorker
-      if (r.status === 'fulfilled') {
-        values.push(r.value)
-        continue
-      }
-      if (w.state === 'dead') continue // It holds nothing any more; its slot restarts as after a crash.
-      const error = toHotswapError(r.reason).message
-      failed.push({ id: w.id, pid: w.pid, error })
-      supervisor.replace(w, `its resume on ${aborted === undefined ? 'the new' : 'the old'} file of ${db.name} failed: ${error}`)
-    }
-    if (aborted !== undefined && failed.length > 0 && aborted instanceof HotswapError) {
-      for (const f of failed) aborted.details.push(`worker ${f.id} (pid ${f.pid}) failed to resume on the old file (${f.error}); it is being replaced`)
-    }
-    return { values, failed }
-  }
 }
 
 function round (ms: number): number {
   return Math.round(ms * 1000) / 1000
-}
-
-async function exitsWithin (w: ManagedWorker, ms: number): Promise<boolean> {
-  if (w.state === 'dead') return true
-  return await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms)
-    w.worker.once('exit', () => { clearTimeout(timer); resolve(true) })
-  })
 }

@@ -1,0 +1,20 @@
+// The options of one `hotswap cp`, as the dispatch (cp.ts) and both directions (push.ts,
+// pull.ts) take them, and the flags they become in the command sent to the server.
+
+export interface CpOptions {
+  src: string
+  dst: string
+  socketPath: string
+  skipIntegrityCheck: boolean
+  skipSchemaCheck: boolean
+  force: boolean
+}
+
+/** The checks a push skips and its --force, as `cp` flags on the socket. */
+export function flagsOf (o: CpOptions): string[] {
+  return [
+    ...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []),
+    ...(o.skipSchemaCheck ? ['--skip-schema-check'] : []),
+    ...(o.force ? ['--force'] : []),
+  ]
+}
