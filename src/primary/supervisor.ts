@@ -19,9 +19,6 @@ import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo, HelloValue, StatsValue } from '../shared/messages.js'
 import { isLive, ManagedWorker, type WorkerPolicy } from './managed-worker.js'
 
-// Where the control socket's commands and the swap coordinator have always found them.
-export { isLive, type ManagedWorker, type WorkerState } from './managed-worker.js'
-
 export interface SupervisorOptions {
   /** The app file as given (through any symlink); resolved afresh at every fork. */
   app: string
