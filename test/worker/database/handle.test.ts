@@ -40,19 +40,19 @@ test('a pragma, function or exec while paused fails with HOTSWAP_ERR_PAUSED and 
   assert.throws(() => db.prepare('SELECT late()').get(), /no such function: late/)
 })
 
-test('user functions (both signatures), aggregates, virtual tables and default safe integers are replayed on the new connection', (t) => {
+test('user functions (with and without options), aggregates, virtual tables and default safe integers are replayed on the new connection', (t) => {
   const dir = tempDir(t)
   const { slot, db, file } = openLive(t, dir, ['old'])
   db.function('shout', (s: string) => s.toUpperCase())
-  db.function('twice', { deterministic: true }, (s: string) => s + s)
+  db.function('joined_args', { varargs: true, deterministic: true }, (...parts: unknown[]) => parts.join('-'))
   db.aggregate('joined', { start: '', step: (acc: unknown, s: unknown) => String(acc) + String(s) })
   db.table('numbers', { columns: ['n'], * rows () { yield { n: 1 }; yield { n: 2 } } })
-  const q = db.prepare('SELECT shout(name) AS a, twice(name) AS b FROM items')
+  const q = db.prepare("SELECT shout(name) AS a, joined_args(name, name, 'x') AS b FROM items")
   const sum = db.prepare('SELECT joined(name) FROM items').pluck()
-  assert.deepEqual(q.get(), { a: 'OLD', b: 'oldold' })
+  assert.deepEqual(q.get(), { a: 'OLD', b: 'old-old-x' })
 
   swap(slot, file, ['x', 'y'])
-  assert.deepEqual(q.all(), [{ a: 'X', b: 'xx' }, { a: 'Y', b: 'yy' }], 'a statement prepared before the swap finds them')
+  assert.deepEqual(q.all(), [{ a: 'X', b: 'x-x-x' }, { a: 'Y', b: 'y-y-x' }], 'a statement prepared before the swap finds them')
   assert.equal(sum.get(), 'xy')
   assert.deepEqual(db.prepare('SELECT n FROM numbers').pluck().all(), [1, 2])
 
