@@ -87,6 +87,15 @@ async function queueInOrder (g: Gated, paths: string[]): Promise<Array<Promise<R
   return replies
 }
 
+/** Queues a request whose client goes away while it waits (the server sees its response close). */
+async function queueGone (g: Gated, path: string): Promise<void> {
+  const gone = g.get(path)
+  gone.reply.catch(() => {})
+  await waitUntil(`${path} to reach the server`, () => g.arrived.includes(path))
+  gone.req.destroy()
+  await waitUntil(`the server to see ${path} close`, () => g.closed.has(path))
+}
+
 test('open: a request runs at once and counts as in flight until its response closes', async (t) => {
   const g = await gated(t)
   assert.equal(g.gate.isOpen, true)
@@ -217,11 +226,7 @@ test('gate.run waits while the gate is closed and runs when it opens; a task tha
 test('a queued request whose client went away is not run by open(), nor counted', async (t) => {
   const g = await gated(t)
   g.gate.close()
-  const gone = g.get('/gone')
-  gone.reply.catch(() => {})
-  await waitUntil('/gone to reach the server', () => g.arrived.includes('/gone'))
-  gone.req.destroy()
-  await waitUntil('the server to see /gone close', () => g.closed.has('/gone'))
+  await queueGone(g, '/gone')
   const [kept] = await queueInOrder(g, ['/kept'])
   assert.equal(g.gate.queued, 2)
   assert.equal(g.gate.open(), 1)
@@ -232,11 +237,7 @@ test('a queued request whose client went away is not run by open(), nor counted'
 test('refuseQueued answers each queued request with the status, Retry-After and Connection: close, without running it, then opens', async (t) => {
   const g = await gated(t)
   g.gate.close()
-  const gone = g.get('/gone')
-  gone.reply.catch(() => {})
-  await waitUntil('/gone to reach the server', () => g.arrived.includes('/gone'))
-  gone.req.destroy()
-  await waitUntil('the server to see /gone close', () => g.closed.has('/gone'))
+  await queueGone(g, '/gone')
   const replies = await queueInOrder(g, ['/x', '/y'])
 
   assert.equal(g.gate.refuseQueued(503, 'the database could not be reopened; retry'), 2)
