@@ -6,10 +6,14 @@
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { getRuntime, openDatabase } from './worker/runtime.js'
-import type { SwapSafeDatabase } from './worker/database.js'
+import type { SwapSafeDatabase } from './worker/database/handle.js'
 
 export { HotswapError, ErrorCodes, type ErrorCode } from './shared/errors.js'
-export type { SwapSafeDatabase, SwapSafeStatement, SwapSafeIterator, SwapSafeTransaction, OpenHook } from './worker/database.js'
+export type { SwapSafeDatabase } from './worker/database/handle.js'
+export type { SwapSafeStatement } from './worker/database/statement.js'
+export type { SwapSafeIterator } from './worker/database/iterator.js'
+export type { SwapSafeTransaction } from './worker/database/transaction.js'
+export type { OpenHook } from './worker/database/slot.js'
 export { knexPool, type KnexPool, type KnexPoolOptions } from './adapters/knex.js'
 
 /** A handle with better-sqlite3's surface that stays valid across swaps. */

@@ -12,7 +12,7 @@
 // (acquire/release/destroy/numFree/numUsed/numPendingAcquires).
 
 import { openDatabase } from '../worker/runtime.js'
-import type { SwapSafeDatabase } from '../worker/database.js'
+import type { SwapSafeDatabase } from '../worker/database/handle.js'
 
 export interface KnexPoolOptions {
   /** How long a query may wait for the connection (a transaction holds it), as knex's

@@ -9,7 +9,8 @@ import { getLogger } from '../shared/logger.js'
 import { byNameOrPath, realpathOr } from '../shared/managed.js'
 import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.js'
 import { Gate } from './gate.js'
-import { Slot, SwapSafeDatabase } from './database.js'
+import { Slot } from './database/slot.js'
+import { SwapSafeDatabase } from './database/handle.js'
 import { ownHolders } from './own-holders.js'
 
 export type Hook = () => unknown

@@ -1,0 +1,83 @@
+// A prepared statement that survives swaps. It holds the SQL, not the connection's statement:
+// at each call it asks the slot for the current connection and, when the slot's generation has
+// moved on (a swap reopened it), prepares the SQL again and re-applies its recorded modes
+// (pluck, expand, raw, safeIntegers) and bound parameters.
+//
+//   stmt.get() ─▶ #current() ── same generation? ── yes ─▶ better-sqlite3 Statement
+//                                               └── no ──▶ conn.prepare(source) + modes + bind
+//
+// There is no global registry of statements: apps prepare statements per request, and those
+// must stay collectable.
+
+import type Database from 'better-sqlite3'
+import { SwapSafeIterator } from './iterator.js'
+import type { Slot } from './slot.js'
+
+type Conn = Database.Database
+type Stmt = Database.Statement<unknown[], unknown>
+
+type ModeOp = ['pluck' | 'expand' | 'raw' | 'safeIntegers', boolean]
+
+export class SwapSafeStatement {
+  readonly #slot: Slot
+  readonly source: string
+  #stmt: Stmt | null = null
+  #generation = -1
+  readonly #modes: ModeOp[] = []
+  #bound: unknown[] | null = null
+
+  constructor (slot: Slot, source: string) {
+    this.#slot = slot
+    this.source = source
+    // Prepare at once when we can, so SQL errors surface where the statement is written.
+    if (slot.available) this.#current()
+  }
+
+  #current (): Stmt {
+    const conn = this.#slot.conn()
+    if (this.#stmt !== null && this.#generation === this.#slot.generation) return this.#stmt
+    const stmt = conn.prepare(this.source) as Stmt
+    for (const [mode, on] of this.#modes) stmt[mode](on)
+    if (this.#bound !== null) stmt.bind(...this.#bound)
+    this.#stmt = stmt
+    this.#generation = this.#slot.generation
+    return stmt
+  }
+
+  #mode (mode: ModeOp[0], on: boolean): this {
+    // pluck, expand and raw exclude each other; keep only what matters for the replay.
+    const exclusive = mode !== 'safeIntegers'
+    for (let i = this.#modes.length - 1; i >= 0; i--) {
+      const m = (this.#modes[i] as ModeOp)[0]
+      if (m === mode || (exclusive && m !== 'safeIntegers')) this.#modes.splice(i, 1)
+    }
+    this.#modes.push([mode, on])
+    if (this.#stmt !== null && this.#generation === this.#slot.generation) this.#stmt[mode](on)
+    return this
+  }
+
+  get reader (): boolean { return this.#current().reader }
+  get readonly (): boolean { return this.#current().readonly }
+  get busy (): boolean { return this.#stmt !== null && this.#generation === this.#slot.generation && this.#stmt.busy }
+  get database (): Conn { return this.#slot.conn() }
+
+  run (...params: unknown[]): Database.RunResult { return this.#current().run(...params) }
+  get (...params: unknown[]): unknown { return this.#current().get(...params) }
+  all (...params: unknown[]): unknown[] { return this.#current().all(...params) }
+  iterate (...params: unknown[]): SwapSafeIterator {
+    const stmt = this.#current()
+    this.#slot.noteAttachments()
+    return new SwapSafeIterator(this.#slot, this.source, stmt.iterate(...params))
+  }
+  columns (): Database.ColumnDefinition[] { return this.#current().columns() }
+  pluck (on = true): this { return this.#mode('pluck', on) }
+  expand (on = true): this { return this.#mode('expand', on) }
+  raw (on = true): this { return this.#mode('raw', on) }
+  safeIntegers (on = true): this { return this.#mode('safeIntegers', on) }
+
+  bind (...params: unknown[]): this {
+    this.#current().bind(...params)
+    this.#bound = params
+    return this
+  }
+}

@@ -1,0 +1,69 @@
+// What the unit tests of src/worker/database/ share: real SQLite files in a temp dir, and a swap
+// done the way the runtime does it, without a serve process: slot.pause() (what pauseWorker
+// calls), the file replaced on disk by another real SQLite file (renamed over it, as the
+// install does), slot.resume() (what resumeWorker calls).
+
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { Slot } from '../../../src/worker/database/slot.js'
+import { SwapSafeDatabase } from '../../../src/worker/database/handle.js'
+
+export interface TestContext { after: (fn: () => void) => void }
+
+export function tempDir (t: TestContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-db-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A real SQLite file with `items(id, name)` holding `names` (ids from 1). */
+export function makeDb (file: string, names: string[]): string {
+  const conn = new Database(file)
+  conn.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+  const insert = conn.prepare('INSERT INTO items (name) VALUES (?)')
+  for (const n of names) insert.run(n)
+  conn.close()
+  return file
+}
+
+/** Reads a file with a connection of its own (not the slot's). */
+export function namesIn (file: string): string[] {
+  const conn = new Database(file, { readonly: true, fileMustExist: true })
+  try {
+    return conn.prepare('SELECT name FROM items ORDER BY id').pluck().all() as string[]
+  } finally {
+    conn.close()
+  }
+}
+
+/** A slot and its handle on `dir/live.sqlite3` (holding `names`), shut down when the test ends. */
+export function openLive (t: TestContext, dir: string, names: string[]): { slot: Slot, db: SwapSafeDatabase, file: string } {
+  const file = makeDb(path.join(dir, 'live.sqlite3'), names)
+  const slot = new Slot('live', file)
+  t.after(() => { try { slot.shutdown() } catch { /* a test left it busy on purpose */ } })
+  return { slot, db: new SwapSafeDatabase(slot), file }
+}
+
+/**
+ * One swap: pause the slot, rename a new real SQLite file (holding `names`) over `file`,
+ * resume. `whilePaused` runs between the rename and the resume.
+ */
+export function swap (slot: Slot, file: string, names: string[], whilePaused?: () => void): void {
+  slot.pause()
+  const next = makeDb(`${file}.next-${Math.random().toString(36).slice(2)}`, names)
+  fs.renameSync(next, file)
+  whilePaused?.()
+  slot.resume()
+}
+
+/** The code of the error `fn` throws; undefined when it throws none, or one without a code. */
+export function codeOf (fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+  return undefined
+}
