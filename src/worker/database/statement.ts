@@ -16,14 +16,16 @@ import type { Slot } from './slot.js'
 type Conn = Database.Database
 type Stmt = Database.Statement<unknown[], unknown>
 
-type ModeOp = ['pluck' | 'expand' | 'raw' | 'safeIntegers', boolean]
+/** better-sqlite3's row mode: one of four, as its statement keeps it (statement.cpp's `mode`). */
+type RowMode = 'flat' | 'pluck' | 'expand' | 'raw'
 
 export class SwapSafeStatement {
   readonly #slot: Slot
   readonly source: string
   #stmt: Stmt | null = null
   #generation = -1
-  readonly #modes: ModeOp[] = []
+  #rowMode: RowMode = 'flat'
+  #safeIntegers: boolean | null = null
   #bound: unknown[] | null = null
 
   constructor (slot: Slot, source: string) {
@@ -37,22 +39,20 @@ export class SwapSafeStatement {
     const conn = this.#slot.conn()
     if (this.#stmt !== null && this.#generation === this.#slot.generation) return this.#stmt
     const stmt = conn.prepare(this.source) as Stmt
-    for (const [mode, on] of this.#modes) stmt[mode](on)
+    if (this.#rowMode !== 'flat') stmt[this.#rowMode](true)
+    if (this.#safeIntegers !== null) stmt.safeIntegers(this.#safeIntegers)
     if (this.#bound !== null) stmt.bind(...this.#bound)
     this.#stmt = stmt
     this.#generation = this.#slot.generation
     return stmt
   }
 
-  #mode (mode: ModeOp[0], on: boolean): this {
-    // pluck, expand and raw exclude each other; keep only what matters for the replay.
-    const exclusive = mode !== 'safeIntegers'
-    for (let i = this.#modes.length - 1; i >= 0; i--) {
-      const m = (this.#modes[i] as ModeOp)[0]
-      if (m === mode || (exclusive && m !== 'safeIntegers')) this.#modes.splice(i, 1)
-    }
-    this.#modes.push([mode, on])
+  #mode (mode: Exclude<RowMode, 'flat'>, on: boolean): this {
     if (this.#stmt !== null && this.#generation === this.#slot.generation) this.#stmt[mode](on)
+    // The same rule as better-sqlite3's: turning a mode on replaces the others; turning one off
+    // only matters when it is the one in force (`raw().pluck(false)` stays raw).
+    if (on) this.#rowMode = mode
+    else if (this.#rowMode === mode) this.#rowMode = 'flat'
     return this
   }
 
@@ -73,7 +73,11 @@ export class SwapSafeStatement {
   pluck (on = true): this { return this.#mode('pluck', on) }
   expand (on = true): this { return this.#mode('expand', on) }
   raw (on = true): this { return this.#mode('raw', on) }
-  safeIntegers (on = true): this { return this.#mode('safeIntegers', on) }
+  safeIntegers (on = true): this {
+    if (this.#stmt !== null && this.#generation === this.#slot.generation) this.#stmt.safeIntegers(on)
+    this.#safeIntegers = on
+    return this
+  }
 
   bind (...params: unknown[]): this {
     this.#current().bind(...params)

@@ -121,3 +121,33 @@ test('busy is the current statement\'s: true while an iterator of it runs, false
   assert.equal(stmt.busy, false, 'the pause ended the iterator; the new connection has not prepared it yet')
   assert.equal(slot.generation, 2)
 })
+
+test('a statement returns rows of the same shape after a swap, whatever chain of modes set them', (t) => {
+  const dir = tempDir(t)
+  const { slot, db, file } = openLive(t, dir, ['old'])
+  // better-sqlite3 keeps one row mode: turning one on replaces the others, turning one off only
+  // matters when it is the one in force. Each chain is checked against a plain better-sqlite3
+  // statement given the same calls.
+  type Call = ['pluck' | 'expand' | 'raw', boolean]
+  const chains: Call[][] = [
+    [['raw', true], ['pluck', false]],
+    [['pluck', true], ['raw', false]],
+    [['expand', true], ['pluck', false]],
+    [['pluck', true], ['expand', true], ['expand', false]],
+    [['raw', true], ['raw', false]],
+    [['pluck', true], ['raw', true]],
+  ]
+  const sql = 'SELECT id, name FROM items'
+  const shapes = chains.map((chain) => {
+    const stmt = db.prepare(sql)
+    for (const [mode, on] of chain) stmt[mode](on)
+    return stmt
+  })
+  swap(slot, file, ['new'])
+  const plain = slot.conn()
+  chains.forEach((chain, i) => {
+    const expected = plain.prepare(sql)
+    for (const [mode, on] of chain) expected[mode](on)
+    assert.deepEqual(shapes[i]?.get(), expected.get(), `after ${chain.map(([m, on]) => `${m}(${String(on)})`).join('.')}`)
+  })
+})
