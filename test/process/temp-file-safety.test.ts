@@ -1,0 +1,258 @@
+// Security checks of issue 5 that test/integration/protocol.test.ts does not already make
+// (that file covers the socket's 0600/0700 modes, a live socket never stolen, a stale one
+// replaced, a world- or group-writable socket directory refused, a 2^31 control header):
+//   - temp files: 0600 while an upload is received, created with O_EXCL|O_NOFOLLOW, so a planted
+//     file or symlink at the name is refused and its target untouched; orphan cleanup removes a
+//     planted symlink, never what it points to;
+//   - a symlinked --db: the swap renames over the target, in the target's directory, and the
+//     link stays a link;
+//   - control frames: exactly at the 1 MiB limit accepted, one byte over refused from the header
+//     alone; a stdin frame over 64 MiB refused mid-push;
+//   - a socket directory owned by another user is refused (chown to nobody as root; a root-owned
+//     directory when not root).
+
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { BIN, checkAfterFault, exchange, fixture, frame, freePort, gemStream, kill, labelOf, leftovers, push, rawClient, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad } from '../support/index.js'
+import { cleanupOrphans, copyPrivately, createExclusive, tempPathFor, tempPrefix } from '../../src/primary/temp-files.js'
+
+let t: ReturnType<typeof tempDir>
+let served: Served
+let realDir: string
+let real: string
+let link: string
+
+before(async () => {
+  t = tempDir()
+  // The real file lives in another directory than the link the server is given.
+  realDir = join(t.dir, 'data')
+  mkdirSync(realDir)
+  real = join(realDir, 'real.sqlite3')
+  seed(real, { label: 'v0' })
+  link = join(t.dir, 'link.sqlite3')
+  symlinkSync(real, link)
+  served = await startServe({ dir: t.dir, dbs: [`live=${link}`], workers: 2, app: fixture('faults-app.mjs') })
+})
+
+after(async () => {
+  const code = await served?.stop()
+  t?.cleanup()
+  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
+})
+
+// ---------------------------------------------------------------------------------------------
+// temp files
+
+test('createExclusive refuses a planted symlink, a dangling symlink and a planted file; makes 0600 files', async () => {
+  const dir = join(t.dir, 'plant')
+  mkdirSync(dir)
+  const victim = join(dir, 'victim')
+  writeFileSync(victim, 'precious')
+  const livePath = join(dir, 'live.sqlite3')
+
+  // A symlink planted at a temp file's name, pointing at something the attacker wants written.
+  const planted = tempPathFor(livePath)
+  symlinkSync(victim, planted)
+  await assert.rejects(createExclusive(planted), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' || err.code === 'ELOOP')
+  assert.equal(readFileSync(victim, 'utf8'), 'precious', 'the symlink target was not opened for writing')
+
+  // A dangling one: following it would create the target.
+  const dangling = tempPathFor(livePath)
+  const target = join(dir, 'would-be-created')
+  symlinkSync(target, dangling)
+  await assert.rejects(createExclusive(dangling), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' || err.code === 'ELOOP')
+  assert.equal(existsSync(target), false, 'nothing was created through the dangling link')
+
+  // A plain file already there is not reused.
+  const taken = tempPathFor(livePath)
+  writeFileSync(taken, 'someone else\'s')
+  await assert.rejects(createExclusive(taken), (err: NodeJS.ErrnoException) => err.code === 'EEXIST')
+  assert.equal(readFileSync(taken, 'utf8'), 'someone else\'s')
+
+  // A fresh name: created, 0600, whatever the umask.
+  const previous = process.umask(0)
+  try {
+    const fresh = tempPathFor(livePath)
+    const fh = await createExclusive(fresh)
+    await fh.close()
+    assert.equal(statSync(fresh).mode & 0o777, 0o600)
+  } finally {
+    process.umask(previous)
+  }
+
+  // Names are random (48 bits), in the live file's directory, under the prefix cleanup looks for.
+  const names = Array.from({ length: 2000 }, () => tempPathFor(livePath))
+  assert.equal(new Set(names).size, names.length)
+  for (const p of names.slice(0, 20)) {
+    assert.ok(p.startsWith(join(dir, tempPrefix(livePath))), p)
+    assert.match(p, /\.live\.sqlite3\.hotswap-[0-9a-f]{12}\.tmp$/)
+  }
+
+  // Orphan cleanup at start removes the planted links themselves, never their targets.
+  const removed = cleanupOrphans(livePath)
+  assert.equal(removed.length, 4, `removed ${removed.join(', ')}`)
+  assert.equal(readFileSync(victim, 'utf8'), 'precious')
+  assert.equal(existsSync(planted) || existsSync(dangling), false)
+})
+
+test('copyPrivately: a 0644 source lands 0600 through a private staging directory, and refuses a planted name', async () => {
+  const dir = join(t.dir, 'copy')
+  mkdirSync(dir)
+  const livePath = join(dir, 'live.sqlite3')
+  const src = join(dir, 'deploy.sqlite3')
+  writeFileSync(src, 'x'.repeat(100_000))
+  chmodSync(src, 0o644)
+
+  // Copied through a 0700 staging directory beside it, so private from its first byte;
+  // the result is 0600 whatever the umask and the source's mode.
+  const dest = tempPathFor(livePath)
+  const previous = process.umask(0)
+  try {
+    await copyPrivately(src, dest)
+  } finally {
+    process.umask(previous)
+  }
+  assert.equal(statSync(dest).mode & 0o777, 0o600)
+  assert.equal(readFileSync(dest, 'utf8'), readFileSync(src, 'utf8'))
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.d-')), [], 'the staging directory is gone')
+
+  // A symlink planted at the destination is neither followed nor replaced.
+  const victim = join(dir, 'victim')
+  writeFileSync(victim, 'precious')
+  const planted = tempPathFor(livePath)
+  symlinkSync(victim, planted)
+  await assert.rejects(copyPrivately(src, planted), (err: NodeJS.ErrnoException) => err.code === 'EEXIST')
+  assert.equal(readFileSync(victim, 'utf8'), 'precious')
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.d-')), [], 'no staging directory is left after a refusal')
+
+  // A staging directory left by a killed primary is removed at the next start, with its content.
+  mkdirSync(`${tempPathFor(livePath)}.d-abc123`)
+  writeFileSync(join(dir, readdirSync(dir).find((n) => n.includes('.d-')) as string, 'copy'), 'half')
+  cleanupOrphans(livePath)
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith(tempPrefix(livePath))), [])
+  assert.equal(readFileSync(victim, 'utf8'), 'precious')
+})
+
+test('an upload is received into a 0600 regular file beside the symlink\'s target, not beside the link', async () => {
+  const src = join(t.dir, 'held.sqlite3')
+  seed(src, { label: 'never', rows: 60_000 })
+  assert.equal(statSync(real).mode & 0o777, 0o644, 'the live file itself is 0644')
+  const client = await rawClient(served.socket, src, 'middle-boundary', 'live')
+  try {
+    for (let i = 0; i < 500 && leftovers(realDir).length === 0; i++) await sleep(10)
+    const [name] = leftovers(realDir)
+    assert.ok(name !== undefined, 'the temp file is in the target\'s directory (same filesystem as the rename)')
+    assert.match(name, /^\.real\.sqlite3\.hotswap-[0-9a-f]{12}\.tmp$/)
+    const st = lstatSync(join(realDir, name))
+    assert.ok(st.isFile() && !st.isSymbolicLink())
+    assert.equal(st.mode & 0o777, 0o600, 'private while it is received')
+    assert.deepEqual(leftovers(t.dir), [], 'nothing beside the link')
+  } finally {
+    kill(client.proc.pid as number)
+    await client.exited
+  }
+  for (let i = 0; i < 200 && leftovers(realDir).length > 0; i++) await sleep(10)
+  assert.deepEqual(leftovers(realDir), [])
+})
+
+test('a symlinked --db is swapped at its target and the link stays a link', async () => {
+  const st = await status(served.socket)
+  assert.equal(st.databases[0]?.path, real, 'the server resolved the link once, at start-up')
+  const load = new TrackedLoad(served.port)
+  const src = join(t.dir, 'via-link.sqlite3')
+  seed(src, { label: 'via-link', rows: 500 })
+  let byLink, byName
+  try {
+    // By the link's path (resolved against the server's directory) and by name.
+    byLink = await push(served.socket, readFileSync(src), [], 'link.sqlite3')
+    seed(join(t.dir, 'by-name.sqlite3'), { label: 'by-name', rows: 500 })
+    byName = await push(served.socket, readFileSync(join(t.dir, 'by-name.sqlite3')), [], 'live')
+  } finally {
+    await load.stop()
+  }
+  assert.equal(byLink.control?.exit, 0, byLink.stderr)
+  assert.equal(byName.control?.exit, 0, byName.stderr)
+  assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a symlink')
+  assert.equal(readlinkSync(link), real, 'pointing where it did')
+  assert.equal(labelOf(real), 'by-name')
+  await checkAfterFault({ live: real, port: served.port, socket: served.socket, allowed: ['by-name'] })
+  assert.deepEqual(load.unexplained(), [], load.summary())
+  assert.deepEqual(leftovers(t.dir), [])
+})
+
+// ---------------------------------------------------------------------------------------------
+// frame limits
+
+test('a control frame of exactly 1 MiB is accepted; one byte more is refused from its header', async () => {
+  const LIMIT = 1024 * 1024
+  const base = JSON.stringify({ args: ['version'], tty: false, pad: '' })
+  const json = base.replace('"pad":""', `"pad":"${'x'.repeat(LIMIT - base.length)}"`)
+  assert.equal(Buffer.byteLength(json), LIMIT)
+  const atLimit = await exchange(served.socket, frame(3, json))
+  assert.equal(atLimit.control?.exit, 0, atLimit.stderr)
+  assert.match(atLimit.stdout.toString(), /^hotswap \d+\.\d+\.\d+/)
+
+  const over = json.replace('"pad":"', '"pad":"x')
+  assert.equal(Buffer.byteLength(over), LIMIT + 1)
+  const refused = await exchange(served.socket, frame(3, over), { timeoutMs: 10_000 })
+  assert.equal(refused.timedOut, false, 'the server ended the connection')
+  assert.equal(refused.control?.code, 'HOTSWAP_ERR_PROTOCOL', refused.stderr)
+  assert.match(refused.stderr, /exceeds the limit of 1048576/)
+  // The same refusal needs no more than the 5-byte header.
+  const header = Buffer.alloc(5)
+  header.writeUInt8(3, 0)
+  header.writeUInt32BE(LIMIT + 1, 1)
+  const headerOnly = await exchange(served.socket, header, { timeoutMs: 10_000 })
+  assert.equal(headerOnly.control?.code, 'HOTSWAP_ERR_PROTOCOL')
+  assert.equal((await status(served.socket)).workers.length, 2)
+})
+
+test('a stdin frame over 64 MiB aborts the push from its header; nothing changes', async () => {
+  const before = labelOf(real)
+  const header = Buffer.alloc(5)
+  header.writeUInt8(0, 0)
+  header.writeUInt32BE(64 * 1024 * 1024 + 1, 1)
+  const r = await exchange(served.socket, Buffer.concat([gemStream(['cp', '-', 'live']), header]), { timeoutMs: 10_000 })
+  assert.equal(r.timedOut, false)
+  assert.equal(r.control?.code, 'HOTSWAP_ERR_PROTOCOL', r.stderr)
+  for (let i = 0; i < 100 && leftovers(realDir).length > 0; i++) await sleep(20)
+  assert.deepEqual(leftovers(realDir), [])
+  assert.equal(labelOf(real), before)
+})
+
+// ---------------------------------------------------------------------------------------------
+// the socket directory's owner
+
+test('a socket directory owned by another user is refused', async () => {
+  let sockDir: string
+  let how: string
+  if (process.getuid?.() === 0) {
+    sockDir = join(t.dir, 'not-mine')
+    mkdirSync(sockDir, { mode: 0o700 })
+    chownSync(sockDir, 65534, 65534) // nobody
+    how = 'chowned to nobody'
+  } else {
+    // Not root: any root-owned 0755 directory is someone else's.
+    sockDir = '/usr/share'
+    how = 'root-owned /usr/share'
+  }
+  const owner = statSync(sockDir).uid
+  assert.notEqual(owner, process.getuid?.(), how)
+  const socket = join(sockDir, 'hotswap-test.sock')
+  const port = await freePort()
+  const child = spawn(process.execPath, [BIN, 'serve', fixture('faults-app.mjs'), '--workers', '1', '--port', String(port), '--socket', socket, '--db', real], {
+    cwd: t.dir, env: { ...process.env, HOTSWAP_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  child.stdout.resume()
+  const timer = setTimeout(() => kill(child.pid as number), 20_000)
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
+  clearTimeout(timer)
+  assert.notEqual(code, 0)
+  assert.match(stderr, new RegExp(`ERROR \\[HOTSWAP_ERR_SOCKET_UNSAFE\\] the socket directory ${sockDir.replace(/[/.]/g, '\\$&')} is owned by uid ${owner}`), stderr)
+  assert.equal(existsSync(socket), false, 'no socket was created')
+})
