@@ -2,31 +2,22 @@
 // `script`) and its silence off one, --help with examples for every command, status --json and
 // version --json, and bash completion from @oclif/plugin-autocomplete.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, cli, labelOf, seed, type Served, startServe, statusJson, tempDir } from '../support/index.js'
+import { BIN, cli, labelOf, seed, type Served, serveLiveForFile, statusJson, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  seed(join(t.dir, 'v1.sqlite3'), { label: 'v1', rows: 20_000 })
-  seed(join(t.dir, 'v2.sqlite3'), { label: 'v2', rows: 20_000 })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 1 })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0)
-})
+serveLiveForFile({ workers: 1, prepare: (s) => {
+    ({ t, live } = s)
+    seed(join(t.dir, 'v1.sqlite3'), { label: 'v1', rows: 20_000 })
+    seed(join(t.dir, 'v2.sqlite3'), { label: 'v2', rows: 20_000 })
+  } }, (s) => { ({ t, served, live } = s) })
 
 const hotswap = `'${process.execPath}' '${BIN}'`
 

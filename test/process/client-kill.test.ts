@@ -11,12 +11,12 @@
 // the upload is received (validation starts), and when a worker has paused (the pause is held
 // open by a slow request, with the default 10 s drain timeout).
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { copyFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { bigDb, checkAfterFault, countLogs, cpChild, fixture, holdRequest, kill, labelOf, leftovers, onLog, push, rawClient, report, seed, type Served, sleep, startServe, tempDir, TrackedLoad } from '../support/index.js'
+import { bigDb, checkAfterFault, countLogs, cpChild, fixture, holdRequest, kill, labelOf, leftovers, onLog, push, rawClient, report, seed, type Served, serveLiveForFile, sleep, tempDir, TrackedLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -25,24 +25,15 @@ let medium: string
 let big: string
 let n = 0
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  // ~2 MB: 32 stdin frames of 64 KiB, so "the middle" and "one frame in" are different places.
-  medium = join(t.dir, 'medium.sqlite3')
-  seed(medium, { label: 'medium', rows: 60_000 })
-  // ~24 MB: integrity_check takes a few hundred ms, a window wide enough to kill inside.
-  big = join(t.dir, 'big.sqlite3')
-  bigDb(big, 'big', 24)
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'] })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'], prepare: (s) => {
+    ({ t, live } = s)
+    // ~2 MB: 32 stdin frames of 64 KiB, so "the middle" and "one frame in" are different places.
+    medium = join(t.dir, 'medium.sqlite3')
+    seed(medium, { label: 'medium', rows: 60_000 })
+    // ~24 MB: integrity_check takes a few hundred ms, a window wide enough to kill inside.
+    big = join(t.dir, 'big.sqlite3')
+    bigDb(big, 'big', 24)
+  } }, (s) => { ({ t, served, live } = s) })
 
 /** A copy of `src` with its own label, so the live label tells which push (if any) landed. */
 function candidate (src: string): { path: string, label: string } {

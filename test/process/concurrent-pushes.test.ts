@@ -1,6 +1,8 @@
-// Fault suite, issue 5 item 5: 2, 5 and 20 pushes of different files at once (real `hotswap cp`
-// processes), under HTTP load. Each ends with OK or a clear refusal; swaps never overlap; the
-// final database is one of the pushed files, whole.
+// Pushes at once, under HTTP load. A second `cp` while one is paused waits for the swap lock
+// and both succeed, the second one winning (a /slow request holds the first in its pause; the
+// drain timeout is 60 s). 2, 5 and 20 pushes of different files at once (real `hotswap cp`
+// processes): each ends with OK or a clear refusal; swaps never overlap; the final database is
+// one of the pushed files, whole.
 //
 // What the ordering is: the swap lock is FIFO in the order pushes *reach* it, which is after
 // each upload is received and validated, not the order the clients started. So the final
@@ -8,29 +10,19 @@
 // the upload's size; every file here has a different size), and that push's client is the last
 // one the server sent OK to. The order in which the client processes then exit is reported.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { statSync } from 'node:fs'
+import http from 'node:http'
 import { join } from 'node:path'
-import { checkAfterFault, cpChild, fixture, labelOf, report, seed, type Served, startServe, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, cli, cpChild, fixture, labelOf, labels, leftovers, report, seed, type Served, serveLiveForFile, sleep, tempDir, TrackedLoad, waitInFlight } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 let round = 0
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'] })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug', '--drain-timeout', '60000'] }, (s) => { ({ t, served, live } = s) })
 
 for (const count of [2, 5, 20]) {
   test(`${count} concurrent pushes of different files`, async (tt) => {
@@ -94,3 +86,43 @@ for (const count of [2, 5, 20]) {
     report(tt, 'concurrent pushes', { faults: count, survived: count, lost: 0, tempLeft, requestsOk: load.ok, requestsFailed: load.failures.length })
   })
 }
+
+test('a second cp while one runs waits its turn; both succeed and the second one wins', async () => {
+  const before = labelOf(live)
+  // A request that would run for 30 s holds the first push in its pause (drain timeout 60 s);
+  // the test ends it from the client side once the second push is known to be waiting, so the
+  // order of events does not depend on how fast anything starts.
+  const slow = http.get({ host: '127.0.0.1', port: served.port, path: '/slow?ms=30000', agent: false })
+  slow.on('error', () => {})
+  await waitInFlight(served.socket, 1)
+
+  const first = join(t.dir, 'first.sqlite3')
+  const second = join(t.dir, 'second.sqlite3')
+  seed(first, { label: 'first' })
+  seed(second, { label: 'second' })
+  const count = (re: RegExp): number => served.logs().filter((l) => re.test(String(l.message))).length
+  const locksBefore = count(/^lock taken for live$/)
+  const waitsBefore = count(/^push to live: waiting for the swap lock$/)
+
+  const pushFirst = cli(['cp', first, 'live.sqlite3', '--socket', served.socket], { cwd: t.dir })
+  // The first push holds the swap lock and waits for the slow request to drain ...
+  for (let i = 0; i < 1500 && count(/^lock taken for live$/) === locksBefore; i++) await sleep(20)
+  assert.equal(count(/^lock taken for live$/), locksBefore + 1, 'the first push took the lock')
+  // ... when the second one arrives, and waits for the lock.
+  const pushSecond = cli(['cp', second, 'live.sqlite3', '--socket', served.socket], { cwd: t.dir })
+  for (let i = 0; i < 1500 && count(/^push to live: waiting for the swap lock$/) === waitsBefore; i++) await sleep(20)
+  assert.equal(count(/^push to live: waiting for the swap lock$/), waitsBefore + 1, 'the second push waits for the lock')
+  assert.equal(labelOf(live), before, 'nothing swapped while the first push drains')
+  slow.destroy()
+
+  const [a, b] = await Promise.all([pushFirst, pushSecond])
+  assert.equal(a.code, 0, a.stderr)
+  assert.equal(a.stdout.toString(), 'OK\n')
+  assert.equal(b.code, 0, b.stderr)
+  assert.equal(b.stdout.toString(), 'OK\n')
+  assert.equal(count(/^lock taken for live$/), locksBefore + 2, 'each push took the lock once')
+  assert.deepEqual(await labels(served.port), ['second', 'second', 'second', 'second'])
+  assert.equal(labelOf(live), 'second')
+  for (let i = 0; i < 100 && leftovers(t.dir).length > 0; i++) await sleep(20)
+  assert.deepEqual(leftovers(t.dir), [])
+})

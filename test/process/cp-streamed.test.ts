@@ -5,45 +5,28 @@
 // (the server's root directory) and passes every other byte through untouched. Client, server
 // and the streamed paths under test are the real ones.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, statSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, labelOf, leftovers, otherRootProxy, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, labelOf, labels, leftovers, otherRootProxy, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
-let live: string
 let proxy: net.Server
 let proxySocket: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
+after(async () => {
+  await new Promise<void>((resolve) => proxy?.close(() => resolve()))
+})
+
+serveLiveForFile({ workers: 2 }, async (s) => {
+  ({ t, served } = s)
   proxySocket = join(t.dir, 'proxy.sock')
   proxy = await otherRootProxy(served.socket, proxySocket)
 })
-
-after(async () => {
-  await new Promise<void>((resolve) => proxy?.close(() => resolve()))
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0)
-})
-
-async function labels (): Promise<string[]> {
-  const out: string[] = []
-  for (let i = 0; i < 4; i++) {
-    const res = await request(served.port, '/label', { keepAlive: false })
-    assert.equal(res.status, 200, res.body)
-    out.push(String(res.json().label))
-  }
-  return out
-}
 
 function commandsSince (from: number): string[] {
   return served.logs().slice(from).map((l) => String(l.message)).filter((m) => m.startsWith('command: cp'))
@@ -56,7 +39,7 @@ test('the proxy makes the client see another server: the file is streamed, not s
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.toString(), 'OK\n')
   assert.deepEqual(commandsSince(from), ['command: cp - live.sqlite3'])
-  assert.deepEqual(await labels(), ['v1', 'v1', 'v1', 'v1'])
+  assert.deepEqual(await labels(served.port), ['v1', 'v1', 'v1', 'v1'])
 })
 
 test('a streamed source with a -wal is read through SQLite on the client: rows only in the -wal arrive', async () => {
@@ -74,7 +57,7 @@ test('a streamed source with a -wal is read through SQLite on the client: rows o
   } finally {
     writer.close()
   }
-  assert.deepEqual(await labels(), ['in-the-wal', 'in-the-wal', 'in-the-wal', 'in-the-wal'])
+  assert.deepEqual(await labels(served.port), ['in-the-wal', 'in-the-wal', 'in-the-wal', 'in-the-wal'])
   assert.deepEqual(leftovers(t.dir), [])
 })
 

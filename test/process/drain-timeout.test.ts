@@ -1,32 +1,22 @@
-// Fault suite, issue 5 item 8: a worker that never finishes a request (/hang answers nothing,
-// ever), with --drain-timeout 500, under HTTP load. The swap is aborted after the drain timeout,
-// the error names the worker and the request, every worker resumes on the old database, and the
-// requests that queued behind the pause are released and answered. Once the hung request goes
-// away, the next push goes through.
+// The drain timeout (--drain-timeout 500) when a request will not finish in time, under HTTP
+// load. A request that never finishes (/hang answers nothing, ever): the swap is aborted after
+// the drain timeout, the error names the worker and the request, every worker resumes on the old
+// database, and the requests that queued behind the pause are released and answered; once the
+// hung request goes away, the next push goes through. A request that only outlasts the timeout
+// (/slow): the swap is aborted naming it, and the request itself ends normally, on the old data.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, holdRequest, labelOf, push, report, seed, type Served, startServe, status, tempDir, TrackedLoad, waitLogCount } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, holdRequest, type HttpResult, labelOf, labels, leftovers, push, pushOk, report, request, seed, type Served, serveLiveForFile, status, tempDir, TrackedLoad, waitInFlight, waitLogCount } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 let n = 0
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--drain-timeout', '500'] })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--drain-timeout', '500'] }, (s) => { ({ t, served, live } = s) })
 
 function candidate (): { path: string, bytes: Buffer, label: string } {
   const label = `push-${++n}`
@@ -79,4 +69,30 @@ test('a request that never finishes: the drain timeout aborts the swap, names it
   assert.equal(labelOf(live), c.label)
   tt.diagnostic(`hung request on worker ${hungWorker.id} (pid ${hung.pid}): 2 pushes refused with HOTSWAP_ERR_DRAIN_TIMEOUT naming "GET /hang"; load ${load.summary()}; after the client left, the push went through`)
   report(tt, 'drain timeout', { faults: 2, survived: 2, lost: 0, tempLeft, requestsOk: load.ok, requestsFailed: load.failures.length })
+})
+
+test('a request that outlasts the drain timeout, then ends: the swap is aborted naming it, and the request itself ends normally on the old data', async () => {
+  const before = labelOf(live)
+  // 6 s leaves room for the CLI to start on a loaded machine: the push must pause while the
+  // request is still running.
+  const slow: Promise<HttpResult> = request(served.port, '/slow?ms=6000', { keepAlive: false })
+  await waitInFlight(served.socket, 1)
+
+  const src = join(t.dir, 'drain.sqlite3')
+  seed(src, { label: 'never-drained' })
+  const res = await cli(['cp', src, 'live.sqlite3', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(res.code, 1, res.stderr)
+  assert.match(res.stderr.split('\n')[0] ?? '', /^ERROR \[HOTSWAP_ERR_DRAIN_TIMEOUT\] /)
+  assert.match(res.stderr, /GET \/slow\?ms=6000/, 'stderr names the request in flight')
+  assert.equal(res.stdout.toString(), '')
+
+  // The swap was called off: the slow request ends normally, on the old data, as do new ones.
+  const done = await slow
+  assert.equal(done.status, 200)
+  assert.equal(done.json().label, before)
+  assert.deepEqual(await labels(served.port), [before, before, before, before])
+  assert.equal(labelOf(live), before)
+  assert.deepEqual(leftovers(t.dir), [])
+
+  await pushOk(served, 'after-drain-timeout')
 })

@@ -11,14 +11,14 @@
 // HOTSWAP_ERR_USAGE for an unknown command); no answer may be malformed; the server never
 // exits; and afterwards status, a push and HTTP (under load all along) still work.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { ErrorCodes } from '../../src/shared/errors.js'
 import { FrameDecoder, FrameError, parseControlRequest, type Frame } from '../../src/shared/frames.js'
-import { exchange, type Exchange, fixture, frame, gemStream, integrity, isAlive, labelOf, prng, push, report, seed, type Served, startServe, status, tempDir, TrackedLoad, waitNoLeftovers } from '../support/index.js'
+import { exchange, type Exchange, fixture, frame, gemStream, integrity, isAlive, labelOf, prng, push, report, seed, type Served, serveLiveForFile, status, tempDir, TrackedLoad, waitNoLeftovers } from '../support/index.js'
 import { COMMANDS, FLAGS, HOSTILE_WORDS, PROTOTYPE_NAMES, WRONG_ARGS } from '../hostile-words.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -196,22 +196,13 @@ let served: Served
 let live: string
 let dbBytes: Buffer
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  const src = join(t.dir, 'seed.sqlite3')
-  seed(src, { label: 'fuzz-push', rows: 50 })
-  dbBytes = readFileSync(src)
-  // A short idle timeout, so an upload left waiting for its end-of-input is ended in 1 s.
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs'), args: ['--idle-timeout', '1000'] })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--idle-timeout', '1000'], prepare: (s) => {
+    ({ t, live } = s)
+    const src = join(t.dir, 'seed.sqlite3')
+    seed(src, { label: 'fuzz-push', rows: 50 })
+    dbBytes = readFileSync(src)
+    // A short idle timeout, so an upload left waiting for its end-of-input is ended in 1 s.
+  } }, (s) => { ({ t, served, live } = s) })
 
 function generator (rand: () => number): () => { bytes: Buffer, kind: string } {
   const int = (n: number): number => Math.floor(rand() * n)

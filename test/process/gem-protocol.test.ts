@@ -2,31 +2,20 @@
 // protocol or cwd fields; malformed input that ends one connection and nothing else; and the
 // socket's own safety rules (private modes, never stealing a live socket, replacing a stale one).
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { BIN, cli, fixture, freePort, integrity, labelOf, leftovers, request, ROOT, seed, type Served, sleep, startServe, takeFrames, tempDir } from '../support/index.js'
+import { BIN, cli, fixture, freePort, integrity, labelOf, leftovers, request, ROOT, seed, type Served, serveLiveForFile, sleep, startServe, takeFrames, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v1' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 2, label: 'v1' }, (s) => { ({ t, served, live } = s) })
 
 // ---------------------------------------------------------------------------------------------
 // A client written to the gem's framing, independent of src/: 1 byte channel (0 stdin,

@@ -3,31 +3,25 @@
 // counts as in flight: the push goes through and the stream stays open, sending the new data.
 // A drain that waits for a response not released logs a warning naming it while it waits.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, labelOf, report, seed, type Served, startServe, tempDir, TrackedLoad, waitLogCount, waitUntil } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, labelOf, report, seed, type Served, serveLiveForFile, tempDir, TrackedLoad, waitLogCount, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 const streams: EventStream[] = []
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  // 3 s instead of the default 10 s, so that the refused push below does not take long.
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('stream-app.mjs'), args: ['--drain-timeout', '3000'] })
-})
-
 after(async () => {
   for (const s of streams) s.close()
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
 })
+
+serveLiveForFile({ workers: 2, app: fixture('stream-app.mjs'), args: ['--drain-timeout', '3000'], prepare: (s) => {
+    ({ t, live } = s)
+    // 3 s instead of the default 10 s, so that the refused push below does not take long.
+  } }, (s) => { ({ t, served, live } = s) })
 
 interface EventStream {
   pid: Promise<number>

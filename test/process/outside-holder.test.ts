@@ -1,22 +1,22 @@
-// Fault suite, issue 5 item 7: an outside process (test/fixtures/outsider.mjs, its own
-// better-sqlite3 connection) holds the live WAL database while a push comes in, under HTTP
-// load: idle (opened, one query done), mid-read (BEGIN; SELECT), mid-write (BEGIN IMMEDIATE;
-// INSERT, not committed), and opened but never queried. Without --force the push is refused with
-// HOTSWAP_ERR_DB_BUSY naming the process; with --force it is swapped, and the outside process
-// keeps the old file: it reads the old data, and what it commits afterwards goes to the old
-// file's (unlinked) WAL and is lost, never into the new database.
+// An outside process (test/fixtures/outsider.mjs, its own better-sqlite3 connection) holds the
+// live WAL database while a push comes in, under HTTP load: idle (opened, one query done),
+// mid-read (BEGIN; SELECT), mid-write (BEGIN IMMEDIATE; INSERT, not committed), and opened but
+// never queried. Without --force the push is refused with HOTSWAP_ERR_DB_BUSY naming the process
+// (in the gem's words, and in one coded line from the real CLI); with --force it is swapped, and
+// the outside process keeps the old file: it reads the old data, and what it commits afterwards
+// goes to the old file's (unlinked) WAL and is lost, never into the new database.
 //
-// The one exception is shown in the last test: a connection that had opened the file but never
-// queried it has no -wal open yet; after a forced swap its first query opens the *new* -wal by
-// name while its database descriptor is the old file, and its writes then reach the live
-// database through that shared WAL. --force cannot make that safe; stop such a process first.
+// The one exception is shown in the opened-never-queried test: a connection that had opened the
+// file but never queried it has no -wal open yet; after a forced swap its first query opens the
+// *new* -wal by name while its database descriptor is the old file, and its writes then reach the
+// live database through that shared WAL. --force cannot make that safe; stop such a process first.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { checkAfterFault, fixture, integrity, labelOf, Outsider, push, report, seed, type Served, startServe, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, cli, type CliResult, fixture, integrity, labelOf, labels, leftovers, Outsider, push, pushOk, report, seed, type Served, serveLiveForFile, tempDir, TrackedLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -24,19 +24,11 @@ let live: string
 let n = 0
 const outsiders: Outsider[] = []
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
-})
-
 after(async () => {
   for (const o of outsiders) await o.kill()
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
 })
+
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
 function candidate (): { bytes: Buffer, label: string } {
   const label = `push-${++n}`
@@ -142,4 +134,32 @@ test('an outside process that opened the file but never queried it: refused; wit
   const restored = await push(served.socket, clean.bytes)
   assert.equal(restored.control?.exit, 0, restored.stderr)
   assert.equal(labelOf(live), clean.label)
+})
+
+test('through the real CLI: an idle outside process refuses the push in one coded line naming it and --force; `cp --force` prints OK; without it, a plain push works again', async () => {
+  const before = labelOf(live)
+  const o = new Outsider(live)
+  outsiders.push(o)
+  await o.ready()
+  for (const cmd of ['open', 'query']) assert.equal((await o.run(cmd)).ok, true, cmd)
+  const src = join(t.dir, 'busy.sqlite3')
+  seed(src, { label: 'forced' })
+  const cp = async (args: string[]): Promise<CliResult> => await cli(['cp', src, 'live.sqlite3', ...args, '--socket', served.socket], { cwd: t.dir })
+  const res = await cp([])
+  assert.equal(res.code, 1, res.stderr)
+  assert.match(res.stderr.split('\n')[0] ?? '', /^ERROR \[HOTSWAP_ERR_DB_BUSY\] /)
+  assert.match(res.stderr, new RegExp(`pid ${String(o.pid)}\\b`), `names the outside pid; stderr:\n${res.stderr}`)
+  assert.match(res.stderr, /--force/)
+  assert.deepEqual(await labels(served.port), [before, before, before, before])
+  assert.equal(labelOf(live), before)
+  assert.deepEqual(leftovers(t.dir), [])
+
+  const forced = await cp(['--force'])
+  assert.equal(forced.code, 0, forced.stderr)
+  assert.equal(forced.stdout.toString(), 'OK\n')
+  assert.deepEqual(await labels(served.port), ['forced', 'forced', 'forced', 'forced'])
+  assert.equal(labelOf(live), 'forced')
+  await o.kill()
+  // Without the outsider, a plain push goes through again.
+  await pushOk(served, 'after-outsider')
 })

@@ -10,13 +10,13 @@
 // character device node equal to /dev/null (mknod c 1 3). The real /dev/null is used only where
 // mknod is not permitted (not root), where nothing can rename over it.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { closeSync, constants, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { BIN, cli, exchange, type Exchange, gemStream, integrity, labelOf, leftovers, otherRootProxy, request, seed, type Served, sleep, startServe, tempDir } from '../support/index.js'
+import { BIN, cli, exchange, type Exchange, gemStream, integrity, labelOf, leftovers, otherRootProxy, request, seed, type Served, serveLiveForFile, sleep, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -27,31 +27,30 @@ let deviceIsOurs = false
 let proxy: net.Server
 let proxySocket: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0', rows: 200 })
-  out = join(t.dir, 'out')
-  mkdirSync(out)
-  mkdirSync(join(t.dir, 'sub'))
-  device = join(out, 'null')
-  try {
-    execFileSync('mknod', [device, 'c', '1', '3'], { stdio: 'ignore' })
-    deviceIsOurs = true
-  } catch {
-    device = '/dev/null' // Not root: nothing here can rename over it.
-  }
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
+after(async () => {
+  await new Promise<void>((resolve) => proxy?.close(() => resolve()))
+})
+
+serveLiveForFile({ workers: 2, rows: 200, prepare: (s) => {
+    ({ t, live } = s)
+    out = join(t.dir, 'out')
+    mkdirSync(out)
+    mkdirSync(join(t.dir, 'sub'))
+    device = join(out, 'null')
+    try {
+      execFileSync('mknod', [device, 'c', '1', '3'], { stdio: 'ignore' })
+      deviceIsOurs = true
+    } catch {
+      device = '/dev/null' // Not root: nothing here can rename over it.
+    }
+  } }, async (s) => {
+  ({ t, served, live } = s)
   proxySocket = join(t.dir, 'proxy.sock')
   proxy = await otherRootProxy(served.socket, proxySocket)
 })
 
-after(async () => {
-  await new Promise<void>((resolve) => proxy?.close(() => resolve()))
-  const code = await served?.stop()
+after(() => {
   assert.ok(statSync('/dev/null').isCharacterDevice(), '/dev/null is still a character device')
-  t?.cleanup()
-  assert.equal(code, 0)
 })
 
 function gem (args: string[]): Promise<Exchange> {

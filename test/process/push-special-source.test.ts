@@ -8,12 +8,12 @@
 //   opened and closed the lock file, which drops the primary's fcntl lock (POSIX locks are per
 //   process), and a second serve on the same database was no longer refused.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { closeSync, constants, linkSync, openSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, exchange, fixture, freePort, gemStream, labelOf, leftovers, request, seed, type Served, startServe, startServeArgs, tempDir, waitExit } from '../support/index.js'
+import { cli, exchange, fixture, freePort, gemStream, labelOf, leftovers, request, seed, type Served, serveLiveForFile, startServeArgs, tempDir, waitExit } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -21,23 +21,17 @@ let live: string
 let fifo: string
 const others: Served[] = []
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  fifo = join(t.dir, 'fifo')
-  execFileSync('mkfifo', [fifo])
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 1 })
-})
-
 after(async () => {
   // Releases any read still waiting on the FIFO (the unfixed server), so the server can stop.
   try { closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)) } catch { /* nobody waits */ }
   for (const s of others) await s.stop()
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0)
 })
+
+serveLiveForFile({ workers: 1, prepare: (s) => {
+    ({ t, live } = s)
+    fifo = join(t.dir, 'fifo')
+    execFileSync('mkfifo', [fifo])
+  } }, (s) => { ({ t, served, live } = s) })
 
 test('a FIFO or the server\'s own stdin/stdout as a push source is refused at once; the socket keeps answering', async () => {
   const sources = [fifo, fifo, fifo, fifo, fifo, '/dev/stdin', '/dev/stdout']

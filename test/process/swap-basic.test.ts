@@ -1,26 +1,14 @@
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, labelOf, leftovers, request, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v1' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-  assert.equal(existsSync(served.socket), false, 'socket removed on shutdown')
-  t?.cleanup()
-})
+serveLiveForFile({ workers: 2, label: 'v1' }, (s) => { ({ t, served, live } = s) })
 
 test('push swaps the live database under every worker and prints OK', async () => {
   const next = join(t.dir, 'next.sqlite3')

@@ -5,29 +5,20 @@
 // backup, and a whole copy of the database left beside it under a hidden temp name (found by the
 // 100,000-case frame fuzz, seed 20261201). Such a word is now refused before anything runs.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { exchange, fixture, frame, gemStream, labelOf, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { exchange, fixture, frame, gemStream, labelOf, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  seed(join(t.dir, 'other.sqlite3'), { label: 'v1' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 1, app: fixture('app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveLiveForFile({ workers: 1, app: fixture('app.mjs'), prepare: (s) => {
+    ({ t, live } = s)
+    seed(join(t.dir, 'other.sqlite3'), { label: 'v1' })
+  } }, (s) => { ({ t, served, live } = s) })
 
 test('a pull or push naming a path with an unpaired surrogate is a usage error, and writes nothing', async () => {
   const names = readdirSync(t.dir).sort()

@@ -10,30 +10,22 @@
 // file) holds both workers inside the resume. The kill is sent from the handler that sees the
 // log line arrive on the primary's stdout.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, fixture, holdRequest, type HttpResult, kill, labelOf, onLog, push, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, waitWorkers } from '../support/index.js'
+import { checkAfterFault, fixture, holdRequest, type HttpResult, kill, labelOf, onLog, push, report, seed, type Served, serveLiveForFile, sleep, status, tempDir, TrackedLoad, waitWorkers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 let n = 0
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
-})
-
 after(async () => {
   rmSync(join(t.dir, 'resume-delay'), { force: true })
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
 })
+
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
 function candidate (): { bytes: Buffer, label: string } {
   const label = `push-${++n}`

@@ -9,10 +9,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import assert from 'node:assert/strict'
 import { closeSync, openSync } from 'node:fs'
 import http from 'node:http'
-import { dirname } from 'node:path'
-import { integrity, labelOf, waitNoLeftovers } from './files.js'
-import { request, type HttpResult } from './http.js'
-import { BIN, fixture, type Served } from './serve.js'
+import { dirname, join } from 'node:path'
+import { integrity, labelOf, seed, waitNoLeftovers } from './files.js'
+import { labels, request, type HttpResult } from './http.js'
+import { BIN, cli, fixture, type Served } from './serve.js'
 import { status, waitWorkers } from './socket.js'
 import { isAlive, sleep } from './wait.js'
 
@@ -245,4 +245,14 @@ export function prng (seedValue: number): () => number {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296
   }
+}
+
+/** The next push still works: a fresh file labelled `label`, pushed with the real CLI, prints OK and is served. */
+export async function pushOk (served: Served, label: string): Promise<void> {
+  const src = join(served.dir, `${label}.sqlite3`)
+  seed(src, { label })
+  const res = await cli(['cp', src, 'live.sqlite3', '--socket', served.socket], { cwd: served.dir })
+  assert.equal(res.code, 0, res.stderr)
+  assert.equal(res.stdout.toString(), 'OK\n')
+  assert.deepEqual(await labels(served.port), [label, label, label, label])
 }

@@ -2,6 +2,7 @@
 // tracked load that knows which worker owned each connection, so that every failure under a
 // fault is pinned on the worker whose connection it was (or on the primary's death).
 
+import assert from 'node:assert/strict'
 import http from 'node:http'
 import type net from 'node:net'
 import { sleep } from './wait.js'
@@ -192,4 +193,15 @@ export class TrackedLoad {
   summary (): string {
     return `${this.ok} ok, ${this.failures.length} failed, ${this.bad.length} torn`
   }
+}
+
+/** The label `n` fresh connections are served (each must answer 200). */
+export async function labels (port: number, n = 4): Promise<string[]> {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) {
+    const res = await request(port, '/label', { keepAlive: false })
+    assert.equal(res.status, 200, res.body)
+    out.push(String(res.json().label))
+  }
+  return out
 }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -70,39 +70,39 @@ export async function startServe (opts: ServeOptions): Promise<Served> {
 
 export interface LiveServe {
   t: ReturnType<typeof tempDir>
-  /** The one managed database, `live.sqlite3`, seeded with label v0. */
+  /** The one managed database, `live.sqlite3`, seeded with `label` (v0 unless told). */
   live: string
   served: Served
 }
 
 /**
- * A test file's one `hotswap serve` over a seeded `live.sqlite3` (label v0): started in before(),
- * stopped by its pid in after(), which asserts that serve exits 0 on SIGTERM and removes the
- * folder. `use` receives it once it is up.
+ * A test file's one `hotswap serve` over a seeded `live.sqlite3` (label v0 unless told): started
+ * in before(), stopped by its pid in after(), which asserts that serve exits 0 on SIGTERM and
+ * removes its socket, and removes the folder. `prepare` runs between the seed and the start (more
+ * files beside live); `use` receives the server once it is up. A file's own clean-up that must
+ * run before the stop goes in an after() registered before this call (hooks run in order).
  */
-export function serveLiveForFile (opts: Omit<ServeOptions, 'dir' | 'dbs'> & { rows?: number }, use: (s: LiveServe) => void): void {
+export function serveLiveForFile (opts: Omit<ServeOptions, 'dir' | 'dbs'> & { rows?: number, label?: string, prepare?: (s: Omit<LiveServe, 'served'>) => void }, use: (s: LiveServe) => void | Promise<void>): void {
   let t: ReturnType<typeof tempDir> | undefined
   let served: Served | undefined
   before(async () => {
     t = tempDir()
     const live = join(t.dir, 'live.sqlite3')
-    const { rows, ...serveOpts } = opts
-    seed(live, { label: 'v0', ...(rows === undefined ? {} : { rows }) })
+    const { rows, label, prepare, ...serveOpts } = opts
+    seed(live, { label: label ?? 'v0', ...(rows === undefined ? {} : { rows }) })
+    prepare?.({ t, live })
     served = await startServe({ ...serveOpts, dir: t.dir, dbs: [live] })
-    use({ t, live, served })
+    await use({ t, live, served })
   })
   after(async () => {
     const code = await served?.stop()
+    const socketLeft = served !== undefined && existsSync(served.socket)
     t?.cleanup()
     assert.equal(code, 0, 'serve exits 0 on SIGTERM')
+    assert.equal(socketLeft, false, 'socket removed on shutdown')
   })
 }
 
-/**
- * Like startServe, but runs `hotswap serve` with exactly `args` (nothing added: the app,
- * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
- * expects the server to use; they are only recorded on the result.
- */
 let reachableCopy: string | undefined
 
 /**
@@ -137,6 +137,11 @@ function rootReachableByOthers (): string {
   return reachableCopy
 }
 
+/**
+ * Like startServe, but runs `hotswap serve` with exactly `args` (nothing added: the app,
+ * --workers, --db, --port may come from a config file). `port` and `socket` are what the test
+ * expects the server to use; they are only recorded on the result.
+ */
 export async function startServeArgs (opts: { dir: string, args: string[], port: number, socket: string, env?: Record<string, string>, waitListening?: number, as?: { uid: number, gid: number }, bin?: string }): Promise<Served> {
   // A server run as another user gets paths it can reach.
   const root = opts.as === undefined ? ROOT : rootReachableByOthers()
