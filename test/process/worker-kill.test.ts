@@ -1,11 +1,13 @@
-// Fault suite, issue 5 item 2: a worker SIGKILLed at three moments of a swap, under HTTP load:
-// while it drains (a slow request keeps it in flight), right after it acked the pause, and while
-// it resumes. A dead worker needs no ack; its replacement waits in its handshake until the swap
-// is over and then opens the new file. The only requests that may fail are the ones on the
-// killed worker's own connections (in flight or queued there when it died).
+// A worker SIGKILLed at three moments of a swap, under HTTP load: while it drains (a slow
+// request keeps it in flight), right after it acked the pause, and while it resumes. A dead
+// worker needs no ack; its replacement waits in its handshake until the swap is over and then
+// opens the new file. The only requests that may fail are the ones on the killed worker's own
+// connections (in flight or queued there when it died). Then the same kills without load
+// through the real CLI (the slot refilled, its restart counted, the swap counted, a request in
+// flight on the survivor finished on the old file), and a worker killed outside any swap.
 //
-// Timing: the moments are held open rather than raced. A /slow request keeps one worker
-// draining for seconds; the other worker's onPause hook prints "faults-app: paused" just before
+// Timing: the moments are held open rather than raced. A /slow or /hold request keeps one worker
+// draining; the other worker's onPause hook prints "faults-app: paused" just before
 // it acks, and a test/fixtures/faults-app.mjs onResume hook that waits (the `resume-delay`
 // file) holds both workers inside the resume. The kill is sent from the handler that sees the
 // log line arrive on the primary's stdout.
@@ -14,7 +16,7 @@ import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, fixture, holdRequest, type HttpResult, kill, labelOf, onLog, push, report, seed, type Served, serveLiveForFile, sleep, status, tempDir, TrackedLoad, waitWorkers } from '../support/index.js'
+import { checkAfterFault, cli, fixture, holdRequest, type HttpResult, kill, labelOf, leftovers, onLog, push, report, request, seed, type Served, serveLiveForFile, sleep, status, statusJson, type StatusReport, tempDir, TrackedLoad, waitUntil, waitWorkers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -110,4 +112,140 @@ test('a worker SIGKILLed while it resumes (its onResume hook is running)', async
   }
   const st = await status(served.socket)
   assert.equal(st.databases[0]?.swaps, n, 'every push in this file swapped')
+})
+
+// ---------------------------------------------------------------------------------------------
+// The same kills without load, through the real CLI and `status --json`: the slot, the restart
+// count and the swap count, and every worker (the replacement too) serving the new file.
+
+/** Two workers, both past their handshake, with pids other than `gone`. */
+async function waitForFullStrength (gone: number[]): Promise<StatusReport> {
+  return await waitUntil('a replacement worker', async () => {
+    const s = await statusJson(served.socket, t.dir)
+    const ok = s.workers.length === 2 && s.workers.every((w) => !gone.includes(w.pid) && w.inFlight !== null && w.state !== 'starting' && w.state !== 'dead')
+    return ok ? s : undefined
+  })
+}
+
+/** Asks on fresh connections until `pid` has answered (the primary spreads connections). */
+async function servedBy (pid: number, label: string): Promise<void> {
+  await waitUntil(`a response from pid ${pid}`, async () => {
+    const body = (await request(served.port, '/label', { keepAlive: false })).json()
+    assert.equal(body.label, label)
+    return body.pid === pid
+  })
+}
+
+async function noTempFiles (): Promise<void> {
+  await waitUntil('no temp files', () => leftovers(t.dir).length === 0, 5000)
+}
+
+test('without load, through the real CLI: a worker SIGKILLed while the swap waits on its in-flight request; its slot is refilled and the next swap includes the replacement', async (tt) => {
+  const before = await waitForFullStrength([])
+  assert.equal(before.workers.length, 2)
+
+  // A held request keeps one worker in flight, so the pause waits on it (never released:
+  // the worker dies with it).
+  const held = request(served.port, `/hold?file=${join(t.dir, 'never')}`, { keepAlive: false }).then(
+    (r) => ({ ok: true as const, status: r.status }),
+    (err: Error) => ({ ok: false as const, error: err.message }))
+  const busy = await waitUntil('the held request in flight', async () => {
+    const s = await statusJson(served.socket, t.dir)
+    return s.workers.find((w) => (w.inFlight ?? 0) > 0)
+  })
+
+  const next = join(t.dir, 'next.sqlite3')
+  seed(next, { label: 'v2' })
+  const logStart = served.logs().length
+  const push = cli(['cp', next, 'live', '--socket', served.socket], { cwd: t.dir })
+  // The other worker acks at once; this one waits for /hold. Kill it inside that wait.
+  await waitUntil('the swap lock', () => served.logs().slice(logStart).some((l) => /lock taken for live/.test(String(l.message))))
+  await sleep(300)
+  assert.equal(served.logs().slice(logStart).some((l) => /pause window/.test(String(l.message))), false, 'the swap is still waiting')
+  process.kill(busy.pid, 'SIGKILL')
+
+  const res = await push
+  assert.equal(res.code, 0, `${res.stderr}\n${served.output().slice(-3000)}`)
+  assert.equal(res.stdout.toString(), 'OK\n')
+  assert.equal(res.stderr, '')
+  const heldResult = await held
+  assert.equal(heldResult.ok, false, 'the held request died with its worker')
+
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await request(served.port, '/label', { keepAlive: false })).json().label, 'v2')
+  }
+  const afterSwap = await waitForFullStrength([busy.pid])
+  const replacement = afterSwap.workers.find((w) => w.id === busy.id)
+  assert.ok(replacement !== undefined && replacement.pid !== busy.pid, 'the dead worker\'s slot has a new pid')
+  assert.equal(replacement.restarts, busy.restarts + 1)
+  assert.equal(afterSwap.databases.find((d) => d.name === 'live')?.swaps, (before.databases.find((d) => d.name === 'live')?.swaps ?? 0) + 1)
+  await servedBy(replacement.pid, 'v2')
+  await noTempFiles()
+  const window = served.logs().slice(logStart).find((l) => /pause window/.test(String(l.message)))
+  tt.diagnostic(`pause window with a worker killed in it: ${String(window?.pauseMs)} ms (drain ${String(window?.drainMs)} ms)`)
+
+  // The next swap works as usual with the replacement in it.
+  const third = join(t.dir, 'third.sqlite3')
+  seed(third, { label: 'v3' })
+  const again = await cli(['cp', third, 'live', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(again.code, 0, again.stderr)
+  assert.equal(again.stdout.toString(), 'OK\n')
+  await servedBy(replacement.pid, 'v3')
+  for (const w of afterSwap.workers) await servedBy(w.pid, 'v3')
+})
+
+test('without load, through the real CLI: a worker SIGKILLed after it acked the pause; the request in flight finishes on the old file, the replacement serves the new one', async () => {
+  const before = await waitForFullStrength([])
+  const release = join(t.dir, 'release')
+  const held = request(served.port, `/hold?file=${release}`, { keepAlive: false })
+  const busy = await waitUntil('the held request in flight', async () => {
+    const s = await statusJson(served.socket, t.dir)
+    return s.workers.find((w) => (w.inFlight ?? 0) > 0)
+  })
+  const idle = before.workers.find((w) => w.id !== busy.id) as StatusReport['workers'][number]
+  const helloHeldBefore = served.logs().filter((l) => /started during a swap/.test(String(l.message))).length
+
+  const next = join(t.dir, 'fourth.sqlite3')
+  seed(next, { label: 'v4' })
+  const logCount = served.logs().length
+  const push = cli(['cp', next, 'live', '--socket', served.socket], { cwd: t.dir })
+  await waitUntil('the swap lock', () => served.logs().slice(logCount).some((l) => /lock taken for live/.test(String(l.message))))
+  await sleep(300)
+  // The idle worker has closed its connection and acked; the busy one still drains.
+  process.kill(idle.pid, 'SIGKILL')
+  // Its replacement asks to start while the swap still waits on /hold: it is held paused.
+  await waitUntil('the replacement held in its handshake', async () =>
+    served.logs().filter((l) => /started during a swap/.test(String(l.message))).length > helloHeldBefore ? true : undefined)
+  assert.equal(served.logs().slice(logCount).some((l) => /pause window/.test(String(l.message))), false, 'the swap is still waiting')
+  writeFileSync(release, '')
+
+  const heldRes = await held
+  assert.equal(heldRes.status, 200, 'a request in flight at the pause finishes on the old file')
+  assert.equal(heldRes.json().label, 'v3')
+  const res = await push
+  assert.equal(res.code, 0, `${res.stderr}\n${served.output().slice(-3000)}`)
+  assert.equal(res.stdout.toString(), 'OK\n')
+
+  const after = await waitForFullStrength([idle.pid])
+  const replacement = after.workers.find((w) => w.id === idle.id) as StatusReport['workers'][number]
+  assert.notEqual(replacement.pid, idle.pid)
+  await servedBy(replacement.pid, 'v4')
+  await servedBy(busy.pid, 'v4')
+  await noTempFiles()
+})
+
+test('a worker SIGKILLed outside any swap is replaced and serves', async () => {
+  const before = await waitForFullStrength([])
+  const victim = before.workers[0] as StatusReport['workers'][number]
+  process.kill(victim.pid, 'SIGKILL')
+  const after = await waitForFullStrength([victim.pid])
+  const replacement = after.workers.find((w) => w.id === victim.id)
+  assert.ok(replacement !== undefined)
+  assert.notEqual(replacement.pid, victim.pid)
+  assert.equal(replacement.restarts, victim.restarts + 1)
+  await servedBy(replacement.pid, 'v4')
+  const write = await request(served.port, '/write', { keepAlive: false })
+  assert.equal(write.status, 200, write.body)
+  assert.equal(write.json().label, 'v4')
+  await noTempFiles()
 })
