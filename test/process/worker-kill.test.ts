@@ -16,7 +16,7 @@ import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, fixture, holdRequest, type HttpResult, kill, labelOf, leftovers, onLog, push, report, request, seed, type Served, serveLiveForFile, sleep, status, statusJson, type StatusReport, tempDir, TrackedLoad, waitUntil, waitWorkers } from '../support/index.js'
+import { checkAfterFault, cli, fixture, holdRequest, type HttpResult, isAlive, kill, labelOf, leftovers, onLog, push, report, request, seed, type Served, serveLiveForFile, sleep, status, statusJson, type StatusReport, tempDir, TrackedLoad, waitUntil, waitWorkers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -234,15 +234,37 @@ test('without load, through the real CLI: a worker SIGKILLed after it acked the 
   await noTempFiles()
 })
 
-test('a worker SIGKILLed outside any swap is replaced and serves', async () => {
+test('a worker SIGKILLed outside any swap is replaced in its slot, the other left alone; both slots serve and write', async (tt) => {
   const before = await waitForFullStrength([])
-  const victim = before.workers[0] as StatusReport['workers'][number]
+  const victim = before.workers.find((w) => w.id === 1)
+  const other = before.workers.find((w) => w.id === 2)
+  assert.ok(victim !== undefined && other !== undefined)
+  const killedAt = Date.now()
   process.kill(victim.pid, 'SIGKILL')
+  const replaced = await waitUntil('slot 1 to be ready on a new pid', async () => {
+    const st = await statusJson(served.socket, t.dir)
+    const w = st.workers.find((x) => x.id === 1)
+    return w !== undefined && w.pid !== victim.pid && w.state === 'ready' ? st : false
+  }, 30_000)
+  tt.diagnostic(`slot 1 ready again ${Date.now() - killedAt} ms after SIGKILL`)
   const after = await waitForFullStrength([victim.pid])
   const replacement = after.workers.find((w) => w.id === victim.id)
   assert.ok(replacement !== undefined)
   assert.notEqual(replacement.pid, victim.pid)
-  assert.equal(replacement.restarts, victim.restarts + 1)
+  assert.equal(replaced.workers.find((w) => w.id === 1)?.pid, replacement.pid)
+  assert.equal(replacement.restarts, victim.restarts + 1, 'status counts the restart')
+  assert.equal(after.workers.length, 2)
+  assert.equal(after.workers.find((w) => w.id === 2)?.pid, other.pid, 'the other worker was left alone')
+  assert.equal(after.workers.find((w) => w.id === 2)?.restarts, other.restarts)
+  assert.equal(isAlive(victim.pid), false)
+  assert.ok(served.logs().some((l) => l.role === 'supervisor' && String(l.message).startsWith(`worker 1 (pid ${victim.pid}) died (signal SIGKILL)`)))
+  const pids = new Set<number>()
+  for (let i = 0; i < 20; i++) {
+    const res = await request(served.port, '/label', { keepAlive: false })
+    assert.equal(res.status, 200)
+    pids.add(res.json().pid as number)
+  }
+  assert.deepEqual([...pids].sort(), [replacement.pid, other.pid].sort(), 'both slots serve')
   await servedBy(replacement.pid, 'v4')
   const write = await request(served.port, '/write', { keepAlive: false })
   assert.equal(write.status, 200, write.body)

@@ -205,3 +205,24 @@ export async function labels (port: number, n = 4): Promise<string[]> {
   }
   return out
 }
+
+/** A request that reports as soon as the response headers arrive, and again when it ends. */
+export function openRequest (port: number, path: string): { headers: Promise<number>, done: Promise<{ status: number, body: string } | Error> } {
+  let onHeaders!: (status: number) => void
+  let onHeadersFailed!: (err: Error) => void
+  const headers = new Promise<number>((resolve, reject) => { onHeaders = resolve; onHeadersFailed = reject })
+  headers.catch(() => {})
+  const done = new Promise<{ status: number, body: string } | Error>((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      onHeaders(res.statusCode ?? 0)
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', (err) => resolve(err))
+      res.on('aborted', () => resolve(new Error('response aborted')))
+    })
+    req.on('error', (err) => { onHeadersFailed(err); resolve(err) })
+  })
+  return { headers, done }
+}

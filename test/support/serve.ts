@@ -4,14 +4,14 @@
 
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before } from 'node:test'
 import { seed, tempDir } from './files.js'
-import { sleep, waitUntil } from './wait.js'
+import { isAlive, sleep, waitUntil } from './wait.js'
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const BIN = join(ROOT, 'bin', 'run.js')
@@ -247,4 +247,48 @@ export async function waitExit (served: Served, timeoutMs = 20_000): Promise<num
   const child = served.child
   await waitUntil(`hotswap serve (pid ${served.pid}) to exit`, () => child.exitCode !== null || child.signalCode !== null, timeoutMs)
   return child.exitCode
+}
+
+/**
+ * The servers a test file starts for itself around `versioned-app.mjs` (or another app): each in
+ * its own folder with a seeded WAL `live.sqlite3` (label v1) and the VERSION file the app reads.
+ * In after(): every server is stopped, every worker pid seen is killed if still alive, the
+ * folders are removed.
+ */
+export function versionedServers (): {
+  project: (version?: string) => { dir: string, live: string }
+  serve: (opts: ServeOptions) => Promise<Served>
+  /** `status --json`'s workers (through the CLI); their pids are remembered for after(). */
+  workersOf: (s: Served) => Promise<StatusReport['workers']>
+  servers: Served[]
+} {
+  const servers: Served[] = []
+  const dirs: Array<ReturnType<typeof tempDir>> = []
+  const workerPids = new Set<number>()
+  after(async () => {
+    for (const s of servers) await s.stop()
+    for (const pid of workerPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+    for (const d of dirs) d.cleanup()
+  })
+  return {
+    servers,
+    project: (version = 'v1') => {
+      const t = tempDir()
+      dirs.push(t)
+      const live = join(t.dir, 'live.sqlite3')
+      seed(live, { label: 'v1' })
+      writeFileSync(join(t.dir, 'VERSION'), version)
+      return { dir: t.dir, live }
+    },
+    serve: async (opts) => {
+      const s = await startServe({ app: fixture('versioned-app.mjs'), ...opts })
+      servers.push(s)
+      return s
+    },
+    workersOf: async (s) => {
+      const st = await statusJson(s.socket, s.dir)
+      for (const w of st.workers) workerPids.add(w.pid)
+      return st.workers
+    },
+  }
 }
