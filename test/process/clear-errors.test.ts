@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, cli, type CliResult, fixture, seed, tempDir } from '../support/index.js'
 
@@ -98,4 +98,17 @@ test('every command run from a deleted working directory says so in one line (US
     assert.match(r.stderr, /working directory no longer exists/)
     assert.equal(r.stdout.length, 0)
   }))
+})
+
+test('cp with no server listening gives HOTSWAP_ERR_NO_SERVER and exit 1', async () => {
+  const socket = join(t.dir, 'nobody', 'hotswap.sock')
+  const src = join(t.dir, 'nobody-src.sqlite3')
+  seed(src, { label: 'nobody' })
+  const byFile = await cli(['cp', src, 'live.sqlite3', '--socket', socket], { cwd: t.dir })
+  assert.equal(byFile.code, 1, byFile.stderr)
+  assert.match(byFile.stderr.split('\n')[0] ?? '', /^ERROR \[HOTSWAP_ERR_NO_SERVER\] /, byFile.stderr)
+  const byStdin = await cli(['cp', '-', 'live'], { cwd: t.dir, input: readFileSync(src), env: { HOTSWAP_SOCKET: socket } })
+  assert.equal(byStdin.code, 1, byStdin.stderr)
+  assert.match(byStdin.stderr.split('\n')[0] ?? '', /^ERROR \[HOTSWAP_ERR_NO_SERVER\] /, byStdin.stderr)
+  assert.equal(byStdin.stdout.length, 0)
 })

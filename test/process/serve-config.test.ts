@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, type CliResult, fixture, freePort, isAlive, request, seed, type Served, startServeArgs, statusJson, tempDir } from '../support/index.js'
+import { cli, type CliResult, errorLine, fixture, freePort, isAlive, request, seed, type Served, serveToExit, startServeArgs, statusJson, tempDir } from '../support/index.js'
 
 const servers: Served[] = []
 const workerPids = new Set<number>()
@@ -191,4 +191,16 @@ test('--config PATH to a .mjs file; HOTSWAP_WORKERS beats the file, a flag beats
   })
   await checkRunning(s, 1)
   assert.equal(await s.stop(), 0)
+})
+
+test('serve with a missing app or a missing database file exits with HOTSWAP_ERR_CONFIG', async () => {
+  const port = await freePort()
+  const socket = join(t.dir, 'cfg', 'sock', 'hotswap.sock')
+  const noApp = await serveToExit([join(t.dir, 'no-such-app.mjs'), '--workers', '1', '--port', String(port), '--socket', socket, '--db', live], { cwd: t.dir })
+  assert.notEqual(noApp.code, 0, noApp.stderr)
+  assert.match(errorLine(noApp.stderr), /^ERROR \[HOTSWAP_ERR_CONFIG\] .*no-such-app\.mjs/, noApp.stderr)
+  const noDb = await serveToExit([fixture('app.mjs'), '--workers', '1', '--port', String(port), '--socket', socket, '--db', join(t.dir, 'no-such.sqlite3')], { cwd: t.dir })
+  assert.notEqual(noDb.code, 0, noDb.stderr)
+  assert.match(errorLine(noDb.stderr), /^ERROR \[HOTSWAP_ERR_CONFIG\] .*no-such\.sqlite3/, noDb.stderr)
+  assert.equal(existsSync(socket), false, 'no socket was created')
 })

@@ -256,3 +256,12 @@ export async function pushOk (served: Served, label: string): Promise<void> {
   assert.equal(res.stdout.toString(), 'OK\n')
   assert.deepEqual(await labels(served.port), [label, label, label, label])
 }
+
+/** The server still does its job: it runs, `status --json` answers over the socket, and every fresh connection is served `label`. */
+export async function assertStillServing (served: Served, label: string, workers = 2): Promise<void> {
+  assert.equal(served.child.exitCode, null, 'the server is still running')
+  const report = await status(served.socket)
+  assert.equal(report.workers.length, workers)
+  assert.equal(report.databases[0]?.name, 'live')
+  assert.deepEqual(await labels(served.port), [label, label, label, label])
+}

@@ -292,3 +292,13 @@ export function versionedServers (): {
     },
   }
 }
+
+/** Runs `hotswap serve` to completion (for the cases that must refuse to start), JSON logs. */
+export async function serveToExit (args: string[], opts: { cwd: string, env?: Record<string, string>, timeoutMs?: number }): Promise<CliResult> {
+  return await cli(['serve', ...args], { cwd: opts.cwd, env: { HOTSWAP_LOG_FORMAT: 'json', ...opts.env }, timeoutMs: opts.timeoutMs ?? 30_000 })
+}
+
+/** The first `ERROR [` line of a stderr (a server prints log lines around it). */
+export function errorLine (stderr: string): string {
+  return stderr.split('\n').find((l) => l.startsWith('ERROR [')) ?? ''
+}

@@ -57,9 +57,10 @@ export interface Exchange {
 /**
  * Writes `bytes` to the socket and reads frames until the server closes. `halfClose` ends the
  * client's side after the write (the server sees end-of-stream at once); otherwise the client
- * waits up to `timeoutMs` for the server to close.
+ * waits up to `timeoutMs` for the server to close. `pieces` splits the write (evenly, or
+ * `uneven`ly).
  */
-export async function exchange (socketPath: string, bytes: Buffer, opts: { timeoutMs?: number, halfClose?: boolean, pieces?: number } = {}): Promise<Exchange> {
+export async function exchange (socketPath: string, bytes: Buffer, opts: { timeoutMs?: number, halfClose?: boolean, pieces?: number, uneven?: boolean } = {}): Promise<Exchange> {
   return await new Promise((resolve, reject) => {
     const socket = net.connect(socketPath)
     const out: Buffer[] = []
@@ -76,7 +77,12 @@ export async function exchange (socketPath: string, bytes: Buffer, opts: { timeo
     socket.on('connect', () => {
       const pieces = Math.max(1, opts.pieces ?? 1)
       const size = Math.ceil(bytes.length / pieces)
-      for (let off = 0; off < bytes.length; off += size) socket.write(bytes.subarray(off, off + size))
+      for (let off = 0, i = 0; off < bytes.length; i++) {
+        // `uneven`: pieces of varying size, so frame boundaries land anywhere inside a write.
+        const n = opts.uneven === true ? Math.max(1, Math.round(size * (0.5 + (i % 3) / 2))) : size
+        socket.write(bytes.subarray(off, off + n))
+        off += n
+      }
       if (opts.halfClose === true) socket.end()
     })
     socket.on('data', (chunk: Buffer) => {
