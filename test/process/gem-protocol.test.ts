@@ -1,5 +1,6 @@
 // The control socket as the hotswap gem's client sees it: its framing, unchanged, with no
-// protocol or cwd fields, and malformed input that ends one connection and nothing else. (The
+// protocol or cwd fields; malformed input that ends one connection and nothing else; frame size
+// limits (a 1 MiB control frame, a 64 MiB stdin frame) enforced from the header. (The
 // socket file's own safety rules are socket-safety.test.ts.)
 
 import { test } from 'node:test'
@@ -8,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileS
 import net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { assertStillServing, exchange as rawExchange, type Exchange, gemStream, integrity, labelOf, labels, leftovers, ROOT, seed, type Served, serveLiveForFile, sleep, tempDir, frame } from '../support/index.js'
+import { assertStillServing, type Exchange, exchange as rawExchange, frame, gemStream, integrity, labelOf, labels, leftovers, ROOT, seed, type Served, serveLiveForFile, sleep, status, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -249,3 +250,42 @@ test('a connection that sends nothing does not block other commands or HTTP', as
   await assertStillServing(served, current)
 })
 
+// ---------------------------------------------------------------------------------------------
+// frame size limits
+
+test('a control frame of exactly 1 MiB is accepted; one byte more is refused from its header', async () => {
+  const LIMIT = 1024 * 1024
+  const base = JSON.stringify({ args: ['version'], tty: false, pad: '' })
+  const json = base.replace('"pad":""', `"pad":"${'x'.repeat(LIMIT - base.length)}"`)
+  assert.equal(Buffer.byteLength(json), LIMIT)
+  const atLimit = await rawExchange(served.socket, frame(3, json))
+  assert.equal(atLimit.control?.exit, 0, atLimit.stderr)
+  assert.match(atLimit.stdout.toString(), /^hotswap \d+\.\d+\.\d+/)
+
+  const over = json.replace('"pad":"', '"pad":"x')
+  assert.equal(Buffer.byteLength(over), LIMIT + 1)
+  const refused = await rawExchange(served.socket, frame(3, over), { timeoutMs: 10_000 })
+  assert.equal(refused.timedOut, false, 'the server ended the connection')
+  assert.equal(refused.control?.code, 'HOTSWAP_ERR_PROTOCOL', refused.stderr)
+  assert.match(refused.stderr, /exceeds the limit of 1048576/)
+  // The same refusal needs no more than the 5-byte header.
+  const header = Buffer.alloc(5)
+  header.writeUInt8(3, 0)
+  header.writeUInt32BE(LIMIT + 1, 1)
+  const headerOnly = await rawExchange(served.socket, header, { timeoutMs: 10_000 })
+  assert.equal(headerOnly.control?.code, 'HOTSWAP_ERR_PROTOCOL')
+  assert.equal((await status(served.socket)).workers.length, 2)
+})
+
+test('a stdin frame over 64 MiB aborts the push from its header; nothing changes', async () => {
+  const before = labelOf(live)
+  const header = Buffer.alloc(5)
+  header.writeUInt8(0, 0)
+  header.writeUInt32BE(64 * 1024 * 1024 + 1, 1)
+  const r = await rawExchange(served.socket, Buffer.concat([gemStream(['cp', '-', 'live']), header]), { timeoutMs: 10_000 })
+  assert.equal(r.timedOut, false)
+  assert.equal(r.control?.code, 'HOTSWAP_ERR_PROTOCOL', r.stderr)
+  for (let i = 0; i < 100 && leftovers(t.dir).length > 0; i++) await sleep(20)
+  assert.deepEqual(leftovers(t.dir), [])
+  assert.equal(labelOf(live), before)
+})

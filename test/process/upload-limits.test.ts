@@ -113,7 +113,7 @@ test('disk full while receiving: HOTSWAP_ERR_NO_SPACE, nothing changed, the spac
     const expected = mounted ? 'HOTSWAP_ERR_NO_SPACE' : 'HOTSWAP_ERR_TOO_LARGE'
     assert.match(r.stderr.split('\n')[0] ?? '', new RegExp(`^ERROR \\[${expected}\\] `), r.stderr)
     // Sent as a path, its size is known and it is refused before the copy (src/primary/spool.ts);
-    // a stream that fills the disk is test/faults/disk-full-writes.test.ts.
+    // a stream that fills the disk is disk-full-writes.test.ts.
     if (mounted) assert.match(r.stderr, /not enough space in .*: it needs up to \d+ bytes/)
     assert.equal(r.stdout.toString(), '')
   })
