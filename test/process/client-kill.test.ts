@@ -13,10 +13,9 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { bigDb, checkAfterFault, countLogs, cpChild, fixture, holdRequest, kill, labelOf, leftovers, onLog, push, rawClient, report, seed, type Served, serveLiveForFile, sleep, tempDir, TrackedLoad } from '../support/index.js'
+import { bigDb, checkAfterFault, countLogs, cpChild, fixture, holdRequest, kill, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, seed, type Served, serveLiveForFile, sleep, tempDir, TrackedLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -38,15 +37,7 @@ serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--log-lev
 /** A copy of `src` with its own label, so the live label tells which push (if any) landed. */
 function candidate (src: string): { path: string, label: string } {
   const label = `push-${++n}`
-  const path = join(t.dir, `${label}.sqlite3`)
-  copyFileSync(src, path)
-  const db = new Database(path)
-  try {
-    db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
-  } finally {
-    db.close()
-  }
-  return { path, label }
+  return { path: relabelledCopy(src, join(t.dir, `${label}.sqlite3`), label), label }
 }
 
 const ABORTED = /^command cp failed: \[HOTSWAP_ERR_ABORTED\]/

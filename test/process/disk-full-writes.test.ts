@@ -18,7 +18,7 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, st
 import type net from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { BIN, checkAfterFault, cli, exchange, fixture, gemStream, integrity, labelOf, leftovers, otherRootProxy, report, request, seed, type Served, startServe, tempDir, TrackedLoad } from '../support/index.js'
+import { BIN, checkAfterFault, cli, exchange, fixture, gemStream, integrity, labelOf, leftovers, mountTmpfs, otherRootProxy, report, request, seed, type Served, startServe, tempDir, TrackedLoad, unmount } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -32,15 +32,10 @@ let proxy: net.Server | undefined
 let proxySocket: string
 
 function mount (dir: string, size: string): boolean {
-  mkdirSync(dir)
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
-    mounts.push(dir)
-    return true
-  } catch (err) {
-    mountError = ((err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message).trim()
-    return false
-  }
+  const m = mountTmpfs(dir, size)
+  if (m.mounted) mounts.push(dir)
+  else mountError = m.error
+  return m.mounted
 }
 
 before(async () => {
@@ -63,9 +58,7 @@ before(async () => {
 after(async () => {
   await new Promise<void>((resolve) => proxy?.close(() => resolve()))
   const code = await served?.stop()
-  for (const m of mounts) {
-    try { execFileSync('umount', [m]) } catch { try { execFileSync('umount', ['-l', m]) } catch { /* reported by the leftover mount */ } }
-  }
+  for (const m of mounts) unmount(m)
   assert.ok(statSync('/dev/full').isCharacterDevice(), '/dev/full is still a character device')
   t?.cleanup()
   assert.equal(code, 0)

@@ -6,54 +6,19 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { VERSION } from '../../src/shared/version.js'
-import { type CliResult, fixture, request, type Served, startServe, tempDir } from '../support/index.js'
+import { type CliResult, fixture, request, runProcess, type Served, specDb, specRows, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let dbPath: string
 
-function specDb (path: string, names: string[], table = 'items', column = 'name'): string {
-  const db = new Database(path)
-  try {
-    db.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, ${column} TEXT)`)
-    for (const n of names) db.prepare(`INSERT INTO ${table} (${column}) VALUES (?)`).run(n)
-  } finally {
-    db.close()
-  }
-  return path
-}
-
-function rows (path: string): string[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT name FROM items ORDER BY name').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
-
 /** `hotswap ARGS` with the gem's client: HOTSWAP_SOCKET set, `input` on its stdin. */
 async function gem (args: string[], input?: Buffer | string): Promise<CliResult> {
-  const child = spawn('ruby', [fixture('gem-client.rb'), ...args], {
-    cwd: t.dir,
-    env: { ...process.env, HOTSWAP_SOCKET: served.socket },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  const out: Buffer[] = []
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => out.push(d))
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
-  child.stdin.on('error', () => {})
-  child.stdin.end(input)
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
-  clearTimeout(timer)
-  return { code, stdout: Buffer.concat(out), stderr: err }
+  return await runProcess('ruby', [fixture('gem-client.rb'), ...args], { cwd: t.dir, env: { HOTSWAP_SOCKET: served.socket }, input: input ?? '', timeoutMs: 30_000 })
 }
 
 before(async () => {
@@ -75,24 +40,24 @@ test('the gem\'s own client: the integration spec\'s examples, from a shell', as
   let r = await gem(['cp', dbPath, '-'])
   assert.equal(r.code, 0, r.stderr)
   writeFileSync(join(t.dir, 'pulled_original.sqlite3'), r.stdout)
-  assert.deepEqual(rows(join(t.dir, 'pulled_original.sqlite3')), ['alpha', 'bravo'])
+  assert.deepEqual(specRows(join(t.dir, 'pulled_original.sqlite3')), ['alpha', 'bravo'])
   r = await gem(['cp', '-', dbPath], readFileSync(specDb(join(t.dir, 'replacement.sqlite3'), ['charlie', 'delta'])))
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.toString().trim(), 'OK')
   assert.equal(r.stderr, 'Swapping database...\n')
   r = await gem(['cp', dbPath, '-'])
   writeFileSync(join(t.dir, 'pulled_swapped.sqlite3'), r.stdout)
-  assert.deepEqual(rows(join(t.dir, 'pulled_swapped.sqlite3')), ['charlie', 'delta'])
+  assert.deepEqual(specRows(join(t.dir, 'pulled_swapped.sqlite3')), ['charlie', 'delta'])
 
   // cp with file paths: push from a path, pull to a path (OK on stderr).
   r = await gem(['cp', specDb(join(t.dir, 'from-file.sqlite3'), ['from-file']), dbPath])
   assert.equal(r.stdout.toString().trim(), 'OK', r.stderr)
-  assert.deepEqual(rows(dbPath), ['from-file'])
+  assert.deepEqual(specRows(dbPath), ['from-file'])
   r = await gem(['cp', dbPath, join(t.dir, 'pulled.sqlite3')])
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stderr, 'OK\n')
   assert.equal(r.stdout.length, 0)
-  assert.deepEqual(rows(join(t.dir, 'pulled.sqlite3')), ['from-file'])
+  assert.deepEqual(specRows(join(t.dir, 'pulled.sqlite3')), ['from-file'])
 
   // Refusals leave the database intact; the client exits with the server's non-zero exit.
   r = await gem(['cp', '-', dbPath], readFileSync(specDb(join(t.dir, 'mismatched.sqlite3'), ['nope'], 'other_table', 'value')))
@@ -101,7 +66,7 @@ test('the gem\'s own client: the integration spec\'s examples, from a shell', as
   r = await gem(['cp', '-', dbPath], 'not a database at all')
   assert.match(r.stderr, /^ERROR: /)
   assert.equal(r.code, 1)
-  assert.deepEqual(rows(dbPath), ['from-file'])
+  assert.deepEqual(specRows(dbPath), ['from-file'])
 
   // version
   r = await gem(['version'])
@@ -116,6 +81,6 @@ test('the gem\'s own client: the integration spec\'s examples, from a shell', as
   for (let i = 0; i < 3; i++) {
     r = await gem(['cp', specDb(join(t.dir, `seq_${i}.sqlite3`), [`iteration_${i}`]), dbPath])
     assert.equal(r.stdout.toString().trim(), 'OK', r.stderr)
-    assert.deepEqual(rows(dbPath), [`iteration_${i}`])
+    assert.deepEqual(specRows(dbPath), [`iteration_${i}`])
   }
 })

@@ -11,35 +11,13 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { VERSION } from '../../src/shared/version.js'
-import { exchange, fixture, frame, gemStream, report, request, type Served, startServe, tempDir } from '../support/index.js'
+import { exchange, fixture, frame, gemStream, report, request, type Served, specDb, specRows, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let dbPath: string
 let original: Buffer
-
-/** A database as the spec makes them: `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)` and rows. */
-function specDb (path: string, names: string[], sql = 'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)', insert = 'INSERT INTO items (name) VALUES (?)'): string {
-  const db = new Database(path)
-  try {
-    db.exec(sql)
-    for (const n of names) db.prepare(insert).run(n)
-  } finally {
-    db.close()
-  }
-  return path
-}
-
-function rows (path: string): string[] {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT name FROM items ORDER BY name').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
 
 /** The spec's run_client: the gem client's framing, stdout and stderr as it collects them. */
 async function runClient (args: string[], stdinData?: Buffer | string): Promise<{ stdout: Buffer, stderr: string }> {
@@ -68,11 +46,11 @@ let examples = 0
 /** The spec's `before`: the live database holds alpha and bravo again. */
 async function example (name: string, body: () => Promise<void>): Promise<void> {
   test(`gem spec: ${name}`, async () => {
-    if (rows(dbPath).join(',') !== 'alpha,bravo') {
+    if (specRows(dbPath).join(',') !== 'alpha,bravo') {
       const r = await runClient(['cp', '-', dbPath], original)
       assert.equal(r.stdout.toString().trim(), 'OK', r.stderr)
     }
-    assert.deepEqual(rows(dbPath), ['alpha', 'bravo'])
+    assert.deepEqual(specRows(dbPath), ['alpha', 'bravo'])
     await body()
     examples++
   })
@@ -84,7 +62,7 @@ void example('cp round-trip: pushes a new database and pulls it back', async () 
   assert.ok(result.stdout.length > 0)
   const pulledPath = join(t.dir, 'pulled_original.sqlite3')
   writeFileSync(pulledPath, result.stdout)
-  assert.deepEqual(rows(pulledPath), ['alpha', 'bravo'])
+  assert.deepEqual(specRows(pulledPath), ['alpha', 'bravo'])
 
   const newBytes = readFileSync(specDb(join(t.dir, 'replacement.sqlite3'), ['charlie', 'delta']))
   result = await runClient(['cp', '-', dbPath], newBytes)
@@ -95,7 +73,7 @@ void example('cp round-trip: pushes a new database and pulls it back', async () 
   result = await runClient(['cp', dbPath, '-'])
   const pulledPath2 = join(t.dir, 'pulled_swapped.sqlite3')
   writeFileSync(pulledPath2, result.stdout)
-  assert.deepEqual(rows(pulledPath2), ['charlie', 'delta'])
+  assert.deepEqual(specRows(pulledPath2), ['charlie', 'delta'])
 })
 
 // describe "cp with file paths"
@@ -103,7 +81,7 @@ void example('cp with file paths: pushes from a file path', async () => {
   const newDbPath = specDb(join(t.dir, 'replacement-file.sqlite3'), ['from-file'])
   const result = await runClient(['cp', newDbPath, dbPath])
   assert.equal(result.stdout.toString().trim(), 'OK')
-  assert.deepEqual(rows(dbPath), ['from-file'])
+  assert.deepEqual(specRows(dbPath), ['from-file'])
 })
 
 void example('cp with file paths: pulls to a file path', async () => {
@@ -112,12 +90,12 @@ void example('cp with file paths: pulls to a file path', async () => {
   assert.ok(result.stderr.includes('OK'), result.stderr)
   assert.equal(result.stderr, 'OK\n')
   assert.equal(result.stdout.length, 0, 'the gem writes OK on stderr, nothing on stdout')
-  assert.deepEqual(rows(pulledPath), ['alpha', 'bravo'])
+  assert.deepEqual(specRows(pulledPath), ['alpha', 'bravo'])
 })
 
 // describe "cp rejects schema mismatch"
 void example('cp rejects schema mismatch: refuses a database with different schema and leaves the DB intact', async () => {
-  const mismatched = specDb(join(t.dir, 'mismatched.sqlite3'), ['nope'], 'CREATE TABLE other_table (id INTEGER PRIMARY KEY, value TEXT)', 'INSERT INTO other_table (value) VALUES (?)')
+  const mismatched = specDb(join(t.dir, 'mismatched.sqlite3'), ['nope'], 'other_table', 'value')
   const result = await runClient(['cp', '-', dbPath], readFileSync(mismatched))
   assert.ok(result.stderr.includes('ERROR: schema mismatch'), result.stderr)
   // As the gem prints it: the line, then "- " for what the live one has, "+ " for the new one's.
@@ -127,7 +105,7 @@ void example('cp rejects schema mismatch: refuses a database with different sche
   assert.ok(lines.slice(1).some((l) => l.startsWith('+ ') && l.includes('other_table')), result.stderr)
   assert.ok(lines.slice(1).every((l) => l.startsWith('- ') || l.startsWith('+ ')), result.stderr)
   assert.equal(result.stdout.length, 0)
-  assert.deepEqual(rows(dbPath), ['alpha', 'bravo'])
+  assert.deepEqual(specRows(dbPath), ['alpha', 'bravo'])
 })
 
 // describe "cp rejects bad data"
@@ -135,7 +113,7 @@ void example('cp rejects bad data: refuses a corrupt file and leaves the DB inta
   const result = await runClient(['cp', '-', dbPath], 'not a database at all')
   assert.ok(result.stderr.includes('ERROR'), result.stderr)
   assert.match(result.stderr, /^ERROR: /)
-  assert.deepEqual(rows(dbPath), ['alpha', 'bravo'])
+  assert.deepEqual(specRows(dbPath), ['alpha', 'bravo'])
 })
 
 // describe "version"
@@ -165,7 +143,7 @@ void example('multiple sequential pushes: handles several swaps in a row', async
     const newDbPath = specDb(join(t.dir, `seq_${i}.sqlite3`), [`iteration_${i}`])
     const result = await runClient(['cp', newDbPath, dbPath])
     assert.equal(result.stdout.toString().trim(), 'OK')
-    assert.deepEqual(rows(dbPath), [`iteration_${i}`])
+    assert.deepEqual(specRows(dbPath), [`iteration_${i}`])
   }
 })
 

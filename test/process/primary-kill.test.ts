@@ -20,10 +20,9 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { bigDb, checkAfterFault, type Child, fixture, holdRequest, integrity, kill, killedAt as killedAtMap, labelOf, leftovers, onLog, push, rawClient, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, waitGone, waitWorkers } from '../support/index.js'
+import { bigDb, checkAfterFault, type Child, fixture, holdRequest, integrity, kill, killedAt as killedAtMap, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, waitGone, waitWorkers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -61,15 +60,7 @@ async function start (): Promise<Served> {
 
 function candidate (src: string): { path: string, label: string } {
   const label = `push-${++n}`
-  const path = join(t.dir, 'src', `${label}.sqlite3`)
-  copyFileSync(src, path)
-  const db = new Database(path)
-  try {
-    db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
-  } finally {
-    db.close()
-  }
-  return { path, label }
+  return { path: relabelledCopy(src, join(t.dir, 'src', `${label}.sqlite3`), label), label }
 }
 
 /**

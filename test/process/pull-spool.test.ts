@@ -9,11 +9,11 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkAfterFault, cli, fixture, integrity, labelOf, leftovers, report, request, seed, type Served, startServe, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, cli, fixture, integrity, labelOf, leftovers, mountTmpfs, report, request, seed, type Served, startServe, tempDir, TrackedLoad, unmount } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let a: Served | undefined
@@ -29,14 +29,7 @@ let deadSpool: string
 before(async () => {
   t = tempDir()
   mnt = join(t.dir, 'mnt')
-  mkdirSync(mnt)
-  try {
-    if (process.env.HOTSWAP_TEST_NO_MOUNT === '1') throw new Error('HOTSWAP_TEST_NO_MOUNT=1')
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0755', 'tmpfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] })
-    mounted = true
-  } catch (err) {
-    mountError = ((err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message).trim()
-  }
+  ;({ mounted, error: mountError } = mountTmpfs(mnt))
   live = join(mnt, 'live.sqlite3')
   // Seeded beside and copied in: the seeding's WAL would not fit on the small disk.
   seed(join(t.dir, 'seed.sqlite3'), { label: 'p0', rows: 60_000 })
@@ -61,9 +54,7 @@ before(async () => {
 after(async () => {
   const codes = await Promise.all([a?.stop(), b?.stop()])
   const spoolsLeft = mounted ? readdirSync(spoolB) : []
-  if (mounted) {
-    try { execFileSync('umount', [mnt]) } catch { try { execFileSync('umount', ['-l', mnt]) } catch { /* reported by the leftover mount */ } }
-  }
+  if (mounted) unmount(mnt)
   t?.cleanup()
   assert.deepEqual(codes, [0, 0])
   assert.deepEqual(spoolsLeft, [], 'a stopped server removes its spool directory')

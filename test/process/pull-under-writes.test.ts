@@ -3,30 +3,19 @@
 // never fail or wait long enough to time out (DESIGN.md, "Pull"). A push under the same writes
 // loses no request either.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, load, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, load, request, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  // Enough rows that a snapshot takes a moment while the writers commit.
-  seed(live, { label: 'v1', rows: 20_000 })
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2 })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-  t?.cleanup()
-})
+// Enough rows that a snapshot takes a moment while the writers commit.
+serveLiveForFile({ workers: 2, label: 'v1', rows: 20_000 }, (s) => { ({ t, served, live } = s) })
 
 interface Inspected { integrity: string[], label: string, count: number, journal: string }
 

@@ -4,29 +4,21 @@
 // deploy script reported a failure for a swap that happened. An upload still arriving at the
 // signal is refused with a reply, not cut.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, exchange, fixture, gemStream, integrity, labelOf, onLog, report, seed, type Served, startServe, tempDir, waitExit, waitNoLeftovers } from '../support/index.js'
+import { cli, exchange, fixture, gemStream, integrity, labelOf, onLog, report, seed, type Served, serveLiveForFile, startServe, tempDir, waitExit, waitNoLeftovers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-  // Every onResume hook waits 1 s: the swap is still under way well after the signal.
-  writeFileSync(join(t.dir, 'resume-delay'), '1000')
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 2, app: fixture('faults-app.mjs') })
-})
-
-after(async () => {
-  await served?.stop()
-  t?.cleanup()
-})
+serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), prepare: (s) => {
+    ({ t, live } = s)
+    // Every onResume hook waits 1 s: the swap is still under way well after the signal.
+    writeFileSync(join(t.dir, 'resume-delay'), '1000')
+  } }, (s) => { ({ t, served, live } = s) })
 
 test('SIGTERM while a push is paused: the swap completes, cp prints OK and exits 0, serve exits 0', { timeout: 60_000 }, async (tt) => {
   const src = join(t.dir, 'new.sqlite3')

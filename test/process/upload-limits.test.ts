@@ -6,11 +6,10 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, statfsSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { checkAfterFault, cli, exchange, type Exchange, fixture, gemStream, integrity, labelOf, leftovers, push, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, cli, exchange, type Exchange, fixture, gemStream, integrity, labelOf, leftovers, mountTmpfs, push, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, unmount } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let limits: Served
@@ -36,15 +35,7 @@ before(async () => {
 
   // A small filesystem of its own, so "disk full" is real: ENOSPC from write(2).
   mnt = join(t.dir, 'mnt')
-  mkdirSync(mnt)
-  try {
-    // HOTSWAP_TEST_NO_MOUNT=1 runs the fallback where mounting is not permitted (not root).
-    if (process.env.HOTSWAP_TEST_NO_MOUNT === '1') throw new Error('HOTSWAP_TEST_NO_MOUNT=1')
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0755', 'tmpfs', mnt], { stdio: ['ignore', 'ignore', 'pipe'] })
-    mounted = true
-  } catch (err) {
-    mountError = ((err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message).trim()
-  }
+  ;({ mounted, error: mountError } = mountTmpfs(mnt))
   diskLive = join(mnt, 'live.sqlite3')
   seed(diskLive, { label: 'd0', rows: 1000 })
   mkdirSync(join(t.dir, 'disk'))
@@ -57,14 +48,7 @@ before(async () => {
 
 after(async () => {
   const codes = await Promise.all([limits?.stop(), disk?.stop()])
-  if (mounted) {
-    try {
-      execFileSync('umount', [mnt])
-    } catch {
-      // Still busy (a process of a failed test): detach it now, the kernel frees it later.
-      try { execFileSync('umount', ['-l', mnt]) } catch { /* reported by the leftover mount */ }
-    }
-  }
+  if (mounted) unmount(mnt)
   t?.cleanup()
   assert.deepEqual(codes, [0, 0], 'both servers exit 0 on SIGTERM')
 })

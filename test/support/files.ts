@@ -2,7 +2,8 @@
 // databases in the fixture app's schema, a big one made fast, a dump to compare data, the label a
 // file holds, integrity_check, and the .hotswap- files a swap or a pull may leave beside it.
 
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -95,4 +96,59 @@ export function leftovers (dir: string): string[] {
 export async function waitNoLeftovers (dir: string): Promise<string[]> {
   for (let i = 0; i < 150 && leftovers(dir).length > 0; i++) await sleep(20)
   return leftovers(dir)
+}
+
+/** A copy of `src` at `path` whose meta label is `label`, so the live label tells which push (if any) landed. */
+export function relabelledCopy (src: string, path: string, label: string): string {
+  copyFileSync(src, path)
+  const db = new Database(path)
+  try {
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
+  } finally {
+    db.close()
+  }
+  return path
+}
+
+/** A database as the gem's specs make them: `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)` (or another table and column) and rows. */
+export function specDb (path: string, names: string[], table = 'items', column = 'name'): string {
+  const db = new Database(path)
+  try {
+    db.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, ${column} TEXT)`)
+    for (const n of names) db.prepare(`INSERT INTO ${table} (${column}) VALUES (?)`).run(n)
+  } finally {
+    db.close()
+  }
+  return path
+}
+
+/** The names in a spec database's items table, sorted. */
+export function specRows (path: string): string[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('SELECT name FROM items ORDER BY name').pluck().all() as string[]
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * A small filesystem of its own at `dir` (tmpfs, 2 MiB unless told), so "disk full" is real:
+ * ENOSPC from write(2). Where mounting is not permitted (not root), or HOTSWAP_TEST_NO_MOUNT=1
+ * asks for the fallback, `mounted` is false and `error` says why.
+ */
+export function mountTmpfs (dir: string, size = '2m'): { mounted: boolean, error: string } {
+  mkdirSync(dir)
+  try {
+    if (process.env.HOTSWAP_TEST_NO_MOUNT === '1') throw new Error('HOTSWAP_TEST_NO_MOUNT=1')
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
+    return { mounted: true, error: '' }
+  } catch (err) {
+    return { mounted: false, error: ((err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message).trim() }
+  }
+}
+
+/** Unmounts what mountTmpfs() mounted; still busy (a process of a failed test): detached now, freed by the kernel later. */
+export function unmount (dir: string): void {
+  try { execFileSync('umount', [dir]) } catch { try { execFileSync('umount', ['-l', dir]) } catch { /* reported by the leftover mount */ } }
 }

@@ -210,7 +210,12 @@ export interface CliResult {
 
 /** Runs the real CLI (`bin/run.js`); `input` is piped to its stdin. */
 export async function cli (args: string[], opts: { cwd: string, input?: Buffer, env?: Record<string, string>, timeoutMs?: number }): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  return await runProcess(process.execPath, [BIN, ...args], opts)
+}
+
+/** Runs `command` to its end (SIGKILLed after `timeoutMs`), `input` piped to its stdin; its exit code, stdout and stderr. */
+export async function runProcess (command: string, args: string[], opts: { cwd: string, input?: Buffer | string, env?: Record<string, string>, timeoutMs?: number }): Promise<CliResult> {
+  const child = spawn(command, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
