@@ -33,7 +33,7 @@ before(async () => {
   seed(live, { label: 'v0' })
   // Rollback-journal mode: a reader waits while another process holds an EXCLUSIVE lock.
   seed(other, { label: 'o0', wal: false })
-  served = await startServe({ dir: t.dir, dbs: [live, other], workers: 1, app: fixture('hold-app.mjs') })
+  served = await startServe({ dir: t.dir, dbs: [live, other], workers: 1, app: fixture('faults-app.mjs') })
 })
 
 after(async () => {

@@ -12,8 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, symlinkSync, u
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import Database from 'better-sqlite3'
-import { BIN, cli, exchange, fixture, gemStream, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { BIN, cli, countItems, exchange, fixture, gemStream, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -55,15 +54,6 @@ async function cpFromFd (fd: number): Promise<{ code: number | null, stdout: str
   return { code, stdout, stderr }
 }
 
-function rows (path: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT count(*) FROM items').pluck().get() as number
-  } finally {
-    db.close()
-  }
-}
-
 /** Our own client's snapshots of a -wal source, in the client's temp folder. */
 function clientSnapshots (): string[] {
   return readdirSync(tmpdir()).filter((n) => n.startsWith('hotswap-push-'))
@@ -83,7 +73,7 @@ test('cp - LIVE < FILE whose builder still holds 1,000 rows in its -wal: every r
   }
   assert.equal(res.code, 0, res.stderr)
   assert.equal(res.stdout, 'OK\n')
-  assert.equal(rows(live), 1010, 'the rows in the -wal arrived too')
+  assert.equal(countItems(live), 1010, 'the rows in the -wal arrived too')
   assert.equal(labelOf(live), 'build-wal')
   assert.equal((await request(served.port, '/label')).json().label, 'build-wal')
   assert.ok(builder.exitCode === null, 'the builder kept its connection')
@@ -132,7 +122,7 @@ test('cp LINK LIVE, LINK a symlink to a database with rows in its -wal: every ro
   assert.equal(existsSync(`${link}-wal`), false, 'the -wal is beside the target, not the link')
   const res = await cli(['cp', 'link.sqlite3', 'live', '--socket', served.socket], { cwd: t.dir })
   assert.equal(res.code, 0, res.stderr)
-  assert.equal(rows(live), 510)
+  assert.equal(countItems(live), 510)
   assert.equal((await request(served.port, '/label')).json().label, 'linked-wal')
 })
 
@@ -145,6 +135,6 @@ test("the gem's client sending cp LINK LIVE (a server-side path): the rows in th
   assert.equal(existsSync(`${link}-wal`), false, 'the -wal is beside the target, not the link')
   const g = await exchange(served.socket, gemStream(['cp', link, 'live']), { timeoutMs: 30_000 })
   assert.equal(g.control?.exit, 0, g.stderr)
-  assert.equal(rows(live), 310, 'every committed row, those in the -wal included')
+  assert.equal(countItems(live), 310, 'every committed row, those in the -wal included')
   assert.equal((await request(served.port, '/label')).json().label, 'gem-linked-wal')
 })

@@ -6,19 +6,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { isAlive, openRequest, request, statusJson, versionedServers, waitExit, waitUntil } from '../support/index.js'
+import { countItems, isAlive, openRequest, request, statusJson, versionedServers, waitExit, waitUntil } from '../support/index.js'
 
 const { project, serve, workersOf } = versionedServers()
-
-function countItems (path: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT count(*) FROM items').pluck().get() as number
-  } finally {
-    db.close()
-  }
-}
 
 test('SIGTERM: in-flight requests complete, exit 0, socket removed, -wal checkpointed away', async (t) => {
   const p = project()

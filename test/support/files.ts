@@ -152,3 +152,13 @@ export function mountTmpfs (dir: string, size = '2m'): { mounted: boolean, error
 export function unmount (dir: string): void {
   try { execFileSync('umount', [dir]) } catch { try { execFileSync('umount', ['-l', dir]) } catch { /* reported by the leftover mount */ } }
 }
+
+/** How many rows the items table holds, read from outside the server. */
+export function countItems (path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('SELECT count(*) FROM items').pluck().get() as number
+  } finally {
+    db.close()
+  }
+}
