@@ -1,4 +1,4 @@
-// Issue 10, items 7 and 15 together (found in review): an iterator left unfinished on a
+// An iterator left unfinished on a
 // connection that has the database being swapped ATTACHed. The pause ends such iterators on the
 // swapped database's own connection, but the connection attaching it was asked what it has
 // attached while the iterator kept it busy: it was left open on the old file, and the fd scan

@@ -1,4 +1,4 @@
-// Issue 10, item 15: an iterator left unfinished (a streaming response whose client went away:
+// An iterator left unfinished (a streaming response whose client went away:
 // `stmt.iterate()` not run to its end) kept its connection busy, so the next push failed with
 // `INTERNAL … busy executing a query` and the worker dropped the connection without closing it:
 // it stayed open on the old file, whose disk space stayed allocated until the worker restarted.

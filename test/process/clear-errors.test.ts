@@ -1,4 +1,4 @@
-// Issue 10, item 16: three mistakes that were silent or a stack trace, each now one coded line
+// Three mistakes that were silent or a stack trace, each now one coded line
 // on stderr with the documented exit status (usage 2, configuration 1):
 //   - --log-file (or HOTSWAP_LOG_FILE) naming a directory: serve ran and logged nowhere;
 //   - a socket path over the Unix limit (107 bytes): the kernel cut it, and serve listened on

@@ -1,4 +1,4 @@
-// Issue 6, CLI conveniences: cp's progress display on a real pseudo-terminal (util-linux
+// cp's progress display on a real pseudo-terminal (util-linux
 // `script`) and its silence off one, --help with examples for every command, status --json and
 // version --json, and bash completion from @oclif/plugin-autocomplete.
 

@@ -1,4 +1,4 @@
-// Fault suite, issue 5 item 1: the `cp` client SIGKILLed at 13 points of an upload, under HTTP
+// The `cp` client SIGKILLed at 13 points of an upload, under HTTP
 // load. The kernel closes a killed client's socket, so the server sees what it would see from a
 // crashed laptop or a dropped ssh: bytes that stop. Every kill leaves the live database whole
 // (old or pushed, never a mix), no temp file, every worker answering, and no failed request.

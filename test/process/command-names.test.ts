@@ -1,4 +1,4 @@
-// Issue 10, item 1: one control frame must never take the service down. Every Object.prototype
+// One control frame must never take the service down. Every Object.prototype
 // name as a command, as a flag of each command and as a cp side, and `args` of every wrong JSON
 // type, are each answered on their own connection with a coded error, under HTTP load; the
 // primary and every worker (same pids) are still alive and serving afterwards. Before the fix,

@@ -1,4 +1,4 @@
-// Issue 6: the README's deployment recipes, run as they are written (read from README.md) against
+// The README's deployment recipes, run as they are written (read from README.md) against
 // a real server laid out as /srv/myapp (or /app) would be: node_modules/.bin/hotswap, db/, tmp/,
 // backups/, and the control socket at its default path under the app's directory. `ssh` and
 // `fly` are shell functions that run the remote command here, through `sh -c`, with the same

@@ -1,4 +1,4 @@
-// Fault suite, issue 10 item 14: a disk that fills during the last write. libuv's write loop
+// A disk that fills during the last write. libuv's write loop
 // returns the bytes written so far when write(2) fails after a partial write, so a short last
 // writev looked like success: the upload was fsynced, validated and refused as
 // HOTSWAP_ERR_TRUNCATED, a wrong reason for a full disk. Every write is now checked to its

@@ -1,4 +1,4 @@
-// Issue 6: Express 5 and Koa 3 apps (examples/express, examples/koa) under swaps with load.
+// Express 5 and Koa 3 apps (examples/express, examples/koa) under swaps with load.
 import { test } from 'node:test'
 import { example, swapsUnderLoad } from '../support/index.js'
 

@@ -1,4 +1,4 @@
-// Issue 6: a Fastify 5 app (examples/fastify) under swaps with load.
+// A Fastify 5 app (examples/fastify) under swaps with load.
 import { test } from 'node:test'
 import { example, swapsUnderLoad } from '../support/index.js'
 

@@ -1,4 +1,4 @@
-// Issue 6: plain node:http and node:https apps (examples/http, examples/https) under swaps with
+// Plain node:http and node:https apps (examples/http, examples/https) under swaps with
 // load: no failed request, no torn read, the new label after every push.
 import { test } from 'node:test'
 import { example, swapsUnderLoad } from '../support/index.js'

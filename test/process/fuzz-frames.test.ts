@@ -1,4 +1,4 @@
-// Fuzzing the control socket (issue 5, "Fuzzing"): the frame decoder and the control JSON as
+// Fuzzing the control socket: the frame decoder and the control JSON as
 // properties (fast-check), then a live server fed thousands of random and mutated frame streams
 // over real socket connections.
 //

@@ -1,4 +1,4 @@
-// Fuzzing the validator (issue 5, "Fuzzing"): real databases mutated every way an upload can go
+// Fuzzing the validator: real databases mutated every way an upload can go
 // wrong, and none of them may be installed unless it passes every check.
 //
 //   bulk (in-process, the piscina task function itself): truncated at every page boundary and

@@ -1,4 +1,4 @@
-// Issue 10, item 17, with the gem's real client: its exe/hotswap script (test/fixtures/
+// The gem's real client: its exe/hotswap script (test/fixtures/
 // gem-client.rb, unchanged) run by ruby against `hotswap serve`, through the examples of the
 // gem's integration spec (spec/integration_spec.rb) as a shell user types them. Needs the
 // Debian package `ruby` (the script uses only Ruby's standard library). gem-spec.test.ts plays

@@ -1,4 +1,4 @@
-// Issue 10, item 17: the gem's own integration spec (rubymonolith/hotswap,
+// The gem's own integration spec (rubymonolith/hotswap,
 // spec/integration_spec.rb, all 8 examples) played against a real `hotswap serve`, through a
 // client that frames exactly as the gem's Thor::Socket::Client does (lib/thor/socket.rb): one
 // control frame {"args", "tty": false}; when an argument is "-", its stdin in 16 KiB frames and

@@ -1,4 +1,4 @@
-// Issue 10, item 4: the install waited behind other work inside the pause. It shared the piscina
+// The install waited behind other work inside the pause. It shared the piscina
 // pool (2 threads) with validations, so with other pushes being checked it queued, with every
 // worker paused, until a validation ended (0.8-1.2 s measured). The install (and the holder scan
 // before the pause) now run on the swap's own thread.

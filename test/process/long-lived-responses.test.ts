@@ -1,4 +1,4 @@
-// Issue 10, item 5: one server-sent event stream made every swap hold all requests for the
+// One server-sent event stream made every swap hold all requests for the
 // whole drain timeout and then fail. A response the app marks with release(res) no longer
 // counts as in flight: the push goes through and the stream stays open, sending the new data.
 // A drain that waits for a response not released logs a warning naming it while it waits.

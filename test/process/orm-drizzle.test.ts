@@ -1,4 +1,4 @@
-// Issue 6: drizzle on hotswap's handle (examples/drizzle) under swaps with reads and transactional writes.
+// Drizzle on hotswap's handle (examples/drizzle) under swaps with reads and transactional writes.
 import { test } from 'node:test'
 import { example, swapsUnderLoad } from '../support/index.js'
 

@@ -1,4 +1,4 @@
-// Issue 6: knex under swaps with reads and transactional writes, both ways the README gives:
+// Knex under swaps with reads and transactional writes, both ways the README gives:
 // knexPool() through knex 3.3's connectionPool (examples/knex/app.mjs), and, for older knex,
 // knex's own connection closed in onPause and reopened in onResume (examples/knex/recipe.mjs).
 import { test } from 'node:test'

@@ -1,4 +1,4 @@
-// Issue 6: kysely on hotswap's handle (examples/kysely) under swaps with reads and transactional writes.
+// Kysely on hotswap's handle (examples/kysely) under swaps with reads and transactional writes.
 import { test } from 'node:test'
 import { example, swapsUnderLoad } from '../support/index.js'
 

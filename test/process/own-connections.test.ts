@@ -1,4 +1,4 @@
-// Issue 10 item 7: connections a worker holds that the swap cannot see from outside it. The
+// Connections a worker holds that the swap cannot see from outside it. The
 // primary's /proc scan leaves the workers out (their managed connections are open until the
 // pause), so a `new Database(path)` inside the app kept the unlinked old file: `cp` printed OK,
 // that connection went on reading old data and its writes vanished. Now each worker scans its

@@ -1,4 +1,4 @@
-// Issue 6, package hygiene: what `npm pack` ships, and a scratch project that installs the
+// What `npm pack` ships, and a scratch project that installs the
 // tarball the way a user would: it imports { database } from 'hotswap' with types, runs
 // standalone with HOTSWAP_DB, and serves and swaps through the installed `hotswap` command.
 //

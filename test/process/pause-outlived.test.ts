@@ -1,4 +1,4 @@
-// Found in review of issue 10 (items 2 and 15): an onPause hook that outlasts the primary's wait
+// An onPause hook that outlasts the primary's wait
 // for the pause ack. The primary gives up, refuses the push and resumes the worker (its gate
 // opens, the requests run); then the hook returned and the old pause went on to close the
 // database, with nothing left to reopen it: every later request of that worker failed with

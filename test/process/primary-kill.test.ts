@@ -1,4 +1,4 @@
-// Fault suite, issue 5 item 3: the primary SIGKILLed at each step of a push, under HTTP load,
+// The primary SIGKILLed at each step of a push, under HTTP load,
 // then `hotswap serve` started again on the same files. The live database is the old file or
 // the new one, whole; the killed primary's workers notice the lost IPC channel and exit by
 // themselves; the next start removes what the interrupted swap left beside the database (the

@@ -1,4 +1,4 @@
-// Issue 10 items 3 and 8: where a pull may write, and what a push may read. A pull into a FIFO
+// Where a pull may write, and what a push may read. A pull into a FIFO
 // or a device is written through, never renamed over (as root it replaced /dev/null); a symlink
 // is followed; a directory, a missing directory or a name too long is a usage error with nothing
 // written; a managed database's -wal/-shm/-journal (however spelled: `..`, a symlink, a hard

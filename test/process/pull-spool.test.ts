@@ -1,4 +1,4 @@
-// Fault suite, issue 10 item 6: a pull must not need a whole copy's space on the production
+// A pull must not need a whole copy's space on the production
 // volume. `cp LIVE -` used to write its snapshot beside the live file: on a half-full volume the
 // snapshot failed (SQLITE_FULL) and the app's own writes met a full disk meanwhile. It now waits
 // in a private spool directory (`serve --spool DIR`, default the system's temp directory), and

@@ -1,4 +1,4 @@
-// Issue 10, item 9: `hotswap cp - LIVE < build.sqlite3`, while the builder still has the file
+// `hotswap cp - LIVE < build.sqlite3`, while the builder still has the file
 // open in WAL mode, sent the main file's bytes only: the rows still in its -wal were lost with
 // every check passing (100 of 1,000 committed rows arrived). stdin redirected from a database
 // with a -wal beside it is now read through SQLite, as `cp FILE LIVE` reads it; a WAL-mode file

@@ -1,4 +1,4 @@
-// Rolling reload (issue 3): `hotswap reload` and SIGHUP move every worker onto new app code
+// Rolling reload: `hotswap reload` and SIGHUP move every worker onto new app code
 // under continuous keep-alive traffic with zero failed requests; a new version that cannot start
 // or never becomes ready leaves the old workers serving and makes `reload` exit non-zero; and a
 // reload and a swap never overlap (they take the swap lock one after the other).

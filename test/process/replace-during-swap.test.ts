@@ -1,4 +1,4 @@
-// Issue 10, item 2, a sibling found in review: a worker whose resume failed is replaced outside
+// A worker whose resume failed is replaced outside
 // the swap lock, and the old worker was stopped the moment its replacement became ready, even
 // inside the pause of the next swap. Its shutdown reopens its database and releases its queued
 // requests at once: they ran on the old file while it was being swapped out, and their writes

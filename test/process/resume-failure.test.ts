@@ -1,4 +1,4 @@
-// Issue 10, item 2: an app whose onResume hook throws made every worker fail its resume at
+// An app whose onResume hook throws made every worker fail its resume at
 // once, and the primary SIGKILLed them all in the same millisecond (thousands of refused
 // connections), while `cp` printed OK. Now a worker whose resume fails is replaced the way a
 // reload replaces it, one at a time (a replacement is ready before the old worker is stopped,

@@ -1,4 +1,4 @@
-// Issue 10, item 10: a second `hotswap serve` on the same database (another --socket) took the
+// A second `hotswap serve` on the same database (another --socket) took the
 // first one's upload in progress for an orphan and deleted it at start-up. Each primary now
 // holds a lock beside every database it manages (`.NAME.hotswap-lock`, an fcntl lock taken
 // through SQLite); a second one is refused at start-up, naming the first one's pid, and touches

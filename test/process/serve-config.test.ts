@@ -1,4 +1,4 @@
-// Start-up input (issue 3): every bad input is one clear "ERROR [HOTSWAP_ERR_…]" line and a
+// Start-up input: every bad input is one clear "ERROR [HOTSWAP_ERR_…]" line and a
 // non-zero exit, never a loop or a hang; and the settings layers (config file < HOTSWAP_* <
 // flags) decide what actually runs, checked through `status --json`.
 

@@ -1,4 +1,4 @@
-// Issue 10, item 11: SIGTERM while a push is paused. The swap finishes (the shutdown takes the
+// SIGTERM while a push is paused. The swap finishes (the shutdown takes the
 // swap lock after it), and its reply must reach the client before the connections close: the
 // new database went live, but the client got OK, then CONNECTION_LOST, and exited 1, so a
 // deploy script reported a failure for a swap that happened. An upload still arriving at the

@@ -1,4 +1,4 @@
-// Issue 10 item 7, a sibling: a worker on its way out (stopped after --listen-timeout, draining
+// A worker on its way out (stopped after --listen-timeout, draining
 // its work for up to --kill-timeout) is not paused by a swap, and the /proc scan left it out
 // with every other worker, so a push renamed the file under its open connection: what it read
 // and wrote afterwards went to the unlinked old file. Now only the live workers (paused, each

@@ -1,4 +1,4 @@
-// Issue 10, item 13: a swap keeps the live file's owner, group and mode. A push made
+// A swap keeps the live file's owner, group and mode. A push made
 // root:daemon 0640 into root:root 0640 and locked the group's readers out. The installed file now
 // gets the replaced file's owner and group (where the server may set them: any as root, a group
 // it belongs to otherwise), and a push that cannot keep them is refused before the pause.

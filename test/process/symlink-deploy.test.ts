@@ -1,4 +1,4 @@
-// Issue 10, item 12: after a symlink-switch deploy (`current -> releases/2`), `hotswap reload`
+// After a symlink-switch deploy (`current -> releases/2`), `hotswap reload`
 // said it succeeded and ran the old release: the app path, and the working directory the workers
 // inherited, had been resolved once through the old link at start-up. Once the old release was
 // pruned, no worker could restart. Now every fork enters the working directory by name and

@@ -1,5 +1,5 @@
 // A worker process that cannot be started at all. Since every fork enters the working directory
-// by name (issue 10, item 12), a serve started in a directory no symlink names (systemd's
+// by name, a serve started in a directory no symlink names (systemd's
 // WorkingDirectory=/srv/app/releases/1, no $PWD) could not restart a worker once that release
 // was pruned: spawn failed with ENOENT, Node reported it as an 'error' and never an 'exit', and
 // the slot stayed "starting" with pid -1 for good: not restarted, not a crash loop, no word

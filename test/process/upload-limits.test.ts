@@ -1,4 +1,4 @@
-// Fault suite, issue 5 items 4 and 6: uploads that cannot or should not finish, under HTTP load.
+// Uploads that cannot or should not finish, under HTTP load.
 // A full disk while receiving (a 2 MiB tmpfs the test mounts, as root), an upload over
 // --max-bytes, a client that goes idle mid-upload (--idle-timeout 500), and one that trickles
 // its upload a byte at a time. Each is refused with its own code, changes nothing, leaves no

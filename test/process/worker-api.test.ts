@@ -6,13 +6,13 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, statSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, statSync } from 'node:fs'
 import http2 from 'node:http2'
 import https from 'node:https'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, fixture, freePort, labelOf, request, seed, type Served, sleep, startServe, tempDir } from '../support/index.js'
+import { cli, fixture, freePort, labelOf, makeCert, request, seed, type Served, sleep, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 const servers: Served[] = []
@@ -269,21 +269,8 @@ async function swapsUnderLoad (s: Served, prefix: string, rounds: number, labels
   }
 }
 
-function makeCert (): { key: Buffer, cert: Buffer, keyPath: string, certPath: string } {
-  const keyPath = join(t.dir, 'key.pem')
-  const certPath = join(t.dir, 'cert.pem')
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-      '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' })
-  } catch (err) {
-    // node:crypto makes key pairs but not X.509 certificates, so openssl is required here.
-    throw new Error(`openssl is needed to make a self-signed certificate for the https test: ${(err as Error).message}`)
-  }
-  return { key: readFileSync(keyPath), cert: readFileSync(certPath), keyPath, certPath }
-}
-
 test('an https app is gated: swaps under https load fail no request', async (tt) => {
-  const { cert, keyPath, certPath } = makeCert()
+  const { cert, keyPath, certPath } = makeCert(t.dir)
   const live = seeded('https.sqlite3', 'h0', 20)
   const s = await serve('https', { dbs: [`live=${live}`], app: fixture('https-app.mjs'), workers: 2, env: { TLS_KEY: keyPath, TLS_CERT: certPath } })
   // The certificate is its own CA; it names localhost and we dial 127.0.0.1.

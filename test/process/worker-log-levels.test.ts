@@ -1,4 +1,4 @@
-// A sibling of issue 10, item 1: the primary re-logs its workers' JSON lines with the level they
+// The primary re-logs its workers' JSON lines with the level they
 // name. A level from Object.prototype ("constructor", "toString", …) or one winston does not
 // know was dropped without a word; such a line is now passed on as the app's own output.
 
