@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, labelOf, report, request, seed, type Served, serveLiveForFile, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, labelOf, report, request, seed, type Served, serveLiveForFile, tempDir, underLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -51,13 +51,7 @@ test('iterators left unfinished by finished requests are ended at the pause: the
   const pids = await onWorkers('/abandon', 2)
   await onWorkers('/iterate-break', 2) // A for...of left by break returns its iterator: not ended by the pause.
   const warned0 = countLogs(served, /closed \d+ unfinished iterator\(s\)/)
-  const load = new TrackedLoad(served.port, { paths: ['/label'] })
-  let res
-  try {
-    res = await cli(['cp', candidate('v1'), 'live', '--socket', served.socket], { cwd: t.dir })
-  } finally {
-    await load.stop()
-  }
+  const { result: res, load } = await underLoad(served.port, { paths: ['/label'] }, async () => await cli(['cp', candidate('v1'), 'live', '--socket', served.socket], { cwd: t.dir }))
   assert.equal(res.code, 0, res.stderr)
   assert.equal(res.stdout.toString(), 'OK\n')
   assert.equal(labelOf(live), 'v1')

@@ -7,7 +7,7 @@ import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, labelOf, report, seed, type Served, serveLiveForFile, tempDir, TrackedLoad, waitLogCount, waitUntil } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, labelOf, report, seed, type Served, serveLiveForFile, tempDir, underLoad, waitLogCount, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -75,13 +75,7 @@ test('released event streams on both workers: the push goes through, and the str
   assert.equal(pids.size, 2, 'both workers hold a stream')
   await waitUntil('events on every stream', () => open.every((s) => s.events.length > 0))
 
-  const load = new TrackedLoad(served.port, { paths: ['/label'] })
-  let res
-  try {
-    res = await cli(['cp', candidate('v1'), 'live', '--socket', served.socket], { cwd: t.dir })
-  } finally {
-    await load.stop()
-  }
+  const { result: res, load } = await underLoad(served.port, { paths: ['/label'] }, async () => await cli(['cp', candidate('v1'), 'live', '--socket', served.socket], { cwd: t.dir }))
   assert.equal(res.code, 0, res.stderr)
   assert.equal(res.stdout.toString(), 'OK\n')
   assert.equal(labelOf(live), 'v1')

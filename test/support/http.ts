@@ -226,3 +226,13 @@ export function openRequest (port: number, path: string): { headers: Promise<num
   })
   return { headers, done }
 }
+
+/** Runs `fn` while a TrackedLoad runs against `port`; the load is stopped before this returns, also when `fn` throws. */
+export async function underLoad<T> (port: number, opts: ConstructorParameters<typeof TrackedLoad>[1], fn: () => Promise<T>): Promise<{ result: T, load: TrackedLoad }> {
+  const load = new TrackedLoad(port, opts)
+  try {
+    return { result: await fn(), load }
+  } finally {
+    await load.stop()
+  }
+}
