@@ -5,30 +5,20 @@
 // refused every push of the attached database as "a connection of its own" until a restart.
 // Now it is closed along (its iterator ended) and reopened on the new file.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { cli, fixture, labelOf, report, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, fixture, labelOf, report, request, seed, seedAll, type Served, serveForFile, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let app: string
 let cache: string
 
-before(async () => {
-  t = tempDir()
-  app = join(t.dir, 'app.sqlite3')
-  cache = join(t.dir, 'cache.sqlite3')
-  seed(app, { label: 'app0' })
-  seed(cache, { label: 'cache0' })
-  served = await startServe({ dir: t.dir, dbs: [app, cache], workers: 1, app: fixture('attach-iterator-app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveForFile(async (t) => {
+  ;({ app, cache } = seedAll(t.dir, { app: 'app0', cache: 'cache0' }))
+  return await startServe({ dir: t.dir, dbs: [app, cache], workers: 1, app: fixture('attach-iterator-app.mjs') })
+}, (s) => { ({ t, served } = s) })
 
 test('an iterator left unfinished on the connection that ATTACHes the swapped database: the push goes through, that connection reads the new file', async (tt) => {
   const r = await request(served.port, '/abandon')

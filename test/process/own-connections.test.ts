@@ -7,11 +7,11 @@
 // database it is attached to, and the attachment survives a swap of either file.
 // Fixture: test/fixtures/own-connection-app.mjs (app, and cache attached on app's connection).
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { realpathSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, labelOf, load, report, request, seed, type Served, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { cli, fixture, labelOf, load, report, request, seed, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -19,20 +19,10 @@ let app: string
 let cache: string
 let n = 0
 
-before(async () => {
-  t = tempDir()
-  app = join(t.dir, 'app.sqlite3')
-  cache = join(t.dir, 'cache.sqlite3')
-  seed(app, { label: 'app-0' })
-  seed(cache, { label: 'cache-0' })
-  served = await startServe({ dir: t.dir, dbs: [app, `cache=${cache}`], workers: 2, app: fixture('own-connection-app.mjs') })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveForFile(async (t) => {
+  ;({ app, cache } = seedAll(t.dir, { app: 'app-0', cache: 'cache-0' }))
+  return await startServe({ dir: t.dir, dbs: [app, `cache=${cache}`], workers: 2, app: fixture('own-connection-app.mjs') })
+}, (s) => { ({ t, served } = s) })
 
 /** A new file with the same schema and a fresh label. */
 function candidate (what: string): { path: string, label: string } {

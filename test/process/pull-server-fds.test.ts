@@ -5,30 +5,22 @@
 // test's run of the unfixed server the primary died without a reply). Both are refused as
 // usage errors, with nothing written.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { exchange, gemStream, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { exchange, gemStream, labelOf, leftovers, request, seedAll, type Served, serveForFile, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
 let logFile: string
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
+serveForFile(async (t) => {
+  ;({ live } = seedAll(t.dir, { live: 'v0' }))
   logFile = join(t.dir, 'server.log')
-  served = await startServe({ dir: t.dir, dbs: [live], workers: 1, args: ['--log-file', logFile] })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0)
-})
+  return await startServe({ dir: t.dir, dbs: [live], workers: 1, args: ['--log-file', logFile] })
+}, (s) => { ({ t, served } = s) })
 
 /** The primary's descriptors: number, what it links to, and its open flags (fdinfo). */
 function primaryFds (): Array<{ fd: string, target: string, flags: number }> {

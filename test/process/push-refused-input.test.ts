@@ -4,13 +4,13 @@
 // One `hotswap serve` (2 workers, two managed databases) for the whole file. The cases run in
 // order; the last ones (the --skip-* flags) change the live data on purpose.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, type CliResult, integrity, labelOf, leftovers, request, seed, type Served, sleep, startServe, tempDir } from '../support/index.js'
+import { cli, type CliResult, integrity, labelOf, leftovers, request, seed, seedAll, type Served, serveForFile, sleep, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -19,26 +19,14 @@ let cache: string
 /** The label the live database holds now; the bad pushes must never change it. */
 let current = 'v1'
 
-before(async () => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  cache = join(t.dir, 'cache.sqlite3')
-  seed(live, { label: 'v1' })
-  seed(cache, { label: 'cache-v1' })
-  served = await startServe({ dir: t.dir, dbs: [live, cache], workers: 2 })
-})
-
-after(async () => {
-  const code = await served?.stop()
-  t?.cleanup()
-  assert.equal(code, 0, 'serve exits 0 on SIGTERM')
-})
+serveForFile(async (t) => {
+  ;({ live, cache } = seedAll(t.dir, { live: 'v1', cache: 'cache-v1' }))
+  return await startServe({ dir: t.dir, dbs: [live, cache], workers: 2 })
+}, (s) => { ({ t, served } = s) })
 
 async function cp (args: string[], input?: Buffer): Promise<CliResult> {
   return await cli(['cp', ...args, '--socket', served.socket], { cwd: t.dir, ...(input === undefined ? {} : { input }) })
 }
-
-
 
 /** A well-formed candidate with the live schema and enough rows to span many pages. */
 function candidate (name: string, label: string, rows = 2000): { path: string, bytes: Buffer, pageSize: number } {

@@ -12,7 +12,7 @@ import http2 from 'node:http2'
 import https from 'node:https'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, fixture, freePort, labelOf, makeCert, request, seed, type Served, sleep, startServe, tempDir } from '../support/index.js'
+import { cli, fixture, freePort, labelOf, makeCert, request, seed, type Served, sleep, startServe, statusJson, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 const servers: Served[] = []
@@ -81,12 +81,6 @@ async function fromEachWorker (port: number, path: string, workers = 2): Promise
   return [...byPid.values()]
 }
 
-async function statusOf (s: Served): Promise<{ databases: Array<{ name: string, swaps: number }> }> {
-  const res = await cli(['status', '--json', '--socket', s.socket], { cwd: t.dir })
-  assert.equal(res.code, 0, res.stderr)
-  return JSON.parse(res.stdout.toString()) as { databases: Array<{ name: string, swaps: number }> }
-}
-
 function expectedModes (label: string): Record<string, unknown> {
   return {
     pluck: label,
@@ -149,7 +143,7 @@ test('two databases: by name and by path; a push to one leaves the other open an
   }
   assert.equal(statSync(otherPath).ino, otherIno)
   assert.equal(labelOf(otherPath), 'o0')
-  let st = await statusOf(api)
+  let st = await statusJson(api.socket, t.dir)
   assert.deepEqual(st.databases.map((d) => [d.name, d.swaps]), [['main', swaps], ['other', 0]])
 
   // And the other way round: pushing `other` leaves `main` open.
@@ -164,7 +158,7 @@ test('two databases: by name and by path; a push to one leaves the other open an
     assert.notEqual(b.otherConn, was.otherConn)
   }
   for (const b of await fromEachWorker(api.port, '/label')) assert.equal(b.label, 'm4')
-  st = await statusOf(api)
+  st = await statusJson(api.socket, t.dir)
   assert.deepEqual(st.databases.map((d) => [d.name, d.swaps]), [['main', swaps - 1], ['other', 1]])
 })
 

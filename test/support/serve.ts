@@ -76,23 +76,19 @@ export interface LiveServe {
 }
 
 /**
- * A test file's one `hotswap serve` over a seeded `live.sqlite3` (label v0 unless told): started
- * in before(), stopped by its pid in after(), which asserts that serve exits 0 on SIGTERM and
- * removes its socket, and removes the folder. `prepare` runs between the seed and the start (more
- * files beside live); `use` receives the server once it is up. A file's own clean-up that must
- * run before the stop goes in an after() registered before this call (hooks run in order).
+ * A test file's one `hotswap serve`: before() makes a temp folder and starts what `start` returns
+ * in it; after() stops it by its pid, asserts that serve exits 0 on SIGTERM and removes its
+ * socket, and removes the folder. `use` receives both once the server is up. A file's own
+ * clean-up that must run before the stop goes in an after() registered before this call (hooks
+ * run in order).
  */
-export function serveLiveForFile (opts: Omit<ServeOptions, 'dir' | 'dbs'> & { rows?: number, label?: string, prepare?: (s: Omit<LiveServe, 'served'>) => void }, use: (s: LiveServe) => void | Promise<void>): void {
+export function serveForFile (start: (t: ReturnType<typeof tempDir>) => Promise<Served>, use: (s: { t: ReturnType<typeof tempDir>, served: Served }) => void | Promise<void>): void {
   let t: ReturnType<typeof tempDir> | undefined
   let served: Served | undefined
   before(async () => {
     t = tempDir()
-    const live = join(t.dir, 'live.sqlite3')
-    const { rows, label, prepare, ...serveOpts } = opts
-    seed(live, { label: label ?? 'v0', ...(rows === undefined ? {} : { rows }) })
-    prepare?.({ t, live })
-    served = await startServe({ ...serveOpts, dir: t.dir, dbs: [live] })
-    await use({ t, live, served })
+    served = await start(t)
+    await use({ t, served })
   })
   after(async () => {
     const code = await served?.stop()
@@ -101,6 +97,31 @@ export function serveLiveForFile (opts: Omit<ServeOptions, 'dir' | 'dbs'> & { ro
     assert.equal(code, 0, 'serve exits 0 on SIGTERM')
     assert.equal(socketLeft, false, 'socket removed on shutdown')
   })
+}
+
+/** Seeds one database per entry (`name.sqlite3` in `dir`, labelled as given); returns their paths by name. */
+export function seedAll<K extends string> (dir: string, labels: Record<K, string>): Record<K, string> {
+  const paths = {} as Record<K, string>
+  for (const name of Object.keys(labels) as K[]) {
+    paths[name] = join(dir, `${name}.sqlite3`)
+    seed(paths[name], { label: labels[name] })
+  }
+  return paths
+}
+
+/**
+ * serveForFile() over a seeded `live.sqlite3` (label v0 unless told). `prepare` runs between the
+ * seed and the start (more files beside live); `use` receives the server once it is up.
+ */
+export function serveLiveForFile (opts: Omit<ServeOptions, 'dir' | 'dbs'> & { rows?: number, label?: string, prepare?: (s: Omit<LiveServe, 'served'>) => void }, use: (s: LiveServe) => void | Promise<void>): void {
+  let live = ''
+  serveForFile(async (t) => {
+    live = join(t.dir, 'live.sqlite3')
+    const { rows, label, prepare, ...serveOpts } = opts
+    seed(live, { label: label ?? 'v0', ...(rows === undefined ? {} : { rows }) })
+    prepare?.({ t, live })
+    return await startServe({ ...serveOpts, dir: t.dir, dbs: [live] })
+  }, async ({ t, served }) => { await use({ t, live, served }) })
 }
 
 let reachableCopy: string | undefined
