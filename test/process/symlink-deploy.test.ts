@@ -27,6 +27,7 @@ function release (root: string, n: number, config?: object): string {
   const dir = join(root, 'releases', String(n))
   mkdirSync(dir, { recursive: true })
   copyFileSync(fixture('versioned-app.mjs'), join(dir, 'app.mjs'))
+  copyFileSync(fixture('json-app.mjs'), join(dir, 'json-app.mjs')) // the module the app imports
   writeFileSync(join(dir, 'VERSION'), String(n)) // versioned-app reads it from its working directory
   if (config !== undefined) writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify(config))
   return dir
