@@ -1,21 +1,15 @@
-// Runs the fault suite (test/faults/, after `npm run build`) and the process tests that tally too,
-// and sums the `reliability {...}` diagnostics they print into the table the README's
-// "Reliability" section shows.
+// Runs the process tests that tally a family of faults (those in test/process/ that call the
+// support module's report(), after `npm run build`) and sums the `reliability {...}` diagnostics
+// they print into the table the README's "Reliability" section shows.
 // Usage: node scripts/reliability.mjs   (HOTSWAP_FUZZ_CASES raises the live frame fuzz run)
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
-// The fault suite, and the process tests elsewhere that tally a family of faults too (those that
-// import the fault kit's report()).
-const faults = join(root, 'dist', 'test', 'faults')
-const integration = join(root, 'dist', 'test', 'integration')
-const files = [
-  ...readdirSync(faults).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(faults, f)),
-  ...readdirSync(integration).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(integration, f))
-    .filter((f) => /\breport\(/.test(readFileSync(f, 'utf8'))),
-]
+const processTests = join(root, 'dist', 'test', 'process')
+const files = readdirSync(processTests).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(processTests, f))
+  .filter((f) => /\breport\(/.test(readFileSync(f, 'utf8')))
 const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=tap', ...files], {
   cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024,
 })

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfigFile, mergeSettings } from '../../src/primary/config.js'
-import { tempDir } from '../helpers.js'
+import { tempDir } from '../support/index.js'
 
 const t = tempDir()
 after(() => t.cleanup())

@@ -10,7 +10,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { HotswapError } from '../../src/shared/errors.js'
 import { Gate, type Emit } from '../../src/worker/gate.js'
-import { waitUntil } from '../helpers.js'
+import { waitUntil } from '../support/index.js'
 
 interface Reply { status: number, headers: http.IncomingHttpHeaders, body: string }
 

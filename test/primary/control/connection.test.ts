@@ -13,7 +13,7 @@ import type { ServerContext } from '../../../src/primary/control/session.js'
 import { Channel, encodeFrame, FrameDecoder, PROTOCOL_VERSION, type ChannelNumber } from '../../../src/shared/frames.js'
 import { HotswapError } from '../../../src/shared/errors.js'
 import { VERSION } from '../../../src/shared/version.js'
-import { tempDir } from '../../helpers.js'
+import { tempDir } from '../../support/index.js'
 
 interface Reply { stdout: string, stderr: string, controls: unknown[] }
 

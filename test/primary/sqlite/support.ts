@@ -5,19 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
-import os from 'node:os'
-import path from 'node:path'
 import Database from 'better-sqlite3'
+import { testDir, type TestContext } from '../../support/files.js'
+
+export { testDir as tempDir, type TestContext }
 
 export const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3')
-
-export type TestContext = { after: (fn: () => void | Promise<void>) => void }
-
-export function tempDir (t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-'))
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /**
  * Runs `body` in a child Node process with `Database` and `file` defined, and resolves once it

@@ -4,19 +4,13 @@
 // install does), slot.resume() (what resumeWorker calls).
 
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { Slot } from '../../../src/worker/database/slot.js'
 import { SwapSafeDatabase } from '../../../src/worker/database/handle.js'
+import { testDir, type TestContext } from '../../support/files.js'
 
-export interface TestContext { after: (fn: () => void) => void }
-
-export function tempDir (t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-db-'))
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+export { testDir as tempDir, type TestContext }
 
 /** A real SQLite file with `items(id, name)` holding `names` (ids from 1). */
 export function makeDb (file: string, names: string[]): string {

@@ -1,0 +1,173 @@
+// The SQLite files a test makes and inspects from outside the server: temp folders, seeded
+// databases in the fixture app's schema, a big one made fast, a dump to compare data, the label a
+// file holds, integrity_check, and the .hotswap- files a swap or a pull may leave beside it.
+
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { sleep } from './wait.js'
+
+export function tempDir (): { dir: string, cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'hotswap-test-'))
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+export interface TestContext { after: (fn: () => void | Promise<void>) => void }
+
+/** A temp dir removed when the test (or suite) `t` ends: what the unit tests use. */
+export function testDir (t: TestContext): string {
+  const { dir, cleanup } = tempDir()
+  t.after(cleanup)
+  return dir
+}
+
+export interface SeedOptions {
+  label: string
+  rows?: number
+  wal?: boolean
+  /** Extra SQL run after the standard schema (to make a different schema). */
+  extraSql?: string
+}
+
+/** A database with the fixture app's schema: items(id, name, price_cents) and meta(key, value). */
+export function seed (path: string, opts: SeedOptions): void {
+  const db = new Database(path)
+  try {
+    if (opts.wal !== false) db.pragma('journal_mode = WAL')
+    db.exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`)
+    if (opts.extraSql !== undefined) db.exec(opts.extraSql)
+    const insert = db.prepare('INSERT INTO items (name, price_cents) VALUES (?, ?)')
+    db.transaction(() => {
+      for (let i = 0; i < (opts.rows ?? 10); i++) insert.run(`item${i}`, i)
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('label', ?)").run(opts.label)
+    })()
+  } finally {
+    db.close()
+  }
+}
+
+/** A database with the fixture schema of roughly `mb` megabytes (random names), made fast. */
+export function bigDb (path: string, label: string, mb: number): void {
+  seed(path, { label, rows: 10, wal: false })
+  const db = new Database(path)
+  try {
+    const rows = Math.round(mb * 1024 * 1024 / 115)
+    db.prepare(`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?)
+                INSERT INTO items (name, price_cents) SELECT hex(randomblob(50)), i FROM c`).run(rows)
+  } finally {
+    db.close()
+  }
+}
+
+/** Reads meta.label straight from a file (outside the server). */
+export function labelOf (path: string): string {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'label'").pluck().get() as string)
+  } finally {
+    db.close()
+  }
+}
+
+/** Every table's rows, in a stable order: equal dumps mean equal data. */
+export function dump (path: string): string {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[]
+    return tables.map((t) => `${t}:${JSON.stringify(db.prepare(`SELECT * FROM "${t.replace(/"/g, '""')}" ORDER BY 1`).raw().all())}`).join('\n')
+  } finally {
+    db.close()
+  }
+}
+
+/** integrity_check on a fresh read-only connection. */
+export function integrity (path: string): string[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('PRAGMA integrity_check').pluck().all() as string[]
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * What a swap or a pull left beside the databases in `dir` (temp files, old-file links); not
+ * the lock file a primary keeps beside each database (`.NAME.hotswap-lock`).
+ */
+export function leftovers (dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.includes('.hotswap-') && !n.endsWith('.hotswap-lock'))
+}
+
+/** The old file's link is unlinked just after the resume: give it a moment. */
+export async function waitNoLeftovers (dir: string): Promise<string[]> {
+  for (let i = 0; i < 150 && leftovers(dir).length > 0; i++) await sleep(20)
+  return leftovers(dir)
+}
+
+/** A copy of `src` at `path` whose meta label is `label`, so the live label tells which push (if any) landed. */
+export function relabelledCopy (src: string, path: string, label: string): string {
+  copyFileSync(src, path)
+  const db = new Database(path)
+  try {
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
+  } finally {
+    db.close()
+  }
+  return path
+}
+
+/** A database as the gem's specs make them: `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)` (or another table and column) and rows. */
+export function specDb (path: string, names: string[], table = 'items', column = 'name'): string {
+  const db = new Database(path)
+  try {
+    db.exec(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, ${column} TEXT)`)
+    for (const n of names) db.prepare(`INSERT INTO ${table} (${column}) VALUES (?)`).run(n)
+  } finally {
+    db.close()
+  }
+  return path
+}
+
+/** The names in a spec database's items table, sorted. */
+export function specRows (path: string): string[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('SELECT name FROM items ORDER BY name').pluck().all() as string[]
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * A small filesystem of its own at `dir` (tmpfs, 2 MiB unless told), so "disk full" is real:
+ * ENOSPC from write(2). Where mounting is not permitted (not root), or HOTSWAP_TEST_NO_MOUNT=1
+ * asks for the fallback, `mounted` is false and `error` says why.
+ */
+export function mountTmpfs (dir: string, size = '2m'): { mounted: boolean, error: string } {
+  mkdirSync(dir)
+  try {
+    if (process.env.HOTSWAP_TEST_NO_MOUNT === '1') throw new Error('HOTSWAP_TEST_NO_MOUNT=1')
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir], { stdio: ['ignore', 'ignore', 'pipe'] })
+    return { mounted: true, error: '' }
+  } catch (err) {
+    return { mounted: false, error: ((err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message).trim() }
+  }
+}
+
+/** Unmounts what mountTmpfs() mounted; still busy (a process of a failed test): detached now, freed by the kernel later. */
+export function unmount (dir: string): void {
+  try { execFileSync('umount', [dir]) } catch { try { execFileSync('umount', ['-l', dir]) } catch { /* reported by the leftover mount */ } }
+}
+
+/** How many rows the items table holds, read from outside the server. */
+export function countItems (path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare('SELECT count(*) FROM items').pluck().get() as number
+  } finally {
+    db.close()
+  }
+}

@@ -1,0 +1,18 @@
+// The one support module of the process tests (and of the few unit tests that need a temp
+// folder): import everything from here.
+//
+//   wait.ts    sleep, waitUntil, isAlive
+//   files.ts   temp folders, seeded databases, labels, integrity, leftovers
+//   serve.ts   a real `hotswap serve` and the real CLI
+//   http.ts    requests and load (plain, and tracked per worker)
+//   socket.ts  the control socket in the gem's framing, by hand
+//   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
+//   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
+
+export * from './wait.js'
+export * from './files.js'
+export * from './serve.js'
+export * from './http.js'
+export * from './socket.js'
+export * from './faults.js'
+export * from './ecosystem.js'
