@@ -90,6 +90,26 @@ test('status --json: the primary, every worker and every database, with true val
   assert.equal((await request(main.port, '/version')).json().label, `pushed${PUSHES}`)
 })
 
+test('status (text): the primary with its RSS, every worker, every database with its last swap', async () => {
+  // After the pushes of the test above: the README's "hotswap status" block shows these lines.
+  const res = await cli(['status', '--socket', main.socket], { cwd: mainDir })
+  assert.equal(res.code, 0, res.stderr)
+  const st = await statusJson(main.socket, mainDir)
+  const lines = res.stdout.toString().trimEnd().split('\n')
+  const lit = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const bytes = '[\\d.]+ (B|KiB|MiB|GiB)'
+  assert.match(lines[0] ?? '', new RegExp(`^hotswap \\S+  primary pid ${main.pid}  up \\d+ s  rss ${bytes}  socket ${lit(main.socket)}$`))
+  assert.equal(lines[1], `app ${st.primary.app.path}${st.primary.app.path === st.primary.app.resolved ? '' : `  (at the last fork: ${st.primary.app.resolved ?? 'missing'})`}`)
+  assert.equal(lines[2], 'workers:')
+  for (const [i, w] of st.workers.entries()) {
+    assert.match(lines[3 + i] ?? '', new RegExp(`^  ${w.id}  pid ${w.pid}  ready  up \\d+ s  restarts 0  rss ${bytes}  in flight \\d+  served \\d+$`))
+  }
+  assert.equal(lines[3 + st.workers.length], 'databases:')
+  const db = st.databases[0]
+  assert.ok(db !== undefined && db.lastSwapAt !== null)
+  assert.match(lines[4 + st.workers.length] ?? '', new RegExp(`^  live  ${lit(db.path)}  ${bytes}  wal  swaps ${db.swaps}  last swap ${new Date(db.lastSwapAt).toISOString()}  last pause [\\d.]+ ms$`))
+})
+
 test('--log-format json beats HOTSWAP_LOG_FORMAT; --log-file gets JSON lines, worker lines tagged', async () => {
   // The app prints one plain line to stdout when it listens; it must come through tagged.
   const lines = await waitUntil('the log file to hold both workers\' app lines', () => {

@@ -57,12 +57,12 @@ export async function status (s: Session, ctx: ServerContext): Promise<number> {
     return ExitCodes.ok
   }
   const lines = [
-    `hotswap ${VERSION}  primary pid ${process.pid}  up ${Math.round(report.primary.uptimeMs / 1000)} s  socket ${ctx.socketPath}`,
+    `hotswap ${VERSION}  primary pid ${process.pid}  up ${Math.round(report.primary.uptimeMs / 1000)} s  rss ${formatBytes(report.primary.rss)}  socket ${ctx.socketPath}`,
     `app ${report.primary.app.path}${report.primary.app.resolved === report.primary.app.path ? '' : `  (at the last fork: ${report.primary.app.resolved ?? 'missing'})`}`,
     'workers:',
     ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  rss ${w.rss === null ? '-' : formatBytes(w.rss)}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
     'databases:',
-    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  ${d.journalMode}  swaps ${d.swaps}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
+    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  ${d.journalMode}  swaps ${d.swaps}${d.lastSwapAt === null ? '' : `  last swap ${new Date(d.lastSwapAt).toISOString()}`}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
   ]
   await s.stdout(lines.join('\n') + '\n')
   return ExitCodes.ok
