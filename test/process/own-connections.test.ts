@@ -10,8 +10,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { realpathSync } from 'node:fs'
-import { join } from 'node:path'
-import { cli, fixture, labelOf, load, report, request, seed, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { cli, fixture, labelOf, load, pushable, report, request, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -25,12 +24,7 @@ serveForFile(async (t) => {
 }, (s) => { ({ t, served } = s) })
 
 /** A new file with the same schema and a fresh label. */
-function candidate (what: string): { path: string, label: string } {
-  const label = `${what}-${++n}`
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label })
-  return { path, label }
-}
+const candidate = (what: string): { path: string, label: string } => pushable(t.dir, `${what}-${++n}`)
 
 async function push (src: string, dst: string, extra: string[] = []): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const res = await cli(['cp', src, dst, '--socket', served.socket, ...extra], { cwd: t.dir })
@@ -59,6 +53,24 @@ async function workerId (pid: unknown): Promise<number> {
   const w = (await statusJson(served.socket, t.dir)).workers.find((x) => x.pid === pid)
   assert.ok(w !== undefined, `worker with pid ${String(pid)} in status`)
   return w.id
+}
+
+/**
+ * Opens a connection outside the managed ones (`openPath`, on `db`'s file) and pushes a new file
+ * to `db`: refused, naming the worker that holds the file, and the live file unchanged.
+ */
+async function refusedWhileOpen (db: 'app' | 'cache', openPath: string): Promise<{ old: string, c: { path: string, label: string } }> {
+  const file = db === 'app' ? app : cache
+  const old = labelOf(file)
+  const opened = (await request(served.port, openPath, { keepAlive: false })).json()
+  assert.equal(opened.label, old)
+  const id = await workerId(opened.pid)
+  const c = candidate(db)
+  const refused = await push(c.path, db)
+  assert.equal(refused.code, 1, refused.stderr)
+  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*${db}\\.sqlite3 open`))
+  assert.equal(labelOf(file), old)
+  return { old, c }
 }
 
 test('db.connection kept across requests fails loudly after a swap; it never reads the old file', async () => {
@@ -129,29 +141,13 @@ test('a connection the app opened itself on the live file: the push is refused n
 })
 
 test('a connection of its own that ATTACHes a managed file is refused too', async () => {
-  const old = labelOf(cache)
-  const opened = (await request(served.port, '/own/open?db=cache&attach=1', { keepAlive: false })).json()
-  assert.equal(opened.label, old)
-  const id = await workerId(opened.pid)
-  const c = candidate('cache')
-  const refused = await push(c.path, 'cache')
-  assert.equal(refused.code, 1, refused.stderr)
-  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*cache\\.sqlite3 open`))
-  assert.equal(labelOf(cache), old)
+  const { old } = await refusedWhileOpen('cache', '/own/open?db=cache&attach=1')
   for (const { body } of await everyWorker('/cache/label')) assert.equal(body.label, old)
   await closeOwn()
 })
 
 test("knex's own better-sqlite3 pool on a managed file (a module that forgot knexPool()) is refused", async () => {
-  const old = labelOf(app)
-  const opened = (await request(served.port, '/knex/open', { keepAlive: false })).json()
-  assert.equal(opened.label, old)
-  const id = await workerId(opened.pid)
-  const c = candidate('app')
-  const refused = await push(c.path, 'app')
-  assert.equal(refused.code, 1, refused.stderr)
-  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*app\\.sqlite3 open`))
-  assert.equal(labelOf(app), old)
+  const { c } = await refusedWhileOpen('app', '/knex/open')
   await waitUntil('the worker holding knex to destroy it',
     async () => (await request(served.port, '/knex/close', { keepAlive: false })).json().closed === true)
   const again = await push(c.path, 'app')

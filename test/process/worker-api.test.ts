@@ -252,15 +252,27 @@ function labelCheck (labels: Set<string>) {
   }
 }
 
-/** Swaps `rounds` times under the load; after each cp, `probe` must see the new label. */
-async function swapsUnderLoad (s: Served, prefix: string, rounds: number, labels: Set<string>,
-  probe: () => Promise<string[]>): Promise<void> {
-  for (let i = 1; i <= rounds; i++) {
-    const label = `${prefix}${i}`
-    labels.add(label)
-    await push(s, seeded(`${label}.sqlite3`, label, 20 + i), 'live')
-    for (const seen of await probe()) assert.equal(seen, label, `a request after cp ${label} returned`)
+/**
+ * Swaps `rounds` times while `get` keeps 12 requests to /label and /torn going; after each cp,
+ * `probe` must see the new label. No request of the load may fail; its stats are returned.
+ */
+async function swapsUnderLoad (s: Served, get: (path: string) => Promise<{ status: number, body: string }>,
+  prefix: string, rounds: number, labels: Set<string>, probe: () => Promise<string[]>): Promise<Stats> {
+  const running = loadWith(get, ['/label', '/torn?ms=3'], 12, labelCheck(labels))
+  let stats: Stats
+  try {
+    for (let i = 1; i <= rounds; i++) {
+      const label = `${prefix}${i}`
+      labels.add(label)
+      await push(s, seeded(`${label}.sqlite3`, label, 20 + i), 'live')
+      for (const seen of await probe()) assert.equal(seen, label, `a request after cp ${label} returned`)
+    }
+  } finally {
+    stats = await running.stop()
   }
+  assert.equal(stats.failed, 0, stats.errors.join('; '))
+  assert.ok(stats.ok > 0)
+  return stats
 }
 
 test('an https app is gated: swaps under https load fail no request', async (tt) => {
@@ -285,18 +297,10 @@ test('an https app is gated: swaps under https load fail no request', async (tt)
   try {
     const labels = new Set(['h0'])
     assert.equal(JSON.parse((await get('/label', true)).body).label, 'h0')
-    const running = loadWith(get, ['/label', '/torn?ms=3'], 12, labelCheck(labels))
-    let stats: Stats
-    try {
-      await swapsUnderLoad(s, 'h', 5, labels, async () => {
-        const replies = await Promise.all([get('/label', true), get('/label', true), get('/label'), get('/label')])
-        return replies.map((r) => String(JSON.parse(r.body).label))
-      })
-    } finally {
-      stats = await running.stop()
-    }
-    assert.equal(stats.failed, 0, stats.errors.join('; '))
-    assert.ok(stats.ok > 0)
+    const stats = await swapsUnderLoad(s, get, 'h', 5, labels, async () => {
+      const replies = await Promise.all([get('/label', true), get('/label', true), get('/label'), get('/label')])
+      return replies.map((r) => String(JSON.parse(r.body).label))
+    })
     tt.diagnostic(`https: ${stats.ok} requests during 5 swaps`)
   } finally {
     agent.destroy()
@@ -334,20 +338,12 @@ test('an http2 app (compatibility API) is gated: swaps under h2 load fail no req
     const get = async (path: string): Promise<{ status: number, body: string }> => await getOn(pool[n++ % pool.length] as http2.ClientHttp2Session, path)
     const labels = new Set(['g0'])
     assert.equal(JSON.parse((await get('/label')).body).label, 'g0')
-    const running = loadWith(get, ['/label', '/torn?ms=3'], 12, labelCheck(labels))
-    let stats: Stats
-    try {
-      await swapsUnderLoad(s, 'g', 5, labels, async () => {
-        const fresh = [connect(), connect(), connect()]
-        const replies = await Promise.all([...fresh.map(async (f) => await getOn(f, '/label')), get('/label'), get('/label')])
-        for (const f of fresh) f.close()
-        return replies.map((r) => String(JSON.parse(r.body).label))
-      })
-    } finally {
-      stats = await running.stop()
-    }
-    assert.equal(stats.failed, 0, stats.errors.join('; '))
-    assert.ok(stats.ok > 0)
+    const stats = await swapsUnderLoad(s, get, 'g', 5, labels, async () => {
+      const fresh = [connect(), connect(), connect()]
+      const replies = await Promise.all([...fresh.map(async (f) => await getOn(f, '/label')), get('/label'), get('/label')])
+      for (const f of fresh) f.close()
+      return replies.map((r) => String(JSON.parse(r.body).label))
+    })
     tt.diagnostic(`http2: ${stats.ok} requests during 5 swaps`)
   } finally {
     for (const session of sessions) session.destroy()

@@ -5,32 +5,13 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { Slot } from '../../../src/worker/database/slot.js'
 import { SwapSafeDatabase } from '../../../src/worker/database/handle.js'
-import { testDir, type TestContext } from '../../support/files.js'
+import { namesDb as makeDb, namesIn, testDir, type TestContext } from '../../support/files.js'
 
-export { testDir as tempDir, type TestContext }
-
-/** A real SQLite file with `items(id, name)` holding `names` (ids from 1). */
-export function makeDb (file: string, names: string[]): string {
-  const conn = new Database(file)
-  conn.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
-  const insert = conn.prepare('INSERT INTO items (name) VALUES (?)')
-  for (const n of names) insert.run(n)
-  conn.close()
-  return file
-}
-
-/** Reads a file with a connection of its own (not the slot's). */
-export function namesIn (file: string): string[] {
-  const conn = new Database(file, { readonly: true, fileMustExist: true })
-  try {
-    return conn.prepare('SELECT name FROM items ORDER BY id').pluck().all() as string[]
-  } finally {
-    conn.close()
-  }
-}
+// makeDb(file, names): items(id, name) holding names; namesIn(file): them, read on a connection
+// of its own (not the slot's).
+export { testDir as tempDir, makeDb, namesIn, type TestContext }
 
 /** A slot and its handle on `dir/live.sqlite3` (holding `names`), shut down when the test ends. */
 export function openLive (t: TestContext, dir: string, names: string[]): { slot: Slot, db: SwapSafeDatabase, file: string } {
