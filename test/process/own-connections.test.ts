@@ -56,6 +56,24 @@ async function workerId (pid: unknown): Promise<number> {
 }
 
 /**
+ * Pushes `c` to `db` while 4 requests at a time go to `paths`, each of which must see `old` or
+ * c's label: the load fails nothing. `what` words the diagnostic, `kind` names the reliability tally.
+ */
+async function pushUnderLoad (tt: { diagnostic: (m: string) => void }, db: 'app' | 'cache', c: { path: string, label: string }, old: string,
+  paths: string[], what: string, kind: string): Promise<Awaited<ReturnType<typeof push>>> {
+  const traffic = load(served.port, { paths, concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
+  try {
+    return await push(c.path, db)
+  } finally {
+    const stats = await traffic.stop()
+    assert.equal(stats.failed, 0, stats.errors.join('\n'))
+    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
+    tt.diagnostic(`${what}: ${stats.ok} ok, ${stats.failed} failed`)
+    report(tt, kind, { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
+  }
+}
+
+/**
  * Opens a connection outside the managed ones (`openPath`, on `db`'s file) and pushes a new file
  * to `db`: refused, naming the worker that holds the file, and the live file unchanged.
  */
@@ -93,17 +111,8 @@ test('a connection the app opened itself on the live file: the push is refused n
   const id = await workerId(opened.pid)
   const c = candidate('app')
 
-  const traffic = load(served.port, { paths: ['/label'], concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
-  let refused
-  try {
-    refused = await push(c.path, 'app')
-  } finally {
-    const stats = await traffic.stop()
-    assert.equal(stats.failed, 0, stats.errors.join('\n'))
-    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
-    tt.diagnostic(`load through the refused push: ${stats.ok} ok, ${stats.failed} failed`)
-    report(tt, "a connection the app opened itself (refused naming the worker, then --force)", { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
-  }
+  const refused = await pushUnderLoad(tt, 'app', c, old, ['/label'], 'load through the refused push',
+    'a connection the app opened itself (refused naming the worker, then --force)')
   assert.equal(refused.code, 1, refused.stderr)
   assert.equal(refused.stdout, '')
   assert.match(refused.stderr, /^ERROR \[HOTSWAP_ERR_DB_BUSY\] /)
@@ -158,17 +167,8 @@ test('a push to a database ATTACHed on another managed connection reopens that c
   const old = labelOf(cache)
   for (const { body } of await everyWorker('/attached/label')) assert.equal(body.label, old)
   const c = candidate('cache')
-  const traffic = load(served.port, { paths: ['/attached/label', '/cache/label'], concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
-  let res
-  try {
-    res = await push(c.path, 'cache')
-  } finally {
-    const stats = await traffic.stop()
-    assert.equal(stats.failed, 0, stats.errors.join('\n'))
-    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
-    tt.diagnostic(`load through the push to the attached database: ${stats.ok} ok, ${stats.failed} failed`)
-    report(tt, 'a push to a database ATTACHed on another managed connection (reopened with it)', { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
-  }
+  const res = await pushUnderLoad(tt, 'cache', c, old, ['/attached/label', '/cache/label'], 'load through the push to the attached database',
+    'a push to a database ATTACHed on another managed connection (reopened with it)')
   assert.equal(res.code, 0, res.stderr)
   assert.equal(labelOf(cache), c.label)
   for (const { status, body } of await everyWorker('/attached/label')) {

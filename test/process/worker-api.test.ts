@@ -121,6 +121,14 @@ test('statements, modes, user functions, pragmas and transactions keep working a
   }
 })
 
+/** Pushes `src` to `dst`, then asks each worker for /other: its reply (b), and the same worker's in `before` (was). */
+async function pushThenOther (src: string, dst: string, before: Array<Record<string, unknown>>): Promise<Array<{ b: Record<string, unknown>, was: Record<string, unknown> }>> {
+  await push(api, src, dst)
+  swaps++
+  const after = await fromEachWorker(api.port, '/other')
+  return after.map((b) => ({ b, was: before.find((x) => x.pid === b.pid) as Record<string, unknown> }))
+}
+
 test('two databases: by name and by path; a push to one leaves the other open and untouched', async () => {
   const before = await fromEachWorker(api.port, '/other')
   for (const b of before) {
@@ -131,11 +139,8 @@ test('two databases: by name and by path; a push to one leaves the other open an
   }
   const otherIno = statSync(otherPath).ino
 
-  await push(api, seeded('m4.sqlite3', 'm4', mainRows(4)), mainPath)
-  swaps++
-  const afterMain = await fromEachWorker(api.port, '/other')
-  for (const b of afterMain) {
-    const was = before.find((x) => x.pid === b.pid) as Record<string, unknown>
+  const afterMain = await pushThenOther(seeded('m4.sqlite3', 'm4', mainRows(4)), mainPath, before)
+  for (const { b, was } of afterMain) {
     assert.equal(b.viaName, 'o0')
     assert.equal(b.viaPathCount, 5)
     assert.equal(b.otherConn, was.otherConn, 'the other database kept its connection')
@@ -147,11 +152,7 @@ test('two databases: by name and by path; a push to one leaves the other open an
   assert.deepEqual(st.databases.map((d) => [d.name, d.swaps]), [['main', swaps], ['other', 0]])
 
   // And the other way round: pushing `other` leaves `main` open.
-  await push(api, seeded('o1.sqlite3', 'o1', 7), 'other')
-  swaps++
-  const afterOther = await fromEachWorker(api.port, '/other')
-  for (const b of afterOther) {
-    const was = afterMain.find((x) => x.pid === b.pid) as Record<string, unknown>
+  for (const { b, was } of await pushThenOther(seeded('o1.sqlite3', 'o1', 7), 'other', afterMain.map(({ b }) => b))) {
     assert.equal(b.viaName, 'o1')
     assert.equal(b.viaPathCount, 7)
     assert.equal(b.mainConn, was.mainConn, 'main kept its connection')
