@@ -8,8 +8,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir, walSource } from '../support/index.js'
 
 const NOBODY = 65534
 const DAEMON = 1
@@ -30,15 +29,6 @@ after(async () => {
 function ownership (path: string): { uid: number, gid: number, mode: number } {
   const st = statSync(path)
   return { uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }
-}
-
-/** A source with committed rows only in its -wal (read through SQLite by the server). */
-function walSource (path: string, label: string): Database.Database {
-  seed(path, { label: 'before-wal' })
-  const db = new Database(path)
-  db.pragma('wal_autocheckpoint = 0')
-  db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
-  return db
 }
 
 /**

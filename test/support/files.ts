@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after, before } from 'node:test'
 import Database from 'better-sqlite3'
 import { sleep } from './wait.js'
 
@@ -21,6 +22,22 @@ export function testDir (t: TestContext): string {
   const { dir, cleanup } = tempDir()
   t.after(cleanup)
   return dir
+}
+
+/**
+ * A temp folder for a whole test file, with `live.sqlite3` seeded in it (label v0 unless told),
+ * given to `use` in before() and removed after the file. Clean-up that must run before the
+ * removal (stopping servers) goes in an after() registered before this call: hooks run in order.
+ */
+export function liveForFile (opts: Partial<SeedOptions>, use: (s: { t: ReturnType<typeof tempDir>, live: string }) => void): void {
+  let t: ReturnType<typeof tempDir> | undefined
+  before(() => {
+    t = tempDir()
+    const live = join(t.dir, 'live.sqlite3')
+    seed(live, { label: 'v0', ...opts })
+    use({ t, live })
+  })
+  after(() => t?.cleanup())
 }
 
 export interface SeedOptions {
@@ -47,6 +64,24 @@ export function seed (path: string, opts: SeedOptions): void {
   } finally {
     db.close()
   }
+}
+
+/**
+ * A source whose newest label is committed only in its -wal: seeded (labelled `opts.before`,
+ * `before-wal` unless told), then relabelled `label` on a connection that never checkpoints.
+ * That connection is returned open: closing it checkpoints the -wal into the file.
+ */
+export function walSource (path: string, label: string, opts: { before?: string, rows?: number } = {}): Database.Database {
+  seed(path, { label: opts.before ?? 'before-wal', ...(opts.rows === undefined ? {} : { rows: opts.rows }) })
+  const db = new Database(path)
+  try {
+    db.pragma('wal_autocheckpoint = 0')
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
 }
 
 /** A database to push: `DIR/LABEL.sqlite3` seeded with `label` (and `rows`, 10 unless told); its path and its bytes. */
@@ -83,9 +118,35 @@ export function withDb<T> (path: string, fn: (db: Database.Database) => T, opts:
   }
 }
 
+/**
+ * The sources the kill tests push, made in `dir`: medium (~2 MB: 32 stdin frames of 64 KiB, so
+ * "the middle" and "one frame in" are different places) and big (~24 MB: integrity_check takes
+ * a few hundred ms, a window wide enough to kill inside).
+ */
+export function killSources (dir: string): { medium: string, big: string } {
+  const medium = join(dir, 'medium.sqlite3')
+  seed(medium, { label: 'medium', rows: 60_000 })
+  const big = join(dir, 'big.sqlite3')
+  bigDb(big, 'big', 24)
+  return { medium, big }
+}
+
 /** Reads meta.label straight from a file (outside the server). */
 export function labelOf (path: string): string {
   return withDb(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'label'").pluck().get() as string)
+}
+
+/**
+ * A file as SQLite sees it, on one read-write connection of its own (a -wal beside it is read, or
+ * recovered): integrity_check, the label and the item count, then what `more` reads.
+ */
+export function inspect<T extends object> (path: string, more: (db: Database.Database) => T): { integrity: string[], label: string, count: number } & T {
+  return withDb(path, (db) => ({
+    integrity: db.prepare('PRAGMA integrity_check').pluck().all() as string[],
+    label: db.prepare("SELECT value FROM meta WHERE key = 'label'").pluck().get() as string,
+    count: db.prepare('SELECT count(*) FROM items').pluck().get() as number,
+    ...more(db),
+  }), { write: true })
 }
 
 /** Every table's rows, in a stable order: equal dumps mean equal data. */

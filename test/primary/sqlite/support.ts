@@ -44,9 +44,9 @@ export async function killChild (proc: ChildProcess): Promise<void> {
   await exited
 }
 
-/** `items(id, name)` holding `rows` (a, b, c unless told); `extraColumn` makes another schema. */
-export function makeDb (file: string, opts: { wal?: boolean, rows?: string[], extraColumn?: boolean } = {}): void {
-  namesDb(file, opts.rows ?? ['a', 'b', 'c'], opts)
+/** `file` with `items(id, name)` holding `rows` (a, b, c unless told); `extraColumn` makes another schema. */
+export function makeDb (file: string, opts: { wal?: boolean, rows?: string[], extraColumn?: boolean } = {}): string {
+  return namesDb(file, opts.rows ?? ['a', 'b', 'c'], opts)
 }
 
 /** integrity_check on a read-write connection: a file these tests leave in WAL mode may have no -shm. */

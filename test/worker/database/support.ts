@@ -3,6 +3,7 @@
 // calls), the file replaced on disk by another real SQLite file (renamed over it, as the
 // install does), slot.resume() (what resumeWorker calls).
 
+import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Slot } from '../../../src/worker/database/slot.js'
@@ -31,6 +32,20 @@ export function swap (slot: Slot, file: string, names: string[], whilePaused?: (
   fs.renameSync(next, file)
   whilePaused?.()
   slot.resume()
+}
+
+/** A second name for the file now at `file`: the old file stays readable once a swap renames a new one over it. */
+export function keepOld (file: string): string {
+  const old = path.join(path.dirname(file), 'old-inode.sqlite3')
+  fs.linkSync(file, old)
+  return old
+}
+
+/** Shuts the slot down; then the live file must hold `want.live` and the old one (keepOld) `want.old`. */
+export function assertFilesHold (slot: Slot, file: string, old: string, want: { live: string[], old: string[] }): void {
+  slot.shutdown()
+  assert.deepEqual(namesIn(file), want.live, 'what the live file holds')
+  assert.deepEqual(namesIn(old), want.old, 'what the old file holds')
 }
 
 /** The code of the error `fn` throws; undefined when it throws none, or one without a code. */
