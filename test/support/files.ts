@@ -1,6 +1,8 @@
-// The SQLite files a test makes and inspects from outside the server: temp folders, seeded
-// databases in the fixture app's schema, a big one made fast, a dump to compare data, the label a
-// file holds, integrity_check, and the .hotswap- files a swap or a pull may leave beside it.
+// The SQLite files a test makes and inspects from outside the server: temp folders (for a test,
+// or a whole file with a seeded live.sqlite3), seeded databases in the fixture app's schema,
+// candidates to push, a big one made fast, a source with rows only in its -wal, a dump to compare
+// data, the label a file holds, integrity_check, the gem specs' and the unit tests' items(id,
+// name) files, and the .hotswap- files a swap or a pull may leave beside it.
 
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
