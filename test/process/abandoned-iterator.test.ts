@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, labelOf, report, request, seed, type Served, serveLiveForFile, tempDir, underLoad } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, labelOf, pushable, report, request, type Served, serveLiveForFile, tempDir, underLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -41,11 +41,7 @@ async function onWorkers (path: string, n: number): Promise<number[]> {
   return [...pids]
 }
 
-function candidate (label: string): string {
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label, rows: 50 })
-  return path
-}
+const candidate = (label: string): string => pushable(t.dir, label, 50).path
 
 test('iterators left unfinished by finished requests are ended at the pause: the push goes through, nothing stays on the old file', async (tt) => {
   const pids = await onWorkers('/abandon', 2)

@@ -5,23 +5,17 @@
 //     (and clients reached) a socket of another name in another directory;
 //   - a client run from a deleted working directory: a stack trace, or INTERNAL.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, cli, type CliResult, fixture, seed, tempDir } from '../support/index.js'
+import { BIN, cli, type CliResult, fixture, liveForFile, seed, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let db: string
 
-before(() => {
-  t = tempDir()
-  db = join(t.dir, 'live.sqlite3')
-  seed(db, { label: 'v0' })
-})
-
-after(() => t?.cleanup())
+liveForFile({}, (s) => { ({ t, live: db } = s) })
 
 function assertOneLine (r: CliResult, code: string, exit: number, what: string): void {
   assert.match(r.stderr, new RegExp(`^ERROR \\[${code}\\] [^\\n]+\\n$`), `${what}: one coded line (got ${JSON.stringify(r.stderr.slice(0, 400))})`)

@@ -5,10 +5,9 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, frame, labelOf, labels, leftovers, pushOk, seed, type Served, serveLiveForFile, sleep, status, tempDir } from '../support/index.js'
+import { cli, frame, labelOf, labels, leftovers, pushable, pushOk, seed, type Served, serveLiveForFile, sleep, status, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -16,15 +15,19 @@ let live: string
 
 serveLiveForFile({ workers: 2, label: 'v1' }, (s) => { ({ t, served, live } = s) })
 
-test('a client that disconnects mid-upload changes nothing and leaves no temp file', async () => {
-  const src = join(t.dir, 'partial.sqlite3')
-  seed(src, { label: 'never', rows: 5000 })
-  const bytes = readFileSync(src)
-  assert.ok(bytes.length > 100 * 1024)
-
+/** A raw connection to the control socket; its errors are ignored (each test cuts it off). */
+async function connected (): Promise<net.Socket> {
   const socket = net.connect(served.socket)
   socket.on('error', () => {})
   await new Promise<void>((resolve) => socket.once('connect', resolve))
+  return socket
+}
+
+test('a client that disconnects mid-upload changes nothing and leaves no temp file', async () => {
+  const { bytes } = pushable(t.dir, 'never', 5000)
+  assert.ok(bytes.length > 100 * 1024)
+
+  const socket = await connected()
   // Two whole stdin frames and half of a third; no end-of-input.
   const part = Buffer.concat([
     frame(3, JSON.stringify({ args: ['cp', '-', 'live.sqlite3'], tty: false })),
@@ -50,15 +53,12 @@ test('a client that disconnects mid-upload changes nothing and leaves no temp fi
 
 test('a client that disconnects after the whole file but before end-of-input aborts the push', async () => {
   const before = labelOf(live)
-  const src = join(t.dir, 'no-eof.sqlite3')
-  seed(src, { label: 'never-eof' })
-  const socket = net.connect(served.socket)
-  socket.on('error', () => {})
-  await new Promise<void>((resolve) => socket.once('connect', resolve))
+  const { bytes } = pushable(t.dir, 'never-eof')
+  const socket = await connected()
   const logsBefore = served.logs().filter((l) => /HOTSWAP_ERR_ABORTED/.test(String(l.message))).length
   await new Promise<void>((resolve) => socket.write(Buffer.concat([
     frame(3, JSON.stringify({ args: ['cp', '-', 'live.sqlite3'], tty: false })),
-    frame(0, readFileSync(src)),
+    frame(0, bytes),
   ]), () => resolve()))
   for (let i = 0; i < 250 && leftovers(t.dir).length === 0; i++) await sleep(20)
   assert.equal(leftovers(t.dir).length, 1, 'the server started receiving into a temp file')
@@ -83,9 +83,7 @@ test('a client that disconnects mid-pull leaves no snapshot behind', async () =>
   const pushed = await cli(['cp', big, 'live.sqlite3', '--socket', served.socket], { cwd: t.dir })
   assert.equal(pushed.code, 0, pushed.stderr)
 
-  const socket = net.connect(served.socket)
-  socket.on('error', () => {})
-  await new Promise<void>((resolve) => socket.once('connect', resolve))
+  const socket = await connected()
   const firstData = new Promise<void>((resolve) => socket.once('data', () => resolve()))
   // Reading stops after the first chunk, so the server runs into backpressure, then the close.
   socket.write(frame(3, JSON.stringify({ args: ['cp', 'live.sqlite3', '-'], tty: false })))

@@ -15,23 +15,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { bigDb, checkAfterFault, countLogs, cpChild, fixture, holdRequest, kill, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, seed, type Served, serveLiveForFile, sleep, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, countLogs, cpChild, fixture, holdRequest, kill, killSources, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, type Served, serveLiveForFile, sleep, tempDir, TrackedLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
-let medium: string
-let big: string
+let sources: { medium: string, big: string }
 let n = 0
 
 serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--log-level', 'debug'], prepare: (s) => {
     ({ t, live } = s)
-    // ~2 MB: 32 stdin frames of 64 KiB, so "the middle" and "one frame in" are different places.
-    medium = join(t.dir, 'medium.sqlite3')
-    seed(medium, { label: 'medium', rows: 60_000 })
-    // ~24 MB: integrity_check takes a few hundred ms, a window wide enough to kill inside.
-    big = join(t.dir, 'big.sqlite3')
-    bigDb(big, 'big', 24)
+    sources = killSources(t.dir)
   } }, (s) => { ({ t, served, live } = s) })
 
 /** A copy of `src` with its own label, so the live label tells which push (if any) landed. */
@@ -88,7 +82,7 @@ const cuts: Array<{ cut: string, what: string }> = [
 
 for (const { cut, what } of cuts) {
   test(`client SIGKILLed ${what}: nothing changes`, async (tt) => {
-    const c = candidate(medium)
+    const c = candidate(sources.medium)
     const old = labelOf(live)
     const out = await underLoad(tt, `raw cut ${cut}`, c.label, async () => {
       const aborted0 = countLogs(served, ABORTED)
@@ -120,7 +114,7 @@ for (const { cut, what } of cuts) {
 // these pushes go through, and the test asserts the invariant (old or pushed, whole) and
 // reports which one it got.
 test('client SIGKILLed right after end-of-input, while its 24 MB upload is checked', async (tt) => {
-  const c = candidate(big)
+  const c = candidate(sources.big)
   await underLoad(tt, 'raw cut after-eof', c.label, async () => {
     const aborted0 = countLogs(served, ABORTED)
     const complete0 = countLogs(served, COMPLETE)
@@ -136,7 +130,7 @@ test('client SIGKILLed right after end-of-input, while its 24 MB upload is check
 // A local FILE is sent as its path (the server copies it); `cp - LIVE` streams the bytes.
 for (const form of ['FILE', 'stdin'] as const) {
   test(`hotswap cp ${form === 'FILE' ? 'FILE LIVE' : '- LIVE < FILE'} SIGKILLed as its command arrives`, async (tt) => {
-    const c = candidate(big)
+    const c = candidate(sources.big)
     const old = labelOf(live)
     const out = await underLoad(tt, `cp killed at command (${form})`, c.label, async () => {
       const aborted0 = countLogs(served, ABORTED)
@@ -154,7 +148,7 @@ for (const form of ['FILE', 'stdin'] as const) {
 }
 
 test('hotswap cp SIGKILLed during validation (24 MB, killed on the "received" log line)', async (tt) => {
-  const c = candidate(big)
+  const c = candidate(sources.big)
   await underLoad(tt, 'cp killed in validation', c.label, async () => {
     const aborted0 = countLogs(served, ABORTED)
     const complete0 = countLogs(served, COMPLETE)
@@ -169,7 +163,7 @@ test('hotswap cp SIGKILLed during validation (24 MB, killed on the "received" lo
 
 for (const client of ['hotswap cp', 'raw client'] as const) {
   test(`${client} SIGKILLed while the workers are paused: the swap it started completes`, async (tt) => {
-    const c = candidate(medium)
+    const c = candidate(sources.medium)
     const out = await underLoad(tt, `${client} killed while paused`, c.label, async () => {
       const complete0 = countLogs(served, COMPLETE)
       const aborted0 = countLogs(served, ABORTED)
@@ -204,7 +198,7 @@ for (const client of ['hotswap cp', 'raw client'] as const) {
 }
 
 test('after every kill, a normal push still works', async () => {
-  const c = candidate(medium)
+  const c = candidate(sources.medium)
   const r = await push(served.socket, readFileSync(c.path))
   assert.equal(r.control?.exit, 0, r.stderr)
   assert.equal(labelOf(live), c.label)

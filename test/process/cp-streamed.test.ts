@@ -10,8 +10,7 @@ import assert from 'node:assert/strict'
 import { existsSync, statSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { cli, labelOf, labels, leftovers, otherRootProxy, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
+import { cli, labelOf, labels, leftovers, otherRootProxy, seed, type Served, serveLiveForFile, tempDir, walSource } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -44,11 +43,8 @@ test('the proxy makes the client see another server: the file is streamed, not s
 
 test('a streamed source with a -wal is read through SQLite on the client: rows only in the -wal arrive', async () => {
   const src = join(t.dir, 'walsrc.sqlite3')
-  seed(src, { label: 'before-wal' })
-  const writer = new Database(src)
+  const writer = walSource(src, 'in-the-wal')
   try {
-    writer.pragma('wal_autocheckpoint = 0')
-    writer.prepare("UPDATE meta SET value = 'in-the-wal' WHERE key = 'label'").run()
     assert.ok(existsSync(`${src}-wal`), 'the committed update lives in the -wal')
     const from = served.logs().length
     const r = await cli(['cp', src, 'live', '--socket', proxySocket], { cwd: t.dir })

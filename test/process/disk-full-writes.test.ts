@@ -17,8 +17,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs'
 import type net from 'node:net'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { BIN, checkAfterFault, cli, exchange, fixture, gemStream, integrity, labelOf, leftovers, mountTmpfs, otherRootProxy, report, request, seed, type Served, startServe, tempDir, TrackedLoad, unmount } from '../support/index.js'
+import { BIN, checkAfterFault, cli, exchange, fixture, gemStream, integrity, labelOf, leftovers, mountTmpfs, otherRootProxy, report, request, seed, type Served, startServe, tempDir, TrackedLoad, unmount, walSource } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -174,11 +173,8 @@ test("a streamed push of a source with a -wal, whose consistent copy does not fi
   }
   // A builder still has the source open: its last rows are only in its -wal.
   const src = join(t.dir, 'building.sqlite3')
-  seed(src, { label: 'b1', rows: 4000 })
-  const builder = new Database(src)
+  const builder = walSource(src, 'b2', { before: 'b1', rows: 4000 })
   try {
-    builder.pragma('wal_autocheckpoint = 0')
-    builder.prepare("UPDATE meta SET value = 'b2' WHERE key = 'label'").run()
     assert.ok(statSync(`${src}-wal`).size > 0)
     // Through the proxy the client streams, and reads the source through SQLite into TMPDIR.
     const r = await cli(['cp', src, 'live', '--socket', proxySocket], { cwd: t.dir, env: { TMPDIR: small } })

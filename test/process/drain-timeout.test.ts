@@ -7,9 +7,8 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, holdRequest, type HttpResult, labelOf, labels, leftovers, push, pushOk, report, request, seed, type Served, serveLiveForFile, status, tempDir, TrackedLoad, waitInFlight, waitLogCount } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, holdRequest, type HttpResult, labelOf, labels, leftovers, push, pushable, pushOk, report, request, seed, type Served, serveLiveForFile, status, tempDir, TrackedLoad, waitInFlight, waitLogCount } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -18,12 +17,7 @@ let n = 0
 
 serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs'), args: ['--drain-timeout', '500'] }, (s) => { ({ t, served, live } = s) })
 
-function candidate (): { path: string, bytes: Buffer, label: string } {
-  const label = `push-${++n}`
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label, rows: 500 })
-  return { path, bytes: readFileSync(path), label }
-}
+const candidate = (): { path: string, bytes: Buffer, label: string } => pushable(t.dir, `push-${++n}`, 500)
 
 test('a request that never finishes: the drain timeout aborts the swap, names it, and everyone resumes on the old database', async (tt) => {
   const old = labelOf(live)

@@ -11,14 +11,14 @@
 //   exit 0 ⇒ the live database holds exactly the pushed data and passes integrity_check;
 //   exit ≠ 0 ⇒ the live database is unchanged. The primary never dies.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { validate } from '../../src/primary/sqlite/validate.js'
-import { dump, fixture, integrity, leftovers, prng, push, report, seed, type Served, startServe, tempDir, TrackedLoad, waitNoLeftovers } from '../support/index.js'
+import { dump, fixture, integrity, leftovers, liveForFile, prng, push, report, seed, type Served, startServe, tempDir, TrackedLoad, waitNoLeftovers } from '../support/index.js'
 
 const SEED = Number(process.env.HOTSWAP_FUZZ_SEED ?? Date.now() % 1_000_000)
 const FLIPS = Number(process.env.HOTSWAP_FUZZ_FLIPS ?? 600)
@@ -30,13 +30,7 @@ const EXTRA = 'CREATE INDEX items_name ON items (name);'
 let t: ReturnType<typeof tempDir>
 let live: string
 
-before(() => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0', extraSql: EXTRA })
-})
-
-after(() => t?.cleanup())
+liveForFile({ extraSql: EXTRA }, (s) => { ({ t, live } = s) })
 
 /** A candidate with every page type; `wal` sets the WAL bytes in its header. */
 function base (name: string, wal: boolean): { bytes: Buffer, pageSize: number } {

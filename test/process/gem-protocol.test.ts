@@ -8,8 +8,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { assertStillServing, type Exchange, exchange as rawExchange, frame, gemStream, integrity, labelOf, labels, leftovers, ROOT, seed, type Served, serveLiveForFile, sleep, status, tempDir } from '../support/index.js'
+import { assertStillServing, type Exchange, exchange as rawExchange, frame, gemStream, integrity, labelOf, labels, leftovers, ROOT, seed, type Served, serveLiveForFile, sleep, status, tempDir, walSource } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -90,12 +89,8 @@ test('server-side relative paths resolve against the server\'s working directory
 
 test('a server-side source with a -wal is read through SQLite, committed WAL rows included', async () => {
   const src = join(t.dir, 'walsrc.sqlite3')
-  seed(src, { label: 'before-wal' })
-  const writer = new Database(src)
+  const writer = walSource(src, 'in-the-wal') // seed() made it a WAL database
   try {
-    writer.pragma('journal_mode = WAL')
-    writer.pragma('wal_autocheckpoint = 0')
-    writer.prepare("UPDATE meta SET value = 'in-the-wal' WHERE key = 'label'").run()
     assert.ok(existsSync(`${src}-wal`), 'the committed update lives in the -wal')
     const pushed = await gem(['cp', 'walsrc.sqlite3', 'live.sqlite3'])
     assert.deepEqual(pushed.control, { exit: 0 }, pushed.stderr)

@@ -6,8 +6,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, labelOf, report, seed, type Served, serveLiveForFile, tempDir, underLoad, waitLogCount, waitUntil } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, labelOf, pushable, report, type Served, serveLiveForFile, tempDir, underLoad, waitLogCount, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -61,11 +60,7 @@ function subscribe (path: string): EventStream {
   return s
 }
 
-function candidate (label: string): string {
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label })
-  return path
-}
+const candidate = (label: string): string => pushable(t.dir, label).path
 
 test('released event streams on both workers: the push goes through, and the streams stay open and send the new data', async (tt) => {
   // Fresh connections go round robin: subscribe until both workers hold a stream.

@@ -13,10 +13,9 @@
 
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { checkAfterFault, cli, type CliResult, fixture, integrity, labelOf, labels, leftovers, Outsider, push, pushOk, report, seed, type Served, serveLiveForFile, tempDir, TrackedLoad } from '../support/index.js'
+import { checkAfterFault, cli, type CliResult, fixture, integrity, labelOf, labels, leftovers, Outsider, push, pushable, pushOk, report, seed, type Served, serveLiveForFile, tempDir, TrackedLoad } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -30,12 +29,7 @@ after(async () => {
 
 serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
-function candidate (): { bytes: Buffer, label: string } {
-  const label = `push-${++n}`
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label, rows: 500 })
-  return { bytes: readFileSync(path), label }
-}
+const candidate = (): { bytes: Buffer, label: string } => pushable(t.dir, `push-${++n}`, 500)
 
 /** The live file's meta rows, read directly (no row the outsider wrote may be there). */
 function metaKeys (): string[] {

@@ -10,8 +10,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { realpathSync } from 'node:fs'
-import { join } from 'node:path'
-import { cli, fixture, labelOf, load, report, request, seed, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { cli, fixture, labelOf, load, pushable, report, request, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -25,12 +24,7 @@ serveForFile(async (t) => {
 }, (s) => { ({ t, served } = s) })
 
 /** A new file with the same schema and a fresh label. */
-function candidate (what: string): { path: string, label: string } {
-  const label = `${what}-${++n}`
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label })
-  return { path, label }
-}
+const candidate = (what: string): { path: string, label: string } => pushable(t.dir, `${what}-${++n}`)
 
 async function push (src: string, dst: string, extra: string[] = []): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const res = await cli(['cp', src, dst, '--socket', served.socket, ...extra], { cwd: t.dir })
@@ -61,6 +55,42 @@ async function workerId (pid: unknown): Promise<number> {
   return w.id
 }
 
+/**
+ * Pushes `c` to `db` while 4 requests at a time go to `paths`, each of which must see `old` or
+ * c's label: the load fails nothing. `what` words the diagnostic, `kind` names the reliability tally.
+ */
+async function pushUnderLoad (tt: { diagnostic: (m: string) => void }, db: 'app' | 'cache', c: { path: string, label: string }, old: string,
+  paths: string[], what: string, kind: string): Promise<Awaited<ReturnType<typeof push>>> {
+  const traffic = load(served.port, { paths, concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
+  try {
+    return await push(c.path, db)
+  } finally {
+    const stats = await traffic.stop()
+    assert.equal(stats.failed, 0, stats.errors.join('\n'))
+    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
+    tt.diagnostic(`${what}: ${stats.ok} ok, ${stats.failed} failed`)
+    report(tt, kind, { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
+  }
+}
+
+/**
+ * Opens a connection outside the managed ones (`openPath`, on `db`'s file) and pushes a new file
+ * to `db`: refused, naming the worker that holds the file, and the live file unchanged.
+ */
+async function refusedWhileOpen (db: 'app' | 'cache', openPath: string): Promise<{ old: string, c: { path: string, label: string } }> {
+  const file = db === 'app' ? app : cache
+  const old = labelOf(file)
+  const opened = (await request(served.port, openPath, { keepAlive: false })).json()
+  assert.equal(opened.label, old)
+  const id = await workerId(opened.pid)
+  const c = candidate(db)
+  const refused = await push(c.path, db)
+  assert.equal(refused.code, 1, refused.stderr)
+  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*${db}\\.sqlite3 open`))
+  assert.equal(labelOf(file), old)
+  return { old, c }
+}
+
 test('db.connection kept across requests fails loudly after a swap; it never reads the old file', async () => {
   for (const { status, body } of await everyWorker('/raw/label')) assert.equal(status, 200, JSON.stringify(body))
   const c = candidate('app')
@@ -81,17 +111,8 @@ test('a connection the app opened itself on the live file: the push is refused n
   const id = await workerId(opened.pid)
   const c = candidate('app')
 
-  const traffic = load(served.port, { paths: ['/label'], concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
-  let refused
-  try {
-    refused = await push(c.path, 'app')
-  } finally {
-    const stats = await traffic.stop()
-    assert.equal(stats.failed, 0, stats.errors.join('\n'))
-    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
-    tt.diagnostic(`load through the refused push: ${stats.ok} ok, ${stats.failed} failed`)
-    report(tt, "a connection the app opened itself (refused naming the worker, then --force)", { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
-  }
+  const refused = await pushUnderLoad(tt, 'app', c, old, ['/label'], 'load through the refused push',
+    'a connection the app opened itself (refused naming the worker, then --force)')
   assert.equal(refused.code, 1, refused.stderr)
   assert.equal(refused.stdout, '')
   assert.match(refused.stderr, /^ERROR \[HOTSWAP_ERR_DB_BUSY\] /)
@@ -129,29 +150,13 @@ test('a connection the app opened itself on the live file: the push is refused n
 })
 
 test('a connection of its own that ATTACHes a managed file is refused too', async () => {
-  const old = labelOf(cache)
-  const opened = (await request(served.port, '/own/open?db=cache&attach=1', { keepAlive: false })).json()
-  assert.equal(opened.label, old)
-  const id = await workerId(opened.pid)
-  const c = candidate('cache')
-  const refused = await push(c.path, 'cache')
-  assert.equal(refused.code, 1, refused.stderr)
-  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*cache\\.sqlite3 open`))
-  assert.equal(labelOf(cache), old)
+  const { old } = await refusedWhileOpen('cache', '/own/open?db=cache&attach=1')
   for (const { body } of await everyWorker('/cache/label')) assert.equal(body.label, old)
   await closeOwn()
 })
 
 test("knex's own better-sqlite3 pool on a managed file (a module that forgot knexPool()) is refused", async () => {
-  const old = labelOf(app)
-  const opened = (await request(served.port, '/knex/open', { keepAlive: false })).json()
-  assert.equal(opened.label, old)
-  const id = await workerId(opened.pid)
-  const c = candidate('app')
-  const refused = await push(c.path, 'app')
-  assert.equal(refused.code, 1, refused.stderr)
-  assert.match(refused.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_DB_BUSY\\] worker ${id} \\(pid ${String(opened.pid)}\\) has .*app\\.sqlite3 open`))
-  assert.equal(labelOf(app), old)
+  const { c } = await refusedWhileOpen('app', '/knex/open')
   await waitUntil('the worker holding knex to destroy it',
     async () => (await request(served.port, '/knex/close', { keepAlive: false })).json().closed === true)
   const again = await push(c.path, 'app')
@@ -162,17 +167,8 @@ test('a push to a database ATTACHed on another managed connection reopens that c
   const old = labelOf(cache)
   for (const { body } of await everyWorker('/attached/label')) assert.equal(body.label, old)
   const c = candidate('cache')
-  const traffic = load(served.port, { paths: ['/attached/label', '/cache/label'], concurrency: 4, check: (_p, b) => b.label === old || b.label === c.label ? null : `label ${String(b.label)}` })
-  let res
-  try {
-    res = await push(c.path, 'cache')
-  } finally {
-    const stats = await traffic.stop()
-    assert.equal(stats.failed, 0, stats.errors.join('\n'))
-    assert.equal(stats.bad, 0, stats.badBodies.join('\n'))
-    tt.diagnostic(`load through the push to the attached database: ${stats.ok} ok, ${stats.failed} failed`)
-    report(tt, 'a push to a database ATTACHed on another managed connection (reopened with it)', { faults: 1, survived: stats.failed === 0 ? 1 : 0, lost: 0, tempLeft: 0, requestsOk: stats.ok, requestsFailed: stats.failed })
-  }
+  const res = await pushUnderLoad(tt, 'cache', c, old, ['/attached/label', '/cache/label'], 'load through the push to the attached database',
+    'a push to a database ATTACHed on another managed connection (reopened with it)')
   assert.equal(res.code, 0, res.stderr)
   assert.equal(labelOf(cache), c.label)
   for (const { status, body } of await everyWorker('/attached/label')) {

@@ -22,13 +22,12 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { bigDb, checkAfterFault, type Child, fixture, holdRequest, integrity, kill, killedAt as killedAtMap, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, waitGone, waitWorkers } from '../support/index.js'
+import { checkAfterFault, type Child, fixture, holdRequest, integrity, kill, killedAt as killedAtMap, killSources, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, waitGone, waitWorkers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
 let live: string
-let medium: string
-let big: string
+let sources: { medium: string, big: string }
 let n = 0
 const clients: Child[] = []
 const orphans: number[] = []
@@ -37,11 +36,8 @@ before(async () => {
   t = tempDir()
   live = join(t.dir, 'live.sqlite3')
   seed(live, { label: 'v0' })
-  medium = join(t.dir, 'src', 'medium.sqlite3')
-  big = join(t.dir, 'src', 'big.sqlite3')
   mkdirSync(join(t.dir, 'src'))
-  seed(medium, { label: 'medium', rows: 60_000 })
-  bigDb(big, 'big', 24)
+  sources = killSources(join(t.dir, 'src'))
   served = await start()
 })
 
@@ -126,7 +122,7 @@ async function killPrimary (tt: { diagnostic: (m: string) => void }, step: strin
 }
 
 test('primary SIGKILLed while receiving an upload', async (tt) => {
-  const r = await killPrimary(tt, 'receiving', medium, async (s) => {
+  const r = await killPrimary(tt, 'receiving', sources.medium, async (s) => {
     const client = await rawClient(s.socket, join(t.dir, 'src', `push-${n}.sqlite3`), 'middle-boundary')
     clients.push(client)
     for (let i = 0; i < 500 && leftovers(t.dir).length === 0; i++) await sleep(10)
@@ -139,7 +135,7 @@ test('primary SIGKILLed while receiving an upload', async (tt) => {
 
 test('primary SIGKILLed while validating (24 MB upload)', async (tt) => {
   const before = labelOf(live)
-  const r = await killPrimary(tt, 'validating', big, async (s) => {
+  const r = await killPrimary(tt, 'validating', sources.big, async (s) => {
     const killed = onLog(s, /^received \d+ bytes for live/, () => kill(s.pid))
     clients.push(await rawClient(s.socket, join(t.dir, 'src', `push-${n}.sqlite3`), 'after-eof'))
     await killed
@@ -151,7 +147,7 @@ test('primary SIGKILLed while validating (24 MB upload)', async (tt) => {
 test('primary SIGKILLed while the workers are paused', async (tt) => {
   const before = labelOf(live)
   let held: Awaited<ReturnType<typeof holdRequest>> | undefined
-  const r = await killPrimary(tt, 'paused', medium, async (s) => {
+  const r = await killPrimary(tt, 'paused', sources.medium, async (s) => {
     held = await holdRequest(s, '/slow?ms=3000')
     const killed = onLog(s, /^faults-app: paused/, () => kill(s.pid))
     clients.push(await rawClient(s.socket, join(t.dir, 'src', `push-${n}.sqlite3`), 'after-eof'))
@@ -163,7 +159,7 @@ test('primary SIGKILLed while the workers are paused', async (tt) => {
 })
 
 test('primary SIGKILLed as the install starts', async (tt) => {
-  await killPrimary(tt, 'installing', medium, async (s) => {
+  await killPrimary(tt, 'installing', sources.medium, async (s) => {
     const killed = onLog(s, /^paused \d+ worker\(s\)/, () => kill(s.pid))
     clients.push(await rawClient(s.socket, join(t.dir, 'src', `push-${n}.sqlite3`), 'after-eof'))
     await killed
@@ -174,7 +170,7 @@ test('primary SIGKILLed after the rename, before the workers resumed', async (tt
   writeFileSync(join(t.dir, 'resume-delay'), '3000')
   let r
   try {
-    r = await killPrimary(tt, 'renamed, not resumed', medium, async (s) => {
+    r = await killPrimary(tt, 'renamed, not resumed', sources.medium, async (s) => {
       const killed = onLog(s, /^renamed into /, () => kill(s.pid))
       clients.push(await rawClient(s.socket, join(t.dir, 'src', `push-${n}.sqlite3`), 'after-eof'))
       await killed
@@ -188,7 +184,7 @@ test('primary SIGKILLed after the rename, before the workers resumed', async (tt
 })
 
 test('after every crash, a push through the restarted server works', async () => {
-  const c = candidate(medium)
+  const c = candidate(sources.medium)
   const r = await push(served.socket, readFileSync(c.path))
   assert.equal(r.control?.exit, 0, r.stderr)
   assert.equal(labelOf(live), c.label)

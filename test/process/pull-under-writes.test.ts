@@ -7,8 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { cli, load, request, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
+import { cli, inspect, load, request, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -17,20 +16,9 @@ let live: string
 // Enough rows that a snapshot takes a moment while the writers commit.
 serveLiveForFile({ workers: 2, label: 'v1', rows: 20_000 }, (s) => { ({ t, served, live } = s) })
 
-interface Inspected { integrity: string[], label: string, count: number, journal: string }
-
-function inspect (path: string): Inspected {
-  const db = new Database(path, { fileMustExist: true })
-  try {
-    return {
-      integrity: db.prepare('PRAGMA integrity_check').pluck().all() as string[],
-      label: db.prepare("SELECT value FROM meta WHERE key = 'label'").pluck().get() as string,
-      count: db.prepare('SELECT count(*) FROM items').pluck().get() as number,
-      journal: String(db.pragma('journal_mode', { simple: true })),
-    }
-  } finally {
-    db.close()
-  }
+/** The pulled file as SQLite sees it, and its journal mode. */
+function inspectPulled (path: string): { integrity: string[], label: string, count: number, journal: string } {
+  return inspect(path, (db) => ({ journal: String(db.pragma('journal_mode', { simple: true })) }))
 }
 
 /** The row count the server reports right now, through a write of its own. */
@@ -69,7 +57,7 @@ test('pulls to stdout and to a file while writes run: whole, labelled, never beh
       }
       // Nothing binary ever reaches stdout except database bytes during a pull.
       assert.equal(readFileSync(pulled).subarray(0, 16).toString('latin1'), 'SQLite format 3\0')
-      const got = inspect(pulled)
+      const got = inspectPulled(pulled)
       assert.deepEqual(got.integrity, ['ok'], `pull ${i} integrity`)
       assert.equal(got.label, 'v1')
       assert.ok(got.count >= before.count, `pull ${i} has ${got.count} rows, fewer than the ${before.count} committed before it started`)
@@ -113,7 +101,7 @@ test('a push while writes run: no write fails, and writes then land on the new f
   assert.equal(res2.code, 0, res2.stderr)
   const pulled = join(t.dir, 'after-push.sqlite3')
   writeFileSync(pulled, res2.stdout)
-  const got = inspect(pulled)
+  const got = inspectPulled(pulled)
   assert.deepEqual(got.integrity, ['ok'])
   assert.equal(got.label, 'v2')
   assert.ok(got.count >= after.count)

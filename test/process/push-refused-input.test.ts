@@ -62,6 +62,16 @@ async function assertRefused (res: CliResult, code: string, exit = 1): Promise<v
 }
 
 /** After a successful swap the old file's link is unlinked off the pause window; wait for it. */
+/** The push succeeded: OK, every worker and the live file hold `label`, which is now the current data. */
+async function assertSwapped (res: CliResult, label: string): Promise<void> {
+  assert.equal(res.code, 0, res.stderr)
+  assert.equal(res.stdout.toString(), 'OK\n')
+  current = label
+  for (let i = 0; i < 4; i++) assert.equal((await request(served.port, '/label', { keepAlive: false })).json().label, label)
+  assert.equal(labelOf(live), label)
+  assert.deepEqual(integrity(live), ['ok'])
+}
+
 async function assertNoLeftoversEventually (): Promise<void> {
   for (let i = 0; i < 100 && leftovers(t.dir).length > 0; i++) await sleep(20)
   assert.deepEqual(leftovers(t.dir), [])
@@ -222,12 +232,7 @@ test('--skip-integrity-check is accepted, but a truncated file is still refused'
   await assertRefused(await cp([cut, 'live.sqlite3', '--skip-integrity-check']), 'HOTSWAP_ERR_TRUNCATED')
 
   const res = await cp([c.path, 'live.sqlite3', '--skip-integrity-check'])
-  assert.equal(res.code, 0, res.stderr)
-  assert.equal(res.stdout.toString(), 'OK\n')
-  current = 'v2'
-  for (let i = 0; i < 4; i++) assert.equal((await request(served.port, '/label', { keepAlive: false })).json().label, 'v2')
-  assert.equal(labelOf(live), 'v2')
-  assert.deepEqual(integrity(live), ['ok'])
+  await assertSwapped(res, 'v2')
   await assertNoLeftoversEventually()
 })
 
@@ -239,12 +244,7 @@ test('--skip-schema-check swaps in a different schema and the new data is served
   assert.match(refused.stderr, /^\s+\+ table extra: /m)
 
   const res = await cp([path, 'live.sqlite3', '--skip-schema-check'])
-  assert.equal(res.code, 0, res.stderr)
-  assert.equal(res.stdout.toString(), 'OK\n')
-  current = 'v3-new-schema'
-  for (let i = 0; i < 4; i++) assert.equal((await request(served.port, '/label', { keepAlive: false })).json().label, 'v3-new-schema')
-  assert.equal(labelOf(live), 'v3-new-schema')
-  assert.deepEqual(integrity(live), ['ok'])
+  await assertSwapped(res, 'v3-new-schema')
   const db = new Database(live, { readonly: true })
   try {
     assert.equal(db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'extra'").pluck().get(), 1, 'the new table is live')

@@ -43,15 +43,38 @@ async function buildWithWal (path: string, label: string, rows: number): Promise
   return builder
 }
 
-/** `hotswap cp - live` with stdin redirected from `fd` (a regular file, not a pipe). */
-async function cpFromFd (fd: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'cp', '-', 'live', '--socket', served.socket], { cwd: t.dir, stdio: [fd, 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
-  return { code, stdout, stderr }
+/**
+ * `hotswap cp - live` with stdin redirected from the file at `path` (a regular file, not a pipe).
+ * `unlink` removes the file's name once it is open: stdin then has no path to be found by.
+ */
+async function cpFromFile (path: string, opts: { unlink?: boolean } = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const fd = openSync(path, 'r')
+  try {
+    if (opts.unlink === true) unlinkSync(path)
+    const child = spawn(process.execPath, [BIN, 'cp', '-', 'live', '--socket', served.socket], { cwd: t.dir, stdio: [fd, 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+    return { code, stdout, stderr }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * A symlink `t.dir/linkName` to `t.dir/sub/target.sqlite3`, whose builder holds `rows` rows in its
+ * -wal: SQLite keeps that -wal beside the target, not beside the link.
+ */
+async function walBehindLink (sub: string, linkName: string, label: string, rows: number): Promise<string> {
+  mkdirSync(join(t.dir, sub))
+  const target = join(t.dir, sub, 'target.sqlite3')
+  await buildWithWal(target, label, rows)
+  const link = join(t.dir, linkName)
+  symlinkSync(target, link)
+  assert.equal(existsSync(`${link}-wal`), false, 'the -wal is beside the target, not the link')
+  return link
 }
 
 /** Our own client's snapshots of a -wal source, in the client's temp folder. */
@@ -64,13 +87,7 @@ test('cp - LIVE < FILE whose builder still holds 1,000 rows in its -wal: every r
   const builder = await buildWithWal(build, 'build-wal', 1000)
   const before = clientSnapshots()
 
-  const fd = openSync(build, 'r')
-  let res
-  try {
-    res = await cpFromFd(fd)
-  } finally {
-    closeSync(fd)
-  }
+  const res = await cpFromFile(build)
   assert.equal(res.code, 0, res.stderr)
   assert.equal(res.stdout, 'OK\n')
   assert.equal(countItems(live), 1010, 'the rows in the -wal arrived too')
@@ -84,14 +101,7 @@ test('cp - LIVE < FILE whose builder still holds 1,000 rows in its -wal: every r
 test('a WAL-mode database on stdin whose path cannot be found is refused, live untouched', async () => {
   const gone = join(t.dir, 'gone.sqlite3')
   seed(gone, { label: 'gone' })
-  const fd = openSync(gone, 'r')
-  unlinkSync(gone)
-  let res
-  try {
-    res = await cpFromFd(fd)
-  } finally {
-    closeSync(fd)
-  }
+  const res = await cpFromFile(gone, { unlink: true })
   assert.equal(res.code, 1)
   assert.match(res.stderr, /^ERROR \[HOTSWAP_ERR_SOURCE\] stdin is a WAL-mode database whose path cannot be found.*hotswap cp FILE LIVE\n$/)
   assert.equal(res.stdout, '')
@@ -101,25 +111,13 @@ test('a WAL-mode database on stdin whose path cannot be found is refused, live u
 test('a rollback-journal database on stdin is streamed as before', async () => {
   const plain = join(t.dir, 'plain.sqlite3')
   seed(plain, { label: 'plain', wal: false })
-  const fd = openSync(plain, 'r')
-  unlinkSync(plain) // no path either: its bytes are the whole database
-  let res
-  try {
-    res = await cpFromFd(fd)
-  } finally {
-    closeSync(fd)
-  }
+  const res = await cpFromFile(plain, { unlink: true }) // no path either: its bytes are the whole database
   assert.equal(res.code, 0, res.stderr)
   assert.equal((await request(served.port, '/label')).json().label, 'plain')
 })
 
 test('cp LINK LIVE, LINK a symlink to a database with rows in its -wal: every row arrives', async () => {
-  mkdirSync(join(t.dir, 'out'))
-  const target = join(t.dir, 'out', 'target.sqlite3')
-  await buildWithWal(target, 'linked-wal', 500)
-  const link = join(t.dir, 'link.sqlite3')
-  symlinkSync(target, link)
-  assert.equal(existsSync(`${link}-wal`), false, 'the -wal is beside the target, not the link')
+  await walBehindLink('out', 'link.sqlite3', 'linked-wal', 500)
   const res = await cli(['cp', 'link.sqlite3', 'live', '--socket', served.socket], { cwd: t.dir })
   assert.equal(res.code, 0, res.stderr)
   assert.equal(countItems(live), 510)
@@ -127,12 +125,7 @@ test('cp LINK LIVE, LINK a symlink to a database with rows in its -wal: every ro
 })
 
 test("the gem's client sending cp LINK LIVE (a server-side path): the rows in the target's -wal arrive too", async () => {
-  mkdirSync(join(t.dir, 'gem'))
-  const target = join(t.dir, 'gem', 'target.sqlite3')
-  await buildWithWal(target, 'gem-linked-wal', 300)
-  const link = join(t.dir, 'gem-link.sqlite3')
-  symlinkSync(target, link)
-  assert.equal(existsSync(`${link}-wal`), false, 'the -wal is beside the target, not the link')
+  const link = await walBehindLink('gem', 'gem-link.sqlite3', 'gem-linked-wal', 300)
   const g = await exchange(served.socket, gemStream(['cp', link, 'live']), { timeoutMs: 30_000 })
   assert.equal(g.control?.exit, 0, g.stderr)
   assert.equal(countItems(live), 310, 'every committed row, those in the -wal included')

@@ -72,52 +72,26 @@ async function pidsOf (s: Served): Promise<number[]> {
   return st.workers.map((w) => w.pid).sort((a, b) => a - b)
 }
 
-/** Keep-alive load on /version; a body with any version outside `allowed` counts as bad. */
-function traffic (s: Served, allowed: string[]): { stop: () => Promise<LoadStats>, versions: Map<string, number> } {
+/**
+ * Load on /version, counting the versions that answer; a body with a version outside `allowed`
+ * (when given) counts as bad. Keep-alive, unless `fresh`: then every request on a new connection,
+ * so the primary's round robin hands some of them to a replacement that listens (keep-alive load
+ * stays on the connections it already has).
+ */
+function traffic (s: Served, allowed: string[] | null, opts: { fresh?: boolean } = {}): { stop: () => Promise<LoadStats>, versions: Map<string, number> } {
   const versions = new Map<string, number>()
   const l = load(s.port, {
     paths: ['/version'],
-    concurrency: CONCURRENCY,
+    concurrency: opts.fresh === true ? 4 : CONCURRENCY,
+    keepAlive: opts.fresh !== true,
     maxMs: 60_000,
     check: (_path, body) => {
       const v = String(body.version)
       versions.set(v, (versions.get(v) ?? 0) + 1)
-      return allowed.includes(v) ? null : `version ${v} (allowed: ${allowed.join(', ')})`
+      return allowed === null || allowed.includes(v) ? null : `version ${v} (allowed: ${allowed.join(', ')})`
     },
   })
   return { stop: l.stop, versions }
-}
-
-/**
- * Requests on fresh connections (no keep-alive), so the primary's round robin hands some of them
- * to a replacement that listens; keep-alive load stays on the connections it already has.
- */
-function freshTraffic (s: Served, concurrency = 4): { stop: () => Promise<LoadStats>, versions: Map<string, number> } {
-  const stats: LoadStats = { ok: 0, failed: 0, errors: [], bad: 0, badBodies: [] }
-  const versions = new Map<string, number>()
-  let running = true
-  const loops = Array.from({ length: concurrency }, async () => {
-    while (running) {
-      try {
-        const res = await request(s.port, '/version', { keepAlive: false })
-        if (res.status !== 200) throw new Error(`HTTP ${res.status} ${res.body.slice(0, 200)}`)
-        const v = String(res.json().version)
-        versions.set(v, (versions.get(v) ?? 0) + 1)
-        stats.ok++
-      } catch (err) {
-        stats.failed++
-        if (stats.errors.length < 20) stats.errors.push(`/version (fresh connection): ${(err as Error).message}`)
-      }
-    }
-  })
-  return {
-    versions,
-    stop: async () => {
-      running = false
-      await Promise.all(loops)
-      return stats
-    },
-  }
 }
 
 function assertNoFailures (stats: LoadStats, what: string): void {
@@ -242,7 +216,7 @@ test('reload onto a version that never calls ready() (--wait-ready): exit 1 afte
   // until the listen timeout; what must hold is that no request fails when it is then stopped
   // (drained, not SIGKILLed), and that the old workers are the ones left serving.
   const l = traffic(waiting, ['v1', 'never-ready'])
-  const fresh = freshTraffic(waiting)
+  const fresh = traffic(waiting, null, { fresh: true })
   await sleep(300)
   setVersion(waiting, 'never-ready')
   const t0 = performance.now()

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, countLogs, fixture, type HttpResult, report, request, seed, type Served, serveLiveForFile, sleep, status, tempDir, waitLogCount, waitUntil } from '../support/index.js'
+import { cli, countLogs, fixture, type HttpResult, pushable, report, request, type Served, serveLiveForFile, sleep, status, tempDir, waitLogCount, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -17,11 +17,7 @@ let live: string
 
 serveLiveForFile({ workers: 2, app: fixture('replace-race-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
-function candidate (label: string): string {
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label, rows: 0 })
-  return path
-}
+const candidate = (label: string): string => pushable(t.dir, label, 0).path
 
 test('a replacement that becomes ready inside the next swap\'s pause: the old worker is stopped after it, no write answered 200 is lost', async (tt) => {
   const before = (await status(served.socket)).workers.map((w) => w.pid)

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, countLogs, fixture, type HttpResult, labelOf, onLog, report, seed, type Served, serveLiveForFile, status, type StatusReport, tempDir, TrackedLoad, waitGone, waitLogCount } from '../support/index.js'
+import { checkAfterFault, cli, countLogs, fixture, type HttpResult, labelOf, onLog, pushable, report, type Served, serveLiveForFile, status, type StatusReport, tempDir, TrackedLoad, waitGone, waitLogCount } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -18,11 +18,7 @@ let live: string
 
 serveLiveForFile({ workers: 2, app: fixture('resume-fail-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
-function candidate (label: string): string {
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label })
-  return path
-}
+const candidate = (label: string): string => pushable(t.dir, label).path
 
 /** Polls status until stopped: the fewest ready workers seen, the most stopping at once. */
 function watchWorkers (): { stop: () => Promise<{ minReady: number, maxStopping: number, polls: number }> } {

@@ -4,27 +4,22 @@
 // through SQLite); a second one is refused at start-up, naming the first one's pid, and touches
 // nothing. The kernel drops the lock with the process, so a crashed primary leaves none behind.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fixture, frame, freePort, labelOf, leftovers, request, seed, type Served, startServe, startServeArgs, tempDir, waitExit, waitUntil } from '../support/index.js'
+import { fixture, frame, freePort, labelOf, leftovers, liveForFile, request, seed, type Served, startServe, startServeArgs, tempDir, waitExit, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let live: string
 const servers: Served[] = []
 
-before(() => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-})
-
 after(async () => {
   for (const s of servers) await s.stop()
-  t?.cleanup()
 })
+
+liveForFile({}, (s) => { ({ t, live } = s) })
 
 /** `hotswap serve` on `dbPath` with a socket of its own. */
 async function serveOn (name: string, dbPath: string): Promise<Served> {

@@ -2,29 +2,26 @@
 // non-zero exit, never a loop or a hang; and the settings layers (config file < HOTSWAP_* <
 // flags) decide what actually runs, checked through `status --json`.
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, type CliResult, errorLine, fixture, freePort, isAlive, request, seed, type Served, serveToExit, startServeArgs, statusJson, tempDir } from '../support/index.js'
+import { cli, type CliResult, errorLine, fixture, freePort, isAlive, liveForFile, request, type Served, serveToExit, startServeArgs, statusJson, tempDir } from '../support/index.js'
 
 const servers: Served[] = []
 const workerPids = new Set<number>()
 let t: ReturnType<typeof tempDir>
 let live: string
 
-before(() => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'config-data' })
-  writeFileSync(join(t.dir, 'VERSION'), 'v1')
-})
-
 after(async () => {
   for (const s of servers) await s.stop()
   for (const pid of workerPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL')
-  t?.cleanup()
+})
+
+liveForFile({ label: 'config-data' }, (s) => {
+  ({ t, live } = s)
+  writeFileSync(join(t.dir, 'VERSION'), 'v1')
 })
 
 /** A folder of its own under the test folder, with a VERSION file for versioned-app.mjs. */

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, fixture, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, fixture, inspect, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -73,17 +73,7 @@ async function servedState (): Promise<Array<{ label: unknown, count: unknown, p
 
 /** The live file as SQLite sees it, read outside the server and closed at once. */
 function inspectLive (): { integrity: string[], label: string, count: number, stale: number } {
-  const db = new Database(live, { fileMustExist: true })
-  try {
-    return {
-      integrity: db.prepare('PRAGMA integrity_check').pluck().all() as string[],
-      label: db.prepare("SELECT value FROM meta WHERE key = 'label'").pluck().get() as string,
-      count: db.prepare('SELECT count(*) FROM items').pluck().get() as number,
-      stale: db.prepare("SELECT count(*) FROM items WHERE name LIKE 'stale-%'").pluck().get() as number,
-    }
-  } finally {
-    db.close()
-  }
+  return inspect(live, (db) => ({ stale: db.prepare("SELECT count(*) FROM items WHERE name LIKE 'stale-%'").pluck().get() as number }))
 }
 
 test('a crashed outside writer leaves frames in the -wal; a push serves exactly the new file', async (tt) => {

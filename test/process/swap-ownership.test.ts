@@ -8,8 +8,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir, walSource } from '../support/index.js'
 
 const NOBODY = 65534
 const DAEMON = 1
@@ -32,24 +31,26 @@ function ownership (path: string): { uid: number, gid: number, mode: number } {
   return { uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }
 }
 
-/** A source with committed rows only in its -wal (read through SQLite by the server). */
-function walSource (path: string, label: string): Database.Database {
-  seed(path, { label: 'before-wal' })
-  const db = new Database(path)
-  db.pragma('wal_autocheckpoint = 0')
-  db.prepare("UPDATE meta SET value = ? WHERE key = 'label'").run(label)
-  return db
-}
-
-test('as root: every way in keeps the live file\'s owner, group and mode (1:1 0640, then 0:1 0640)', async () => {
-  const dir = join(t.dir, 'root')
+/**
+ * `t.dir/NAME/live.sqlite3` (label v0), made ready by `setup` (owners and modes), then served by
+ * root, or by `as`.
+ */
+async function serveLive (name: string, setup: (dir: string, live: string) => void, as?: { uid: number, gid: number }): Promise<{ dir: string, live: string, served: Served }> {
+  const dir = join(t.dir, name)
   const live = join(dir, 'live.sqlite3')
   mkdirSync(dir)
   seed(live, { label: 'v0' })
-  chownSync(live, DAEMON, DAEMON)
-  chmodSync(live, 0o640)
-  const served = await startServe({ dir, dbs: [live], workers: 1 })
+  setup(dir, live)
+  const served = await startServe({ dir, dbs: [live], workers: 1, as })
   servers.push(served)
+  return { dir, live, served }
+}
+
+test('as root: every way in keeps the live file\'s owner, group and mode (1:1 0640, then 0:1 0640)', async () => {
+  const { dir, live, served } = await serveLive('root', (_dir, live) => {
+    chownSync(live, DAEMON, DAEMON)
+    chmodSync(live, 0o640)
+  })
   let n = 0
   for (const want of [{ uid: DAEMON, gid: DAEMON, mode: 0o640 }, { uid: 0, gid: DAEMON, mode: 0o640 }]) {
     chownSync(live, want.uid, want.gid)
@@ -85,18 +86,14 @@ test('as root: every way in keeps the live file\'s owner, group and mode (1:1 06
 })
 
 test('as nobody: a group it is in is kept; an owner it cannot give is refused before the pause', async () => {
-  const dir = join(t.dir, 'nobody')
-  const live = join(dir, 'live.sqlite3')
-  mkdirSync(dir)
-  seed(live, { label: 'v0' })
   // A set-group-id directory of group nogroup: the server's temp files start in nogroup. The
   // server runs as nobody with daemon as its group, so it may (and must) give them daemon.
-  chownSync(dir, NOBODY, NOBODY)
-  chmodSync(dir, 0o2755)
-  chownSync(live, NOBODY, DAEMON)
-  chmodSync(live, 0o640)
-  const served = await startServe({ dir, dbs: [live], workers: 1, as: { uid: NOBODY, gid: DAEMON } })
-  servers.push(served)
+  const { dir, live, served } = await serveLive('nobody', (dir, live) => {
+    chownSync(dir, NOBODY, NOBODY)
+    chmodSync(dir, 0o2755)
+    chownSync(live, NOBODY, DAEMON)
+    chmodSync(live, 0o640)
+  }, { uid: NOBODY, gid: DAEMON })
 
   const next = join(dir, 'next.sqlite3')
   seed(next, { label: 'v1' })

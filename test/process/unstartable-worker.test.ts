@@ -10,29 +10,24 @@
 //   serve on a node binary since removed      ─▶ each restart fails, a crash loop, serve exits 1
 //                                               with one coded line naming the spawn error
 
-import { after, before, test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, rmSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, fixture, freePort, isAlive, request, seed, type Served, startServeArgs, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { BIN, fixture, freePort, isAlive, liveForFile, request, type Served, startServeArgs, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let live: string
 let served: Served | undefined
 let orphan: number | undefined
 
-before(() => {
-  t = tempDir()
-  live = join(t.dir, 'live.sqlite3')
-  seed(live, { label: 'v0' })
-})
-
 after(async () => {
   await served?.stop()
   if (orphan !== undefined && isAlive(orphan)) process.kill(orphan, 'SIGKILL')
-  t?.cleanup()
 })
+
+liveForFile({}, (s) => { ({ t, live } = s) })
 
 test('a worker killed after its working directory was removed is replaced, and the new one serves', async () => {
   const run = join(t.dir, 'releases', '1')

@@ -121,6 +121,14 @@ test('statements, modes, user functions, pragmas and transactions keep working a
   }
 })
 
+/** Pushes `src` to `dst`, then asks each worker for /other: its reply (b), and the same worker's in `before` (was). */
+async function pushThenOther (src: string, dst: string, before: Array<Record<string, unknown>>): Promise<Array<{ b: Record<string, unknown>, was: Record<string, unknown> }>> {
+  await push(api, src, dst)
+  swaps++
+  const after = await fromEachWorker(api.port, '/other')
+  return after.map((b) => ({ b, was: before.find((x) => x.pid === b.pid) as Record<string, unknown> }))
+}
+
 test('two databases: by name and by path; a push to one leaves the other open and untouched', async () => {
   const before = await fromEachWorker(api.port, '/other')
   for (const b of before) {
@@ -131,11 +139,8 @@ test('two databases: by name and by path; a push to one leaves the other open an
   }
   const otherIno = statSync(otherPath).ino
 
-  await push(api, seeded('m4.sqlite3', 'm4', mainRows(4)), mainPath)
-  swaps++
-  const afterMain = await fromEachWorker(api.port, '/other')
-  for (const b of afterMain) {
-    const was = before.find((x) => x.pid === b.pid) as Record<string, unknown>
+  const afterMain = await pushThenOther(seeded('m4.sqlite3', 'm4', mainRows(4)), mainPath, before)
+  for (const { b, was } of afterMain) {
     assert.equal(b.viaName, 'o0')
     assert.equal(b.viaPathCount, 5)
     assert.equal(b.otherConn, was.otherConn, 'the other database kept its connection')
@@ -147,11 +152,7 @@ test('two databases: by name and by path; a push to one leaves the other open an
   assert.deepEqual(st.databases.map((d) => [d.name, d.swaps]), [['main', swaps], ['other', 0]])
 
   // And the other way round: pushing `other` leaves `main` open.
-  await push(api, seeded('o1.sqlite3', 'o1', 7), 'other')
-  swaps++
-  const afterOther = await fromEachWorker(api.port, '/other')
-  for (const b of afterOther) {
-    const was = afterMain.find((x) => x.pid === b.pid) as Record<string, unknown>
+  for (const { b, was } of await pushThenOther(seeded('o1.sqlite3', 'o1', 7), 'other', afterMain.map(({ b }) => b))) {
     assert.equal(b.viaName, 'o1')
     assert.equal(b.viaPathCount, 7)
     assert.equal(b.mainConn, was.mainConn, 'main kept its connection')
@@ -252,15 +253,27 @@ function labelCheck (labels: Set<string>) {
   }
 }
 
-/** Swaps `rounds` times under the load; after each cp, `probe` must see the new label. */
-async function swapsUnderLoad (s: Served, prefix: string, rounds: number, labels: Set<string>,
-  probe: () => Promise<string[]>): Promise<void> {
-  for (let i = 1; i <= rounds; i++) {
-    const label = `${prefix}${i}`
-    labels.add(label)
-    await push(s, seeded(`${label}.sqlite3`, label, 20 + i), 'live')
-    for (const seen of await probe()) assert.equal(seen, label, `a request after cp ${label} returned`)
+/**
+ * Swaps `rounds` times while `get` keeps 12 requests to /label and /torn going; after each cp,
+ * `probe` must see the new label. No request of the load may fail; its stats are returned.
+ */
+async function swapsUnderLoad (s: Served, get: (path: string) => Promise<{ status: number, body: string }>,
+  prefix: string, rounds: number, labels: Set<string>, probe: () => Promise<string[]>): Promise<Stats> {
+  const running = loadWith(get, ['/label', '/torn?ms=3'], 12, labelCheck(labels))
+  let stats: Stats
+  try {
+    for (let i = 1; i <= rounds; i++) {
+      const label = `${prefix}${i}`
+      labels.add(label)
+      await push(s, seeded(`${label}.sqlite3`, label, 20 + i), 'live')
+      for (const seen of await probe()) assert.equal(seen, label, `a request after cp ${label} returned`)
+    }
+  } finally {
+    stats = await running.stop()
   }
+  assert.equal(stats.failed, 0, stats.errors.join('; '))
+  assert.ok(stats.ok > 0)
+  return stats
 }
 
 test('an https app is gated: swaps under https load fail no request', async (tt) => {
@@ -285,18 +298,10 @@ test('an https app is gated: swaps under https load fail no request', async (tt)
   try {
     const labels = new Set(['h0'])
     assert.equal(JSON.parse((await get('/label', true)).body).label, 'h0')
-    const running = loadWith(get, ['/label', '/torn?ms=3'], 12, labelCheck(labels))
-    let stats: Stats
-    try {
-      await swapsUnderLoad(s, 'h', 5, labels, async () => {
-        const replies = await Promise.all([get('/label', true), get('/label', true), get('/label'), get('/label')])
-        return replies.map((r) => String(JSON.parse(r.body).label))
-      })
-    } finally {
-      stats = await running.stop()
-    }
-    assert.equal(stats.failed, 0, stats.errors.join('; '))
-    assert.ok(stats.ok > 0)
+    const stats = await swapsUnderLoad(s, get, 'h', 5, labels, async () => {
+      const replies = await Promise.all([get('/label', true), get('/label', true), get('/label'), get('/label')])
+      return replies.map((r) => String(JSON.parse(r.body).label))
+    })
     tt.diagnostic(`https: ${stats.ok} requests during 5 swaps`)
   } finally {
     agent.destroy()
@@ -334,20 +339,12 @@ test('an http2 app (compatibility API) is gated: swaps under h2 load fail no req
     const get = async (path: string): Promise<{ status: number, body: string }> => await getOn(pool[n++ % pool.length] as http2.ClientHttp2Session, path)
     const labels = new Set(['g0'])
     assert.equal(JSON.parse((await get('/label')).body).label, 'g0')
-    const running = loadWith(get, ['/label', '/torn?ms=3'], 12, labelCheck(labels))
-    let stats: Stats
-    try {
-      await swapsUnderLoad(s, 'g', 5, labels, async () => {
-        const fresh = [connect(), connect(), connect()]
-        const replies = await Promise.all([...fresh.map(async (f) => await getOn(f, '/label')), get('/label'), get('/label')])
-        for (const f of fresh) f.close()
-        return replies.map((r) => String(JSON.parse(r.body).label))
-      })
-    } finally {
-      stats = await running.stop()
-    }
-    assert.equal(stats.failed, 0, stats.errors.join('; '))
-    assert.ok(stats.ok > 0)
+    const stats = await swapsUnderLoad(s, get, 'g', 5, labels, async () => {
+      const fresh = [connect(), connect(), connect()]
+      const replies = await Promise.all([...fresh.map(async (f) => await getOn(f, '/label')), get('/label'), get('/label')])
+      for (const f of fresh) f.close()
+      return replies.map((r) => String(JSON.parse(r.body).label))
+    })
     tt.diagnostic(`http2: ${stats.ok} requests during 5 swaps`)
   } finally {
     for (const session of sessions) session.destroy()

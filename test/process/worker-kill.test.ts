@@ -14,9 +14,9 @@
 
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkAfterFault, cli, fixture, holdRequest, type HttpResult, isAlive, kill, labelOf, leftovers, onLog, push, report, request, seed, type Served, serveLiveForFile, sleep, status, statusJson, type StatusReport, tempDir, TrackedLoad, waitUntil, waitWorkers } from '../support/index.js'
+import { checkAfterFault, cli, fixture, holdRequest, type HttpResult, isAlive, kill, labelOf, leftovers, onLog, push, pushable, report, request, seed, type Served, serveLiveForFile, sleep, status, statusJson, type StatusReport, tempDir, TrackedLoad, waitUntil, waitWorkers } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -29,13 +29,7 @@ after(async () => {
 
 serveLiveForFile({ workers: 2, app: fixture('faults-app.mjs') }, (s) => { ({ t, served, live } = s) })
 
-function candidate (): { bytes: Buffer, label: string } {
-  const label = `push-${++n}`
-  const path = join(t.dir, `${label}.sqlite3`)
-  seed(path, { label, rows: 2000 })
-  // seed() closes its connection, which removes the -wal: the file is the whole database.
-  return { bytes: readFileSync(path), label }
-}
+const candidate = (): { bytes: Buffer, label: string } => pushable(t.dir, `push-${++n}`, 2000)
 
 interface Killed { pid: number, load: TrackedLoad, push: Awaited<ReturnType<typeof push>>, slow: HttpResult | Error | null }
 
@@ -140,6 +134,28 @@ async function noTempFiles (): Promise<void> {
   await waitUntil('no temp files', () => leftovers(t.dir).length === 0, 5000)
 }
 
+/** The worker that has a request in flight (the held one), from `status --json`. */
+async function busyWorker (): Promise<StatusReport['workers'][number]> {
+  return await waitUntil('the held request in flight', async () => {
+    const s = await statusJson(served.socket, t.dir)
+    return s.workers.find((w) => (w.inFlight ?? 0) > 0)
+  })
+}
+
+/**
+ * `cp NAME live` (a new file labelled `label`) through the real CLI, returned once the swap has
+ * taken its lock and had 300 ms more; `logStart` counts the primary's log lines before it.
+ */
+async function pushUntilLocked (name: string, label: string): Promise<{ push: ReturnType<typeof cli>, logStart: number }> {
+  const next = join(t.dir, name)
+  seed(next, { label })
+  const logStart = served.logs().length
+  const push = cli(['cp', next, 'live', '--socket', served.socket], { cwd: t.dir })
+  await waitUntil('the swap lock', () => served.logs().slice(logStart).some((l) => /lock taken for live/.test(String(l.message))))
+  await sleep(300)
+  return { push, logStart }
+}
+
 test('without load, through the real CLI: a worker SIGKILLed while the swap waits on its in-flight request; its slot is refilled and the next swap includes the replacement', async (tt) => {
   const before = await waitForFullStrength([])
   assert.equal(before.workers.length, 2)
@@ -149,18 +165,10 @@ test('without load, through the real CLI: a worker SIGKILLed while the swap wait
   const held = request(served.port, `/hold?file=${join(t.dir, 'never')}`, { keepAlive: false }).then(
     (r) => ({ ok: true as const, status: r.status }),
     (err: Error) => ({ ok: false as const, error: err.message }))
-  const busy = await waitUntil('the held request in flight', async () => {
-    const s = await statusJson(served.socket, t.dir)
-    return s.workers.find((w) => (w.inFlight ?? 0) > 0)
-  })
+  const busy = await busyWorker()
 
-  const next = join(t.dir, 'next.sqlite3')
-  seed(next, { label: 'v2' })
-  const logStart = served.logs().length
-  const push = cli(['cp', next, 'live', '--socket', served.socket], { cwd: t.dir })
   // The other worker acks at once; this one waits for /hold. Kill it inside that wait.
-  await waitUntil('the swap lock', () => served.logs().slice(logStart).some((l) => /lock taken for live/.test(String(l.message))))
-  await sleep(300)
+  const { push, logStart } = await pushUntilLocked('next.sqlite3', 'v2')
   assert.equal(served.logs().slice(logStart).some((l) => /pause window/.test(String(l.message))), false, 'the swap is still waiting')
   process.kill(busy.pid, 'SIGKILL')
 
@@ -198,25 +206,17 @@ test('without load, through the real CLI: a worker SIGKILLed after it acked the 
   const before = await waitForFullStrength([])
   const release = join(t.dir, 'release')
   const held = request(served.port, `/hold?file=${release}`, { keepAlive: false })
-  const busy = await waitUntil('the held request in flight', async () => {
-    const s = await statusJson(served.socket, t.dir)
-    return s.workers.find((w) => (w.inFlight ?? 0) > 0)
-  })
+  const busy = await busyWorker()
   const idle = before.workers.find((w) => w.id !== busy.id) as StatusReport['workers'][number]
   const helloHeldBefore = served.logs().filter((l) => /started during a swap/.test(String(l.message))).length
 
-  const next = join(t.dir, 'fourth.sqlite3')
-  seed(next, { label: 'v4' })
-  const logCount = served.logs().length
-  const push = cli(['cp', next, 'live', '--socket', served.socket], { cwd: t.dir })
-  await waitUntil('the swap lock', () => served.logs().slice(logCount).some((l) => /lock taken for live/.test(String(l.message))))
-  await sleep(300)
+  const { push, logStart } = await pushUntilLocked('fourth.sqlite3', 'v4')
   // The idle worker has closed its connection and acked; the busy one still drains.
   process.kill(idle.pid, 'SIGKILL')
   // Its replacement asks to start while the swap still waits on /hold: it is held paused.
   await waitUntil('the replacement held in its handshake', async () =>
     served.logs().filter((l) => /started during a swap/.test(String(l.message))).length > helloHeldBefore ? true : undefined)
-  assert.equal(served.logs().slice(logCount).some((l) => /pause window/.test(String(l.message))), false, 'the swap is still waiting')
+  assert.equal(served.logs().slice(logStart).some((l) => /pause window/.test(String(l.message))), false, 'the swap is still waiting')
   writeFileSync(release, '')
 
   const heldRes = await held

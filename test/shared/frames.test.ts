@@ -234,18 +234,22 @@ function framesAndChunks (raw: Array<{ channel: ChannelNumber, payload: Uint8Arr
   return { frames, chunks }
 }
 
+/**
+ * The property over generated frames whose wire bytes are cut into chunks at arbitrary offsets:
+ * `check` gets the frames and what a decoder with `limits` made of the chunks; then nothing may
+ * be left buffered.
+ */
+function forAnySplit (limits: ConstructorParameters<typeof FrameDecoder>[0], check: (frames: Frame[], decoded: Frame[]) => void): void {
+  fc.assert(fc.property(framesArb, fc.array(fc.nat(), { maxLength: 30 }), (raw, cutSeeds) => {
+    const { frames, chunks } = framesAndChunks(raw, cutSeeds)
+    const decoder = new FrameDecoder(limits)
+    check(frames, decodeChunks(chunks, decoder))
+    assert.equal(decoder.buffered, 0)
+  }), { numRuns: 500 })
+}
+
 test('property: decode(concat(encode(frames)) split arbitrarily) equals frames', () => {
-  fc.assert(fc.property(
-    framesArb,
-    fc.array(fc.nat(), { maxLength: 30 }),
-    (raw, cutSeeds) => {
-      const { frames, chunks } = framesAndChunks(raw, cutSeeds)
-      const decoder = new FrameDecoder()
-      const got = decodeChunks(chunks, decoder)
-      assert.deepEqual(plain(got), plain(frames))
-      assert.equal(decoder.buffered, 0)
-    },
-  ), { numRuns: 500 })
+  forAnySplit({}, (frames, got) => assert.deepEqual(plain(got), plain(frames)))
 })
 
 /** Joins fragments back into frames by their `more` marks. */
@@ -285,21 +289,13 @@ test('fragments: data frames come in pieces as bytes arrive, control frames whol
 })
 
 test('property: with fragments, the pieces of any split join back into the frames; only end-of-input is empty', () => {
-  fc.assert(fc.property(
-    framesArb,
-    fc.array(fc.nat(), { maxLength: 30 }),
-    (raw, cutSeeds) => {
-      const { frames, chunks } = framesAndChunks(raw, cutSeeds)
-      const decoder = new FrameDecoder({ fragments: true })
-      const pieces = decodeChunks(chunks, decoder)
-      for (const p of pieces) {
-        if (p.payload.length === 0) assert.notEqual(p.more, true, 'an empty piece is a whole empty frame')
-        if (p.channel === Channel.control) assert.equal(p.more, undefined, 'control frames are never split')
-      }
-      assert.deepEqual(plain(joinFragments(pieces)), plain(frames))
-      assert.equal(decoder.buffered, 0)
-    },
-  ), { numRuns: 500 })
+  forAnySplit({ fragments: true }, (frames, pieces) => {
+    for (const p of pieces) {
+      if (p.payload.length === 0) assert.notEqual(p.more, true, 'an empty piece is a whole empty frame')
+      if (p.channel === Channel.control) assert.equal(p.more, undefined, 'control frames are never split')
+    }
+    assert.deepEqual(plain(joinFragments(pieces)), plain(frames))
+  })
 })
 
 test('property: control JSON with prototype names, commands, flags and wrong-typed args parses to exactly what was sent, or FrameError', () => {

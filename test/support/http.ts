@@ -42,10 +42,11 @@ export interface LoadStats {
 }
 
 /**
- * Keeps `concurrency` requests in flight until stop() (bounded by `maxMs` anyway).
+ * Keeps `concurrency` requests in flight until stop() (bounded by `maxMs` anyway), on keep-alive
+ * connections unless `keepAlive: false` (then each request on a new one).
  * `check` returns an error string for a bad body, or null.
  */
-export function load (port: number, opts: { paths: string[], concurrency?: number, maxMs?: number, check?: (path: string, body: Record<string, unknown>) => string | null }): { stop: () => Promise<LoadStats>, stats: LoadStats } {
+export function load (port: number, opts: { paths: string[], concurrency?: number, maxMs?: number, keepAlive?: boolean, check?: (path: string, body: Record<string, unknown>) => string | null }): { stop: () => Promise<LoadStats>, stats: LoadStats } {
   const stats: LoadStats = { ok: 0, failed: 0, errors: [], bad: 0, badBodies: [] }
   let running = true
   const started = Date.now()
@@ -55,7 +56,7 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
     while (running && Date.now() - started < maxMs) {
       const path = opts.paths[i++ % opts.paths.length] as string
       try {
-        const res = await request(port, path)
+        const res = await request(port, path, { keepAlive: opts.keepAlive })
         if (res.status !== 200) {
           stats.failed++
           if (stats.errors.length < 20) stats.errors.push(`${path}: HTTP ${res.status} ${res.body.slice(0, 200)}`)

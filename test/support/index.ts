@@ -2,7 +2,7 @@
 // folder): import everything from here.
 //
 //   wait.ts    sleep, waitUntil, isAlive
-//   files.ts   temp folders, seeded databases, labels, integrity, leftovers
+//   files.ts   temp folders, seeded databases, candidates, labels, integrity, leftovers
 //   serve.ts   a real `hotswap serve` and the real CLI
 //   http.ts    requests and load (plain, and tracked per worker)
 //   socket.ts  the control socket in the gem's framing, by hand

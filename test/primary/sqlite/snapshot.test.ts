@@ -11,8 +11,7 @@ import { child, integrity, killChild, makeDb, names, rows, sideFiles, tempDir } 
 
 test('snapshot is consistent while an outside process keeps committing', async (t) => {
   const dir = tempDir(t)
-  const live = path.join(dir, 'app.sqlite3')
-  makeDb(live, { wal: true, rows: rows('y'.repeat(200), 20000) })
+  const live = makeDb(path.join(dir, 'app.sqlite3'), { wal: true, rows: rows('y'.repeat(200), 20000) })
   const writer = await child(t, live, `
     const db = new Database(file)
     const insert = db.prepare('INSERT INTO items (name) VALUES (?)')
@@ -46,8 +45,7 @@ test('snapshot is consistent while an outside process keeps committing', async (
 
 test('snapshot refuses an existing destination and cleans up after an unreadable source', (t) => {
   const dir = tempDir(t)
-  const live = path.join(dir, 'app.sqlite3')
-  makeDb(live)
+  const live = makeDb(path.join(dir, 'app.sqlite3'))
   const existing = path.join(dir, 'existing')
   fs.writeFileSync(existing, 'keep me')
   const refused = snapshot({ livePath: live, destPath: existing })
@@ -66,8 +64,7 @@ test('snapshot refuses an existing destination and cleans up after an unreadable
 
 test('readSourceThroughSqlite keeps the committed rows a raw copy of a WAL source loses', async (t) => {
   const dir = tempDir(t)
-  const src = path.join(dir, 'local.sqlite3')
-  makeDb(src, { wal: true, rows: rows('base', 2) })
+  const src = makeDb(path.join(dir, 'local.sqlite3'), { wal: true, rows: rows('base', 2) })
   // The writer is another process: copying a file with fs here would drop the POSIX locks of
   // any connection this process held on it.
   const writer = await child(t, src, `

@@ -5,10 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
-import Database from 'better-sqlite3'
-import { testDir, type TestContext } from '../../support/files.js'
+import { integrity as integrityCheck, namesDb, namesIn, testDir, type TestContext } from '../../support/files.js'
 
-export { testDir as tempDir, type TestContext }
+export { testDir as tempDir, namesIn as names, type TestContext }
 
 export const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3')
 
@@ -45,35 +44,13 @@ export async function killChild (proc: ChildProcess): Promise<void> {
   await exited
 }
 
-export function makeDb (file: string, opts: { wal?: boolean, rows?: string[], extraColumn?: boolean } = {}): void {
-  const db = new Database(file)
-  try {
-    if (opts.wal === true) db.pragma('journal_mode = WAL')
-    db.exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL${opts.extraColumn === true ? ', extra TEXT' : ''})`)
-    const insert = db.prepare('INSERT INTO items (name) VALUES (?)')
-    db.transaction(() => { for (const name of opts.rows ?? ['a', 'b', 'c']) insert.run(name) })()
-  } finally {
-    db.close()
-  }
+/** `file` with `items(id, name)` holding `rows` (a, b, c unless told); `extraColumn` makes another schema. */
+export function makeDb (file: string, opts: { wal?: boolean, rows?: string[], extraColumn?: boolean } = {}): string {
+  return namesDb(file, opts.rows ?? ['a', 'b', 'c'], opts)
 }
 
-export function names (file: string): string[] {
-  const db = new Database(file, { readonly: true, fileMustExist: true })
-  try {
-    return db.prepare('SELECT name FROM items ORDER BY id').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
-
-export function integrity (file: string): string[] {
-  const db = new Database(file, { fileMustExist: true })
-  try {
-    return db.prepare('PRAGMA integrity_check').pluck().all() as string[]
-  } finally {
-    db.close()
-  }
-}
+/** integrity_check on a read-write connection: a file these tests leave in WAL mode may have no -shm. */
+export const integrity = (file: string): string[] => integrityCheck(file, { write: true })
 
 export function sideFiles (file: string): string[] {
   return ['-wal', '-shm', '-journal'].filter((s) => fs.existsSync(file + s))

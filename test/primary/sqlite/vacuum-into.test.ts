@@ -11,8 +11,7 @@ import { makeDb, names, sideFiles, tempDir } from './support.js'
 
 test('vacuumInto writes a 0600 copy whatever the umask', (t) => {
   const dir = tempDir(t)
-  const src = path.join(dir, 'src.sqlite3')
-  makeDb(src, { wal: true })
+  const src = makeDb(path.join(dir, 'src.sqlite3'), { wal: true })
   const dest = path.join(dir, 'copy.sqlite3')
   const old = process.umask(0o022)
   let copied
@@ -30,8 +29,7 @@ test('vacuumInto writes a 0600 copy whatever the umask', (t) => {
 
 test('vacuumInto names the failing step (the client words each its own way) and leaves nothing', (t) => {
   const dir = tempDir(t)
-  const db = path.join(dir, 'src.sqlite3')
-  makeDb(db)
+  const db = makeDb(path.join(dir, 'src.sqlite3'))
   const junk = path.join(dir, 'junk')
   fs.writeFileSync(junk, randomBytes(8192))
   const cases: Array<[string, string, string]> = [

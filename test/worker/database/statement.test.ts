@@ -4,10 +4,8 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import path from 'node:path'
 import { SwapSafeStatement } from '../../../src/worker/database/statement.js'
-import { codeOf, namesIn, openLive, swap, tempDir } from './support.js'
+import { assertFilesHold, codeOf, keepOld, openLive, swap, tempDir } from './support.js'
 
 test('a statement prepared before the swap reads the new file after it, swap after swap', (t) => {
   const dir = tempDir(t)
@@ -34,14 +32,11 @@ test('run() after a swap writes into the new file, not the old one', (t) => {
   const { slot, db, file } = openLive(t, dir, ['old'])
   const insert = db.prepare('INSERT INTO items (name) VALUES (?)')
   insert.run('before')
-  const old = path.join(dir, 'old-inode.sqlite3')
-  fs.linkSync(file, old) // Keeps the old file reachable once the new one is renamed over it.
+  const old = keepOld(file)
 
   swap(slot, file, ['new'])
   assert.equal(insert.run('after').changes, 1)
-  slot.shutdown()
-  assert.deepEqual(namesIn(file), ['new', 'after'])
-  assert.deepEqual(namesIn(old), ['old', 'before'])
+  assertFilesHold(slot, file, old, { live: ['new', 'after'], old: ['old', 'before'] })
 })
 
 test('pluck, expand, raw and safeIntegers are applied again on the new connection, the last of pluck/expand/raw winning', (t) => {

@@ -3,34 +3,16 @@
 // calls), the file replaced on disk by another real SQLite file (renamed over it, as the
 // install does), slot.resume() (what resumeWorker calls).
 
+import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { Slot } from '../../../src/worker/database/slot.js'
 import { SwapSafeDatabase } from '../../../src/worker/database/handle.js'
-import { testDir, type TestContext } from '../../support/files.js'
+import { namesDb as makeDb, namesIn, testDir, type TestContext } from '../../support/files.js'
 
-export { testDir as tempDir, type TestContext }
-
-/** A real SQLite file with `items(id, name)` holding `names` (ids from 1). */
-export function makeDb (file: string, names: string[]): string {
-  const conn = new Database(file)
-  conn.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
-  const insert = conn.prepare('INSERT INTO items (name) VALUES (?)')
-  for (const n of names) insert.run(n)
-  conn.close()
-  return file
-}
-
-/** Reads a file with a connection of its own (not the slot's). */
-export function namesIn (file: string): string[] {
-  const conn = new Database(file, { readonly: true, fileMustExist: true })
-  try {
-    return conn.prepare('SELECT name FROM items ORDER BY id').pluck().all() as string[]
-  } finally {
-    conn.close()
-  }
-}
+// makeDb(file, names): items(id, name) holding names; namesIn(file): them, read on a connection
+// of its own (not the slot's).
+export { testDir as tempDir, makeDb, namesIn, type TestContext }
 
 /** A slot and its handle on `dir/live.sqlite3` (holding `names`), shut down when the test ends. */
 export function openLive (t: TestContext, dir: string, names: string[]): { slot: Slot, db: SwapSafeDatabase, file: string } {
@@ -50,6 +32,20 @@ export function swap (slot: Slot, file: string, names: string[], whilePaused?: (
   fs.renameSync(next, file)
   whilePaused?.()
   slot.resume()
+}
+
+/** A second name for the file now at `file`: the old file stays readable once a swap renames a new one over it. */
+export function keepOld (file: string): string {
+  const old = path.join(path.dirname(file), 'old-inode.sqlite3')
+  fs.linkSync(file, old)
+  return old
+}
+
+/** Shuts the slot down; then the live file must hold `want.live` and the old one (keepOld) `want.old`. */
+export function assertFilesHold (slot: Slot, file: string, old: string, want: { live: string[], old: string[] }): void {
+  slot.shutdown()
+  assert.deepEqual(namesIn(file), want.live, 'what the live file holds')
+  assert.deepEqual(namesIn(old), want.old, 'what the old file holds')
 }
 
 /** The code of the error `fn` throws; undefined when it throws none, or one without a code. */

@@ -5,9 +5,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import path from 'node:path'
-import { codeOf, namesIn, openLive, swap, tempDir } from './support.js'
+import { assertFilesHold, codeOf, keepOld, openLive, swap, tempDir } from './support.js'
 
 test('a transaction made before the swap commits into the new file after it, in each of its variants', (t) => {
   const dir = tempDir(t)
@@ -19,8 +17,7 @@ test('a transaction made before the swap commits into the new file after it, in 
     return names.length
   })
   assert.equal(insertMany(['before']), 1)
-  const old = path.join(dir, 'old-inode.sqlite3')
-  fs.linkSync(file, old)
+  const old = keepOld(file)
 
   swap(slot, file, ['new'])
   assert.equal(insertMany(['plain']), 1)
@@ -29,9 +26,7 @@ test('a transaction made before the swap commits into the new file after it, in 
   swap(slot, file, ['newer'])
   assert.equal(insertMany.exclusive(['exclusive']), 1)
   assert.equal(db.inTransaction, false)
-  slot.shutdown()
-  assert.deepEqual(namesIn(file), ['newer', 'exclusive'])
-  assert.deepEqual(namesIn(old), ['old', 'before'])
+  assertFilesHold(slot, file, old, { live: ['newer', 'exclusive'], old: ['old', 'before'] })
 })
 
 test('a throw rolls the transaction back on the new connection; a call while paused fails with HOTSWAP_ERR_PAUSED', (t) => {
