@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, labelOf, leftovers, request, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
+import { cli, labelOf, leftovers, push, pushable, request, seed, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -48,4 +48,18 @@ test('push from stdin by name, pull to stdout and to a file', async () => {
   const toFile = await cli(['cp', live, 'backup.sqlite3', '--socket', served.socket], { cwd: t.dir })
   assert.equal(toFile.code, 0, toFile.stderr)
   assert.equal(labelOf(join(t.dir, 'backup.sqlite3')), 'v3')
+})
+
+test('once a push is answered OK nothing of the swap is left beside the database: the old file is unlinked before the reply', async () => {
+  // Looked at the moment the reply arrives, push after push: the old file's link was removed
+  // after the reply before, and a folder listed right after OK still held `.live.sqlite3.hotswap-old-…`.
+  const seen: string[] = []
+  for (let i = 0; i < 30; i++) {
+    const next = pushable(t.dir, `burst-${i}`, 20_000)
+    const r = await push(served.socket, next.bytes)
+    seen.push(...leftovers(t.dir))
+    assert.equal(r.control?.exit, 0, r.stderr)
+  }
+  assert.deepEqual(seen, [])
+  assert.equal(labelOf(live), 'burst-29')
 })

@@ -4,7 +4,7 @@
 //   validated temp file ─▶ lock ─▶ outside holders? ─▶ PAUSE every worker (drain, close, ack)
 //        ─▶ a worker's own connections still open? (each reports them in its ack) refuse
 //        ─▶ INSTALL in piscina (checkpoint, remove -wal/-shm, link old, rename, fsync dir)
-//        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlock ─▶ unlink old file
+//        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlink old file ─▶ unlock ─▶ OK
 //
 // Any failure before the rename resumes everyone on the old file and changes nothing. A worker
 // whose resume fails is replaced (rolling, graceful), and the push reports it.
@@ -193,10 +193,13 @@ export class SwapCoordinator {
     h.lastPauseMs = round(report.pauseMs)
     this.history.set(db.name, h)
 
-    // Freeing the old file's blocks is slow for a large file; it happens here, after the
-    // pause, through the link the install kept.
+    // Freeing the old file's blocks is slow for a large file; it happens here, after the pause
+    // (the workers never wait for it), through the link the install kept, and before the push is
+    // answered: once `cp` prints OK nothing of the swap is left beside the database, so a script
+    // that lists the folder or checks the free space right after sees the final state. It was
+    // not awaited before, and a test that looked right after OK found the -old- link under load.
     if (oldLinkPath !== null) {
-      rm(oldLinkPath, { force: true }).catch((err: Error) => log.warn(`removing ${oldLinkPath}: ${err.message}`))
+      await rm(oldLinkPath, { force: true }).catch((err: Error) => log.warn(`removing ${oldLinkPath}: ${err.message}`))
     }
     return report
   }
