@@ -1,6 +1,7 @@
 // What `npm pack` ships, and a scratch project that installs the
-// tarball the way a user would: it imports { database } from 'hotswap' with types, runs
-// standalone with HOTSWAP_DB, and serves and swaps through the installed `hotswap` command.
+// tarball the way a user would: it imports { database } from 'hotswap' with types (and requires
+// it from CommonJS), runs standalone with HOTSWAP_DB, and serves and swaps through the installed
+// `hotswap` command.
 //
 // The install runs with --ignore-scripts, and better-sqlite3's compiled binding is copied from
 // this checkout (the same version, for the same Node): building it from source takes minutes
@@ -10,6 +11,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { freePort, labelOf, ROOT, seed, sleep, tempDir } from '../support/index.js'
 
@@ -24,7 +26,7 @@ async function run (cmd: string, args: string[], opts: { cwd: string, env?: Reco
 
 // npm as this Node installed it, not whatever npm the PATH finds first.
 const npm = join(process.execPath, '..', 'npm')
-const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string, version: string }
+const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string, version: string, engines: { node: string } }
 
 let t: ReturnType<typeof tempDir>
 let files: string[] = []
@@ -80,6 +82,30 @@ console.log(JSON.stringify({ label: label.get(), managed: isManaged() }))
   const res = await run(process.execPath, ['standalone.mjs'], { cwd: project, env: { HOTSWAP_DB: 'app.sqlite3' } })
   assert.equal(res.code, 0, res.stderr)
   assert.deepEqual(JSON.parse(res.stdout), { label: 'packed', managed: false })
+})
+
+test('engines admits only the Node versions where require(esm) works unflagged, so require("hotswap") works on each', () => {
+  // semver is @oclif/core's dependency (npm's own range rules).
+  const semver = createRequire(join(ROOT, 'package.json'))('semver') as { satisfies: (version: string, range: string) => boolean }
+  const admitted = (v: string): boolean => semver.satisfies(v, rootPkg.engines.node)
+  // require(esm) without a flag: 20.19.0 on the 20 line, 22.12.0 on the 22 line, every later major.
+  for (const v of ['20.19.0', '20.20.2', '22.12.0', '22.20.0', '23.0.0', '24.0.0', '25.1.0']) assert.ok(admitted(v), `${v} is admitted`)
+  for (const v of ['18.20.0', '20.0.0', '20.18.3', '21.7.3', '22.0.0', '22.11.0']) assert.ok(!admitted(v), `${v} (require(esm) only behind a flag) is not admitted`)
+  assert.ok(admitted(process.versions.node), `this Node (${process.versions.node}) is admitted`)
+})
+
+test('a CommonJS app requires the installed package by name: the same module an import gets', async () => {
+  writeFileSync(join(project, 'standalone.cjs'), `'use strict'
+const hotswap = require('hotswap')
+const label = hotswap.database().prepare("SELECT value FROM meta WHERE key = 'label'").pluck()
+import('hotswap').then((esm) => {
+  console.log(JSON.stringify({ label: label.get(), managed: hotswap.isManaged(), sameModule: esm.HotswapError === hotswap.HotswapError && esm.database === hotswap.database }))
+})
+`)
+  const res = await run(process.execPath, ['standalone.cjs'], { cwd: project, env: { HOTSWAP_DB: 'app.sqlite3' } })
+  assert.equal(res.code, 0, res.stderr)
+  assert.deepEqual(JSON.parse(res.stdout), { label: 'packed', managed: false, sameModule: true })
+  assert.equal(res.stderr, '', 'no ExperimentalWarning or other noise')
 })
 
 test('the installed package type-checks in a strict TypeScript project (skipLibCheck off)', async () => {

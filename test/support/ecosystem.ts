@@ -13,8 +13,9 @@ import { seed, tempDir } from './files.js'
 import { cli, ROOT, startServe, type Served } from './serve.js'
 import { waitUntil } from './wait.js'
 
-export function example (name: string): string {
-  return join(ROOT, 'examples', name, 'app.mjs')
+/** An example app: examples/NAME/app.mjs, or another file of it (app.cjs for a CommonJS one). */
+export function example (name: string, file = 'app.mjs'): string {
+  return join(ROOT, 'examples', name, file)
 }
 
 /** A self-signed certificate for localhost, made with openssl (node:crypto makes no X.509). */

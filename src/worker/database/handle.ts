@@ -13,6 +13,13 @@ import { SwapSafeStatement } from './statement.js'
 import { swapSafeTransaction, type SwapSafeTransaction, type TxFn } from './transaction.js'
 
 type Conn = Database.Database
+/** better-sqlite3's aggregate() options, with its accumulator type T. */
+type AggregateOptions<T> = Database.RegistrationOptions & {
+  start?: T | (() => T)
+  step: (total: T, next: T extends Array<infer E> ? E : T) => T | void
+  inverse?: ((total: T, dropped: T) => T) | undefined
+  result?: ((total: T) => unknown) | undefined
+}
 
 export class SwapSafeDatabase {
   readonly #slot: Slot
@@ -31,8 +38,13 @@ export class SwapSafeDatabase {
   /** The current better-sqlite3 connection. Not swap-safe: do not keep it across requests. */
   get connection (): Conn { return this.#slot.conn() }
 
-  prepare (source: string): SwapSafeStatement {
-    return new SwapSafeStatement(this.#slot, source)
+  /**
+   * Generic as better-sqlite3's: `prepare<[number], Todo>(sql)` types the bind parameters and
+   * the rows; a single non-array type is one named-parameter object (`prepare<{ id: number }>`).
+   */
+  prepare<BindParameters extends unknown[] | {} = unknown[], Result = unknown> (source: string):
+  BindParameters extends unknown[] ? SwapSafeStatement<BindParameters, Result> : SwapSafeStatement<[BindParameters], Result> {
+    return new SwapSafeStatement(this.#slot, source) as never
   }
 
   exec (source: string): this {
@@ -64,7 +76,7 @@ export class SwapSafeDatabase {
     return this
   }
 
-  aggregate (name: string, options: Database.AggregateOptions): this {
+  aggregate<T> (name: string, options: AggregateOptions<T>): this {
     this.#slot.conn()
     this.#slot.record((conn) => { conn.aggregate(name, options) })
     return this

@@ -8,20 +8,21 @@
 import { HotswapError } from '../../shared/errors.js'
 import type { Slot } from './slot.js'
 
-export class SwapSafeIterator implements IterableIterator<unknown> {
+/** `Row` is the statement's row type (SwapSafeStatement<P, Row>), as better-sqlite3's iterate() has it. */
+export class SwapSafeIterator<Row = unknown> implements IterableIterator<Row> {
   readonly source: string
   readonly #slot: Slot
-  #it: IterableIterator<unknown> | null
+  #it: IterableIterator<Row> | null
   #endedBySwap = false
 
-  constructor (slot: Slot, source: string, it: IterableIterator<unknown>) {
+  constructor (slot: Slot, source: string, it: IterableIterator<Row>) {
     this.#slot = slot
     this.source = source
     this.#it = it
     slot.track(this)
   }
 
-  next (): IteratorResult<unknown> {
+  next (): IteratorResult<Row> {
     const it = this.#it
     if (it === null) {
       if (this.#endedBySwap) {
@@ -30,7 +31,7 @@ export class SwapSafeIterator implements IterableIterator<unknown> {
       }
       return { done: true, value: undefined }
     }
-    let r: IteratorResult<unknown>
+    let r: IteratorResult<Row>
     try {
       r = it.next()
     } catch (err) {
@@ -41,7 +42,7 @@ export class SwapSafeIterator implements IterableIterator<unknown> {
     return r
   }
 
-  return (value?: unknown): IteratorResult<unknown> {
+  return (value?: unknown): IteratorResult<Row> {
     const it = this.#it
     if (it !== null) {
       this.#release()

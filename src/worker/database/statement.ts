@@ -19,7 +19,13 @@ type Stmt = Database.Statement<unknown[], unknown>
 /** better-sqlite3's row mode: one of four, as its statement keeps it (statement.cpp's `mode`). */
 type RowMode = 'flat' | 'pluck' | 'expand' | 'raw'
 
-export class SwapSafeStatement {
+/**
+ * Typed as better-sqlite3's `Statement<BindParameters, Result>` (@types/better-sqlite3), so a
+ * handle passes for a better-sqlite3 `Database` (drizzle, Kysely) and
+ * `db.prepare<[number], Todo>(sql).get(1)` is a `Todo | undefined`. As there, pluck(), expand()
+ * and raw() keep the type: the row type is the caller's to state.
+ */
+export class SwapSafeStatement<BindParameters extends unknown[] = unknown[], Result = unknown> {
   readonly #slot: Slot
   readonly source: string
   #stmt: Stmt | null = null
@@ -61,13 +67,13 @@ export class SwapSafeStatement {
   get busy (): boolean { return this.#stmt !== null && this.#generation === this.#slot.generation && this.#stmt.busy }
   get database (): Conn { return this.#slot.conn() }
 
-  run (...params: unknown[]): Database.RunResult { return this.#current().run(...params) }
-  get (...params: unknown[]): unknown { return this.#current().get(...params) }
-  all (...params: unknown[]): unknown[] { return this.#current().all(...params) }
-  iterate (...params: unknown[]): SwapSafeIterator {
+  run (...params: BindParameters): Database.RunResult { return this.#current().run(...params) }
+  get (...params: BindParameters): Result | undefined { return this.#current().get(...params) as Result | undefined }
+  all (...params: BindParameters): Result[] { return this.#current().all(...params) as Result[] }
+  iterate (...params: BindParameters): SwapSafeIterator<Result> {
     const stmt = this.#current()
     this.#slot.noteAttachments()
-    return new SwapSafeIterator(this.#slot, this.source, stmt.iterate(...params))
+    return new SwapSafeIterator(this.#slot, this.source, stmt.iterate(...params) as IterableIterator<Result>)
   }
   columns (): Database.ColumnDefinition[] { return this.#current().columns() }
   pluck (on = true): this { return this.#mode('pluck', on) }
@@ -79,7 +85,7 @@ export class SwapSafeStatement {
     return this
   }
 
-  bind (...params: unknown[]): this {
+  bind (...params: BindParameters): this {
     this.#current().bind(...params)
     this.#bound = params
     return this

@@ -9,12 +9,11 @@ import type { Slot } from './slot.js'
 // (name: string) => ..., must be accepted, and unknown[] parameters would refuse it.
 export type TxFn = (...args: any[]) => unknown
 
-export interface SwapSafeTransaction<F extends TxFn> {
-  (...args: Parameters<F>): ReturnType<F>
-  deferred: (...args: Parameters<F>) => ReturnType<F>
-  immediate: (...args: Parameters<F>) => ReturnType<F>
-  exclusive: (...args: Parameters<F>) => ReturnType<F>
-}
+/**
+ * better-sqlite3's Transaction<F> itself: the function's parameters and return, in each of its
+ * modes (default, deferred, immediate, exclusive), so a handle passes for a better-sqlite3 Database.
+ */
+export type SwapSafeTransaction<F extends TxFn> = Database.Transaction<F>
 
 /** db.transaction(fn) of a slot: the transaction of its current connection, made again after a reopen. */
 export function swapSafeTransaction<F extends TxFn> (slot: Slot, fn: F): SwapSafeTransaction<F> {
@@ -28,11 +27,13 @@ export function swapSafeTransaction<F extends TxFn> (slot: Slot, fn: F): SwapSaf
     }
     return tx
   }
-  const wrapper = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
-    return current().apply(this, args as never) as ReturnType<F>
-  } as SwapSafeTransaction<F>
-  wrapper.deferred = function (this: unknown, ...args) { return current().deferred.apply(this, args as never) as ReturnType<F> }
-  wrapper.immediate = function (this: unknown, ...args) { return current().immediate.apply(this, args as never) as ReturnType<F> }
-  wrapper.exclusive = function (this: unknown, ...args) { return current().exclusive.apply(this, args as never) as ReturnType<F> }
-  return wrapper
+  // Each mode calls the same mode of the current connection's transaction.
+  const inMode = (mode: 'default' | 'deferred' | 'immediate' | 'exclusive') =>
+    function (this: unknown, ...args: unknown[]): ReturnType<F> { return current()[mode].apply(this, args as never) }
+  return Object.assign(inMode('default'), {
+    default: inMode('default'),
+    deferred: inMode('deferred'),
+    immediate: inMode('immediate'),
+    exclusive: inMode('exclusive'),
+  })
 }
