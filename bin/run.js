@@ -17,6 +17,6 @@ if (badCwd !== null) {
   }
 }
 if (!handled) {
-  const { execute } = await import('@oclif/core')
-  await execute({ dir: import.meta.url })
+  const { runOclif } = await import('../dist/src/client/oclif-run.js')
+  await runOclif(process.argv.slice(2), import.meta.url)
 }

@@ -19,6 +19,7 @@ const RULES: Array<{ from: string, may: string[] }> = [
   { from: 'primary/', may: ['primary/', 'shared/'] },
   { from: 'client/', may: ['client/', 'shared/', 'primary/sqlite/'] },
   { from: 'commands/', may: ['commands/', 'client/', 'shared/', 'primary/serve.ts', 'primary/config.ts'] },
+  { from: 'hooks/', may: ['hooks/', 'client/', 'shared/'] },
   { from: 'adapters/', may: ['adapters/', 'worker/', 'shared/'] },
   { from: 'index.ts', may: ['worker/', 'shared/', 'adapters/'] },
 ]

@@ -13,9 +13,17 @@ export const socketFlag = Flags.string({ description: `control socket path [defa
  */
 export abstract class HotswapCommand extends Command {
   protected async catch (err: Error & { exitCode?: number, oclif?: { exit?: number | false } }): Promise<unknown> {
-    if (err.oclif?.exit !== ExitCodes.usage) return await super.catch(err)
-    const [first = 'bad usage', ...rest] = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
-    process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', first, rest))
+    const usage = usageErrorOf(err)
+    if (usage === undefined) return await super.catch(err)
+    process.exitCode = reportError(usage)
     return undefined
   }
+}
+
+/** An oclif error that exits 2 (a parse error, a bad argument), as HOTSWAP_ERR_USAGE; else undefined. */
+export function usageErrorOf (err: Error & { code?: unknown, oclif?: { exit?: number | false } }): HotswapError | undefined {
+  // this.exit(2) is an ExitError (code EEXIT): a chosen status, not a message to print.
+  if (err.oclif?.exit !== ExitCodes.usage || err.code === 'EEXIT') return undefined
+  const [first = 'bad usage', ...rest] = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  return new HotswapError('HOTSWAP_ERR_USAGE', first, rest)
 }

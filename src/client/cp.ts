@@ -16,6 +16,7 @@ import { runRemote } from './connection.js'
 import type { CpOptions } from './cp-options.js'
 import { pullFile, pullPath, pullToStdout } from './pull.js'
 import { databaseBehindStdin, pushFile, pushPath, pushStdin } from './push.js'
+import { refuseTerminal } from './terminal-guard.js'
 
 export type { CpOptions } from './cp-options.js'
 
@@ -35,6 +36,7 @@ async function serverFacts (socketPath: string): Promise<StatusReport> {
 
 export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
+  refuseTerminal(o)
   const tty = process.stderr.isTTY === true
   if (o.src === '-') {
     // stdin redirected from a database whose builder still has it open may hold committed rows

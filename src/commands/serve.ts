@@ -79,8 +79,10 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
 function parseWorkers (value: string | undefined): number | 'max' | undefined {
   if (value === undefined || value === 'max') return value
   const n = Number(value)
+  // A bad flag value is a usage error (exit 2), as oclif's own parse errors are; the same value
+  // from HOTSWAP_WORKERS or the config file is a configuration error (config.ts).
   if (!Number.isInteger(n) || n < 1) {
-    throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${JSON.stringify(value)})`)
+    throw new HotswapError('HOTSWAP_ERR_USAGE', `--workers must be a positive integer or "max" (got ${JSON.stringify(value)})`)
   }
   return n
 }

@@ -1,13 +1,12 @@
 // cp's progress display on a real pseudo-terminal (util-linux
 // `script`) and its silence off one, --help with examples for every command, status --json and
-// version --json, and bash completion from @oclif/plugin-autocomplete.
+// version --json. (Completion: shell-completion.test.ts; -h and usage errors: usage-errors.test.ts.)
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, cli, labelOf, seed, type Served, serveLiveForFile, statusJson, tempDir } from '../support/index.js'
+import { BIN, cli, HOTSWAP, labelOf, onTerminal as onTerminalIn, seed, type Served, serveLiveForFile, statusJson, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -19,22 +18,8 @@ serveLiveForFile({ workers: 1, prepare: (s) => {
     seed(join(t.dir, 'v2.sqlite3'), { label: 'v2', rows: 20_000 })
   } }, (s) => { ({ t, served, live } = s) })
 
-const hotswap = `'${process.execPath}' '${BIN}'`
-
-/** Runs a shell command line on a pseudo-terminal (stdin, stdout and stderr all on it). */
-async function onTerminal (commandLine: string): Promise<{ code: number | null, output: string }> {
-  return await new Promise((resolve, reject) => {
-    // script -q: no banner; -e: its exit code is the command's; -c: the command. The typescript
-    // file is /dev/null; what the terminal showed comes on script's stdout.
-    execFile('script', ['-qec', commandLine, '/dev/null'], { cwd: t.dir, encoding: 'utf8', timeout: 60_000 }, (err, stdout) => {
-      if (err !== null && typeof err.code !== 'number') {
-        reject(new Error(`util-linux script is needed to test the terminal display: ${err.message}`))
-        return
-      }
-      resolve({ code: err === null ? 0 : err.code as number, output: stdout })
-    })
-  })
-}
+const hotswap = HOTSWAP
+const onTerminal = async (commandLine: string): Promise<{ code: number | null, output: string }> => await onTerminalIn(commandLine, { cwd: t.dir })
 
 test('on a terminal, a push shows the transfer, then the phases validating, swapping, done', async () => {
   // From stdin, so the bytes cross the socket (a local FILE is copied by the server itself).
@@ -129,25 +114,4 @@ test('every command has --help with examples', async () => {
     assert.match(text, new RegExp(`USAGE\\n\\s+\\$ hotswap ${c}`), `${c} --help has a usage line`)
     assert.match(text, new RegExp(`EXAMPLES\\n\\s+\\$ hotswap ${c}`), `${c} --help has examples`)
   })
-})
-
-test('bash completion: autocomplete prints the setup, and the completion function completes commands and flags', async () => {
-  const cache = join(t.dir, 'xdg-cache')
-  const env = { XDG_CACHE_HOME: cache }
-  const setup = await cli(['autocomplete', 'bash'], { cwd: t.dir, env })
-  assert.equal(setup.code, 0, setup.stderr)
-  assert.match(setup.stdout.toString(), /hotswap autocomplete script bash\)" >> ~\/\.bashrc/)
-  const script = await cli(['autocomplete', 'script', 'bash'], { cwd: t.dir, env })
-  const line = script.stdout.toString().trim()
-  assert.match(line, /^HOTSWAP_AC_BASH_SETUP_PATH=.*xdg-cache\/hotswap\/autocomplete\/bash_setup && test -f/)
-  // What the line appended to ~/.bashrc does, in a non-interactive bash: complete `hotswap st`
-  // and `hotswap cp --sk`.
-  const complete = (words: string[]): string => `COMP_WORDS=(${words.join(' ')}); COMP_CWORD=${words.length - 1}; _hotswap_autocomplete; echo "\${COMPREPLY[*]}"`
-  const program = `${line}\n${complete(['hotswap', 'st'])}\n${complete(['hotswap', 'cp', '--sk'])}\n`
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile('bash', ['-c', program], { encoding: 'utf8' }, (err, stdout, stderr) => err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`)))
-  })
-  const [commands, flags] = out.trim().split('\n')
-  assert.deepEqual(commands?.trim().split(/\s+/), ['status'])
-  assert.deepEqual(flags?.trim().split(/\s+/).sort(), ['--skip-integrity-check', '--skip-schema-check'])
 })

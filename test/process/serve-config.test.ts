@@ -69,9 +69,9 @@ test('an unknown flag: a usage error, exit 2', async () => {
   assertOneError(res, 2, 'HOTSWAP_ERR_USAGE', /Nonexistent flag: --bogus/)
 })
 
-test('a bad --workers value names the flag', async () => {
+test('a bad --workers value names the flag: a usage error, exit 2', async () => {
   const res = await serveCli([fixture('versioned-app.mjs'), '--db', live, '--workers', 'lots', '--socket', join(t.dir, 'w.sock')])
-  assertOneError(res, 1, 'HOTSWAP_ERR_CONFIG', /--workers must be a positive integer or "max"/)
+  assertOneError(res, 2, 'HOTSWAP_ERR_USAGE', /--workers must be a positive integer or "max"/)
 })
 
 test('an invalid config file: a wrong type names the field, an unknown key is named, bad JSON is reported', async () => {

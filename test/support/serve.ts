@@ -235,6 +235,32 @@ export async function cli (args: string[], opts: { cwd: string, input?: Buffer, 
   return await runProcess(process.execPath, [BIN, ...args], opts)
 }
 
+/** The real CLI as a shell command line (for onTerminal). */
+export const HOTSWAP = `'${process.execPath}' '${BIN}'`
+
+/**
+ * Runs a shell command line on a pseudo-terminal (util-linux `script`: stdin, stdout and stderr
+ * all on it); `typed` is written to the terminal, as keys. Its exit code and what the terminal
+ * showed. stdin stays open (an end of input would reach the command as one).
+ */
+export async function onTerminal (commandLine: string, opts: { cwd: string, typed?: string, timeoutMs?: number }): Promise<{ code: number | null, output: string }> {
+  // -q: no banner; -e: its exit code is the command's; -c: the command. The typescript file is
+  // /dev/null; what the terminal showed comes on script's stdout.
+  const child = spawn('script', ['-qec', commandLine, '/dev/null'], { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d })
+  child.stdin.on('error', () => {})
+  if (opts.typed !== undefined) child.stdin.write(opts.typed)
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`util-linux script is needed for a terminal: ${err.message}`)))
+    child.once('close', (c) => resolve(c))
+  })
+  clearTimeout(timer)
+  child.stdin.destroy()
+  return { code, output }
+}
+
 /** Runs `command` to its end (SIGKILLed after `timeoutMs`), `input` piped to its stdin; its exit code, stdout and stderr. */
 export async function runProcess (command: string, args: string[], opts: { cwd: string, input?: Buffer | string, env?: Record<string, string>, timeoutMs?: number }): Promise<CliResult> {
   const child = spawn(command, args, {
