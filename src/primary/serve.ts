@@ -1,7 +1,6 @@
 // `hotswap serve`: wires the supervisor, the swap coordinator, the piscina pool and the control
 // server together; reloads on SIGHUP; stops them in order on SIGTERM/SIGINT.
 
-import { availableParallelism } from 'node:os'
 import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, resolve } from 'node:path'
 import { ExitCodes, formatError, HotswapError } from '../shared/errors.js'
@@ -11,6 +10,7 @@ import { VERSION } from '../shared/version.js'
 import { workingDirectory } from '../shared/working-directory.js'
 import type { ServeSettings } from './config.js'
 import { ControlServer } from './control/server.js'
+import { maxWorkers } from './cpu-quota.js'
 import { DatabaseLocks } from './database-lock.js'
 import { TaskPool } from './sqlite/pool.js'
 import { Supervisor } from './supervisor.js'
@@ -86,7 +86,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const app = resolve(cwd, opts.app)
   if (!existsSync(app) || !statSync(app).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `app file not found: ${app}`)
   const databases = parseDatabases(opts.databases)
-  const workers = opts.workers === 'max' ? availableParallelism() : opts.workers
+  const workers = opts.workers === 'max' ? maxWorkers() : opts.workers
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
 
   const journalModes = new Map<string, string>()
