@@ -18,6 +18,7 @@ import { SwapCoordinator } from './swap/coordinator.js'
 import { journalModeOfHeader } from './sqlite/header.js'
 import { createSpool, removeSpool } from './control/spool.js'
 import { cleanupOrphans } from './sqlite/temp-files.js'
+import { checkDatabaseDirectory } from './sqlite/database-directory.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000
@@ -91,6 +92,8 @@ export async function serve (opts: ServeSettings): Promise<number> {
 
   const journalModes = new Map<string, string>()
   for (const db of databases) {
+    // At start-up, not at the first push (or the workers' first write).
+    checkDatabaseDirectory(db.path, `cannot serve ${db.path}`)
     journalModes.set(db.name, journalModeOf(db.path))
   }
 
