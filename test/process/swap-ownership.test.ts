@@ -4,28 +4,18 @@
 // it belongs to otherwise), and a push that cannot keep them is refused before the pause.
 // Tests run as root; the server runs as root, then as nobody.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, folderForOtherUsers, labelOf, leftovers, request, seed, startServe } from '../support/index.js'
 
 const NOBODY = 65534
 const DAEMON = 1
 
-let t: ReturnType<typeof tempDir>
-const servers: Served[] = []
-
-before(() => {
-  t = tempDir()
-  chmodSync(t.dir, 0o755) // nobody's server must reach its folder
-})
-
-after(async () => {
-  for (const s of servers) await s.stop()
-  t?.cleanup()
-})
+// nobody's server must reach its folder
+const t = folderForOtherUsers()
 
 function ownership (path: string): { uid: number, gid: number, mode: number } {
   const st = statSync(path)
@@ -49,7 +39,7 @@ test('as root: every way in keeps the live file\'s owner, group and mode (1:1 06
   chownSync(live, DAEMON, DAEMON)
   chmodSync(live, 0o640)
   const served = await startServe({ dir, dbs: [live], workers: 1 })
-  servers.push(served)
+  t.servers.push(served)
   let n = 0
   for (const want of [{ uid: DAEMON, gid: DAEMON, mode: 0o640 }, { uid: 0, gid: DAEMON, mode: 0o640 }]) {
     chownSync(live, want.uid, want.gid)
@@ -96,7 +86,7 @@ test('as nobody: a group it is in is kept; an owner it cannot give is refused be
   chownSync(live, NOBODY, DAEMON)
   chmodSync(live, 0o640)
   const served = await startServe({ dir, dbs: [live], workers: 1, as: { uid: NOBODY, gid: DAEMON } })
-  servers.push(served)
+  t.servers.push(served)
 
   const next = join(dir, 'next.sqlite3')
   seed(next, { label: 'v1' })

@@ -7,26 +7,16 @@
 //   - a working directory where the default socket (tmp/sockets/hotswap.sock) cannot be made:
 //     the error says to give --socket or HOTSWAP_SOCKET.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, errorLine, fixture, freePort, labelOf, seed, type Served, startServeArgs, tempDir, waitExit } from '../support/index.js'
+import { cli, errorLine, fixture, folderForOtherUsers, freePort, labelOf, seed, type Served, startServeArgs, waitExit } from '../support/index.js'
 
 const NOBODY = { uid: 65534, gid: 65534 }
 
-let t: ReturnType<typeof tempDir>
-const servers: Served[] = []
-
-before(() => {
-  t = tempDir()
-  chmodSync(t.dir, 0o755) // nobody's server must reach its folders
-})
-
-after(async () => {
-  for (const s of servers) await s.stop()
-  t?.cleanup()
-})
+// nobody's server must reach its folders
+const t = folderForOtherUsers()
 
 /** A folder owned by `owner` (root unless told), mode 0755, holding what `fill` puts there. */
 function folder (name: string, owner = { uid: 0, gid: 0 }): string {
@@ -63,7 +53,7 @@ async function serveAsNobody (cwd: string, args: string[], socket: string): Prom
     as: NOBODY,
     env: { HOME: t.dir },
   })
-  servers.push(served)
+  t.servers.push(served)
   return served
 }
 
