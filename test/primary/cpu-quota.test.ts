@@ -7,20 +7,19 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { cgroupCpuLimit, maxWorkers } from '../../src/primary/cpu-quota.js'
-import { tempDir } from '../support/index.js'
+import { type TestContext, testDir } from '../support/index.js'
 
 /** A cgroup tree: `files` maps a path under the mount root to its contents. */
-function tree (t: { after: (fn: () => void) => void }, self: string, files: Record<string, string>): { root: string, self: string } {
-  const dir = tempDir()
-  t.after(dir.cleanup)
-  const root = join(dir.dir, 'cgroup')
+function tree (t: TestContext, self: string, files: Record<string, string>): { root: string, self: string } {
+  const dir = testDir(t)
+  const root = join(dir, 'cgroup')
   mkdirSync(root)
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true })
     writeFileSync(join(root, path), `${text}\n`)
   }
-  writeFileSync(join(dir.dir, 'self'), self)
-  return { root, self: join(dir.dir, 'self') }
+  writeFileSync(join(dir, 'self'), self)
+  return { root, self: join(dir, 'self') }
 }
 
 test('cgroup v2: "max 100000" is no limit; "200000 100000" is 2 CPUs; "150000 100000" rounds up to 2', (t) => {
