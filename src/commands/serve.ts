@@ -38,7 +38,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     socket: socketFlag,
     spool: Flags.string({ description: 'where a pull streamed to stdout keeps its snapshot meanwhile [default: the system temp directory]' }),
     'wait-ready': Flags.boolean({ description: 'a worker is ready when the app calls ready(), not when it listens', allowNo: true }),
-    workers: Flags.string({ char: 'w', description: 'number of workers, or "max" [default: max]' }),
+    workers: Flags.string({ char: 'w', description: 'number of workers, or "max": one per core, within the cgroup CPU quota [default: max]' }),
   }
 
   async run (): Promise<void> {

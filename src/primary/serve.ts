@@ -1,7 +1,6 @@
 // `hotswap serve`: wires the supervisor, the swap coordinator, the piscina pool and the control
 // server together; reloads on SIGHUP; stops them in order on SIGTERM/SIGINT.
 
-import { availableParallelism } from 'node:os'
 import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, resolve } from 'node:path'
 import { ExitCodes, formatError, HotswapError } from '../shared/errors.js'
@@ -11,6 +10,7 @@ import { VERSION } from '../shared/version.js'
 import { workingDirectory } from '../shared/working-directory.js'
 import type { ServeSettings } from './config.js'
 import { ControlServer } from './control/server.js'
+import { maxWorkers } from './cpu-quota.js'
 import { DatabaseLocks } from './database-lock.js'
 import { TaskPool } from './sqlite/pool.js'
 import { Supervisor } from './supervisor.js'
@@ -18,6 +18,7 @@ import { SwapCoordinator } from './swap/coordinator.js'
 import { journalModeOfHeader } from './sqlite/header.js'
 import { createSpool, removeSpool } from './control/spool.js'
 import { cleanupOrphans } from './sqlite/temp-files.js'
+import { checkDatabaseDirectory } from './sqlite/database-directory.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000
@@ -86,11 +87,13 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const app = resolve(cwd, opts.app)
   if (!existsSync(app) || !statSync(app).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `app file not found: ${app}`)
   const databases = parseDatabases(opts.databases)
-  const workers = opts.workers === 'max' ? availableParallelism() : opts.workers
+  const workers = opts.workers === 'max' ? maxWorkers() : opts.workers
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
 
   const journalModes = new Map<string, string>()
   for (const db of databases) {
+    // At start-up, not at the first push (or the workers' first write).
+    checkDatabaseDirectory(db.path, `cannot serve ${db.path}`)
     journalModes.set(db.name, journalModeOf(db.path))
   }
 

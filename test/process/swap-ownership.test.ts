@@ -4,27 +4,16 @@
 // it belongs to otherwise), and a push that cannot keep them is refused before the pause.
 // Tests run as root; the server runs as root, then as nobody.
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, labelOf, leftovers, request, seed, type Served, startServe, tempDir, walSource } from '../support/index.js'
+import { cli, folderForOtherUsers, labelOf, leftovers, request, seed, type Served, startServe, walSource } from '../support/index.js'
 
 const NOBODY = 65534
 const DAEMON = 1
 
-let t: ReturnType<typeof tempDir>
-const servers: Served[] = []
-
-before(() => {
-  t = tempDir()
-  chmodSync(t.dir, 0o755) // nobody's server must reach its folder
-})
-
-after(async () => {
-  for (const s of servers) await s.stop()
-  t?.cleanup()
-})
+const t = folderForOtherUsers() // nobody's server must reach its folder
 
 function ownership (path: string): { uid: number, gid: number, mode: number } {
   const st = statSync(path)
@@ -42,7 +31,7 @@ async function serveLive (name: string, setup: (dir: string, live: string) => vo
   seed(live, { label: 'v0' })
   setup(dir, live)
   const served = await startServe({ dir, dbs: [live], workers: 1, as })
-  servers.push(served)
+  t.servers.push(served)
   return { dir, live, served }
 }
 

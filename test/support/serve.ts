@@ -100,6 +100,26 @@ export function serveForFile (start: (t: ReturnType<typeof tempDir>) => Promise<
   })
 }
 
+/**
+ * A test file's folder that another user (a server run `as` nobody) may enter, mode 0755, and
+ * the servers the file starts there: before() makes the folder, after() stops every server in
+ * `servers` by its pid, then removes the folder.
+ */
+export function folderForOtherUsers (): { dir: string, servers: Served[] } {
+  const folder = { dir: '', servers: [] as Served[] }
+  let t: ReturnType<typeof tempDir> | undefined
+  before(() => {
+    t = tempDir()
+    folder.dir = t.dir
+    chmodSync(t.dir, 0o755)
+  })
+  after(async () => {
+    for (const s of folder.servers) await s.stop()
+    t?.cleanup()
+  })
+  return folder
+}
+
 /** Seeds one database per entry (`name.sqlite3` in `dir`, labelled as given); returns their paths by name. */
 export function seedAll<K extends string> (dir: string, labels: Record<K, string>): Record<K, string> {
   const paths = {} as Record<K, string>

@@ -12,6 +12,7 @@ import net from 'node:net'
 import { dirname } from 'node:path'
 import { HotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
+import { DEFAULT_SOCKET } from '../../shared/socket-path.js'
 import { workingDirectory } from '../../shared/working-directory.js'
 import { Connection } from './connection.js'
 import type { ServerContext } from './session.js'
@@ -32,8 +33,11 @@ export async function prepareSocketPath (socketPath: string): Promise<void> {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     st = statSync(dir)
   } catch (err) {
-    // A path through a file, or a directory we may not create: a bad --socket, not INTERNAL.
-    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create the socket directory ${dir}: ${(err as Error).message}`)
+    // A path through a file, or a directory we may not create (the default one, in a working
+    // directory the server's user may not write): a bad --socket, not INTERNAL.
+    const which = socketPath.endsWith(`/${DEFAULT_SOCKET}`) ? ` (the default socket, ${DEFAULT_SOCKET} under the working directory)` : ''
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create the socket directory ${dir}${which}: ${(err as Error).message}; ` +
+      'give a socket path this user may create with --socket PATH or HOTSWAP_SOCKET (under systemd: RuntimeDirectory=NAME and HOTSWAP_SOCKET=/run/NAME/hotswap.sock)')
   }
   const uid = process.getuid?.()
   if (uid !== undefined && st.uid !== uid) {

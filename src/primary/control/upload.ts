@@ -15,6 +15,7 @@ import { HotswapError } from '../../shared/errors.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
 import { writeAll } from '../../shared/write-all.js'
 import { refuseManagedSource } from '../sqlite/cp-paths.js'
+import { checkDatabaseDirectory } from '../sqlite/database-directory.js'
 import { removeWithSideFiles } from '../sqlite/side-files.js'
 import { copyPrivately, createExclusive, tempPathFor } from '../sqlite/temp-files.js'
 import type { ServerContext, Session } from './session.js'
@@ -35,6 +36,8 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
   let written = 0
   let bytes = 0
   try {
+    // The folder may have been made unwritable since serve started.
+    checkDatabaseDirectory(db.path, `cannot push to ${db.name}`)
     if (src !== '-') {
       // A server-side path: the gem's client sends those, and ours does when the server sees
       // its files (then it says which file it means, and a different one is refused).
@@ -127,7 +130,12 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
   } catch (err) {
     removeWithSideFiles(tempPath)
     if (err instanceof HotswapError) throw err
-    const e = err as NodeJS.ErrnoException
+    const e = err as NodeJS.ErrnoException & { dest?: string }
+    // The temp file beside the live one (or its private staging folder, `TEMP.d-…`) is the destination.
+    const ours = (p: string | undefined): boolean => p?.startsWith(tempPath) === true
+    if ((e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') && (ours(e.path) || ours(e.dest))) {
+      throw new HotswapError('HOTSWAP_ERR_DESTINATION', `cannot write the new file beside ${db.path}: ${e.message}`)
+    }
     if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EISDIR') {
       throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${src}: ${e.message}`)
     }
