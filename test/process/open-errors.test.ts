@@ -4,7 +4,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { unlinkSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { fixture, request, seed, startNodeApp, startServe, testDir } from '../support/index.js'
 
@@ -29,5 +29,26 @@ test('under serve, a managed file gone before the app opened it: SQLITE_CANTOPEN
   const res = await request(served.port, '/', { keepAlive: false })
   assert.equal(res.status, 500, res.body)
   assert.deepEqual(res.json(), { error: `unable to open database file: ${live} (no such file)`, code: 'SQLITE_CANTOPEN' })
+  assert.equal(await served.stop(), 0)
+})
+
+test('under serve, a managed file the server\'s user may not open: the error names the path and says permission denied', async (t) => {
+  if (process.getuid?.() !== 0) { t.skip('needs root, to run the server as nobody'); return }
+  const NOBODY = 65534
+  const top = testDir(t)
+  chmodSync(top, 0o755)
+  const dir = join(top, 'nobody')
+  mkdirSync(dir)
+  const live = join(dir, 'live.sqlite3')
+  seed(live, { label: 'v0' })
+  chownSync(dir, NOBODY, NOBODY)
+  chownSync(live, NOBODY, NOBODY)
+  const served = await startServe({ dir, dbs: [live], app: fixture('lazy-app.mjs'), workers: 1, as: { uid: NOBODY, gid: NOBODY } })
+  t.after(async () => { await served.stop() })
+  assert.equal(served.child.exitCode, null, served.output())
+  chmodSync(live, 0o000)
+  const res = await request(served.port, '/', { keepAlive: false })
+  assert.equal(res.status, 500, res.body)
+  assert.deepEqual(res.json(), { error: `unable to open database file: ${live} (permission denied: read and write access needed)`, code: 'SQLITE_CANTOPEN' })
   assert.equal(await served.stop(), 0)
 })

@@ -30,7 +30,7 @@ function reasonFor (path: string, options: DatabaseOptions): string {
     if (statSync(path).isDirectory()) return 'it is a directory'
   } catch { /* raced away: nothing more to say */ }
   const mode = options.readonly === true ? constants.R_OK : constants.R_OK | constants.W_OK
-  if (!canAccess(path, mode)) return `permission denied (${options.readonly === true ? 'read' : 'read and write'} access needed)`
+  if (!canAccess(path, mode)) return `permission denied: ${options.readonly === true ? 'read' : 'read and write'} access needed`
   return ''
 }
 
