@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { getRuntime, openDatabase } from './worker/runtime.js'
 import type { SwapSafeDatabase } from './worker/database/handle.js'
+import type { DatabaseOptions } from './worker/database/open-options.js'
 
 export { HotswapError, ErrorCodes, type ErrorCode } from './shared/errors.js'
 export type { SwapSafeDatabase } from './worker/database/handle.js'
@@ -14,11 +15,21 @@ export type { SwapSafeStatement } from './worker/database/statement.js'
 export type { SwapSafeIterator } from './worker/database/iterator.js'
 export type { SwapSafeTransaction } from './worker/database/transaction.js'
 export type { OpenHook } from './worker/database/slot.js'
+export type { DatabaseOptions } from './worker/database/open-options.js'
 export { knexPool, type KnexPool, type KnexPoolOptions } from './adapters/knex.js'
 
-/** A handle with better-sqlite3's surface that stays valid across swaps. */
-export function database (nameOrPath?: string): SwapSafeDatabase {
-  return openDatabase(nameOrPath)
+/**
+ * A handle with better-sqlite3's surface that stays valid across swaps. `options` are
+ * better-sqlite3's (`readonly`, `fileMustExist`, `timeout`, `verbose`, `nativeBinding`) and apply
+ * to every connection the handle opens. Outside `hotswap serve` a missing file is created, as
+ * `new Database(path)` does; under serve the managed file must exist (`fileMustExist` is implied).
+ */
+export function database (nameOrPath?: string, options?: DatabaseOptions): SwapSafeDatabase
+/** The first --db (or HOTSWAP_DB outside serve), with better-sqlite3's options. */
+export function database (options: DatabaseOptions): SwapSafeDatabase
+export function database (nameOrOptions?: string | DatabaseOptions, options?: DatabaseOptions): SwapSafeDatabase {
+  if (typeof nameOrOptions === 'object' && nameOrOptions !== null) return openDatabase(undefined, nameOrOptions)
+  return openDatabase(nameOrOptions, options)
 }
 
 /** Runs before this worker closes its connections for a swap (after in-flight requests end). */

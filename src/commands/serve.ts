@@ -23,6 +23,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
 
   static flags = {
     config: Flags.string({ description: 'config file [default: hotswap.config.json, .mjs or .js in the working directory]' }),
+    create: Flags.boolean({ description: 'create a missing --db file as an empty database (WAL journal mode, 0600) before starting', allowNo: true }),
     db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true }),
     'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
     'idle-timeout': Flags.integer({ description: 'abort an upload that sends nothing for this long (ms) [default: 60000]', min: 1 }),
@@ -50,6 +51,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         app: args.app,
         workers: parseWorkers(flags.workers),
         databases: flags.db,
+        create: flags.create,
         socket: flags.socket,
         port: flags.port,
         drainTimeoutMs: flags['drain-timeout'],

@@ -15,6 +15,8 @@ export interface ServeSettings {
   app: string
   workers: number | 'max'
   databases: string[]
+  /** --create: a missing database file is created empty (WAL) at start-up. */
+  create: boolean
   socket: string
   port?: number
   drainTimeoutMs: number
@@ -44,6 +46,7 @@ export const DEFAULTS = {
   minUptimeMs: 1000,
   maxRestarts: 10,
   waitReady: false,
+  create: false,
   maxBytes: 64 * 1024 ** 3,
   idleTimeoutMs: 60_000,
 }
@@ -85,7 +88,7 @@ function logLevel (v: unknown, source: string): string | undefined {
   return v
 }
 
-const KNOWN = new Set(['app', 'workers', 'db', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
+const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
   'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'env'])
 
 /** Reads and checks a config file; paths in it resolve against the file's own folder. */
@@ -149,7 +152,9 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     // object's prototype instead, and the variable was dropped without a word.
     env = Object.fromEntries(Object.entries(c.env)) as Record<string, string>
   }
-  if (c.waitReady !== undefined && typeof c.waitReady !== 'boolean') throw bad('waitReady', 'must be true or false', source)
+  for (const key of ['waitReady', 'create'] as const) {
+    if (c[key] !== undefined && typeof c[key] !== 'boolean') throw bad(key, 'must be true or false', source)
+  }
   const out: PartialSettings & { file?: string } = {
     file,
     app: c.app !== undefined ? appAt(str(c.app, 'app', source) as string) : undefined,
@@ -163,6 +168,7 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     minUptimeMs: int(c.minUptime, 'minUptime', source),
     maxRestarts: int(c.maxRestarts, 'maxRestarts', source),
     waitReady: c.waitReady as boolean | undefined,
+    create: c.create as boolean | undefined,
     maxBytes: int(c.maxBytes, 'maxBytes', source, 1),
     idleTimeoutMs: int(c.idleTimeout, 'idleTimeout', source, 1),
     logFormat: logFormat(c.logFormat, source),
@@ -220,6 +226,7 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     minUptimeMs: pick('minUptimeMs') ?? DEFAULTS.minUptimeMs,
     maxRestarts: pick('maxRestarts') ?? DEFAULTS.maxRestarts,
     waitReady: pick('waitReady') ?? DEFAULTS.waitReady,
+    create: pick('create') ?? DEFAULTS.create,
     maxBytes: pick('maxBytes') ?? DEFAULTS.maxBytes,
     idleTimeoutMs: pick('idleTimeoutMs') ?? DEFAULTS.idleTimeoutMs,
     logFormat: pick('logFormat'),

@@ -18,13 +18,17 @@ import { SwapCoordinator } from './swap/coordinator.js'
 import { journalModeOfHeader } from './sqlite/header.js'
 import { createSpool, removeSpool } from './control/spool.js'
 import { cleanupOrphans } from './sqlite/temp-files.js'
+import { createEmptyDatabase } from './sqlite/create-empty.js'
 import { checkDatabaseDirectory } from './sqlite/database-directory.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000
 
-/** `--db [NAME=]PATH`: the name defaults to the file name without its extension. */
-export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseInfo[] {
+/**
+ * `--db [NAME=]PATH`: the name defaults to the file name without its extension. With `create`
+ * (`--create`) a missing file is made an empty WAL database first.
+ */
+export function parseDatabases (specs: string[], cwd = process.cwd(), create = false): DatabaseInfo[] {
   if (specs.length === 0) throw new HotswapError('HOTSWAP_ERR_CONFIG', 'at least one --db [NAME=]PATH is required')
   const out: DatabaseInfo[] = []
   for (const spec of specs) {
@@ -32,7 +36,10 @@ export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseI
     const hasName = eq > 0 && !spec.slice(0, eq).includes('/')
     const rawPath = hasName ? spec.slice(eq + 1) : spec
     const abs = resolve(cwd, rawPath)
-    if (!existsSync(abs)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `database file not found: ${abs}`)
+    if (!existsSync(abs)) {
+      if (!create) throw new HotswapError('HOTSWAP_ERR_CONFIG', `database file not found: ${abs} (pass --create to start on an empty database)`)
+      createMissing(abs)
+    }
     // Symlinks are resolved once: the swap renames over the target, and the link stays.
     const path = realpathSync(abs)
     if (!statSync(path).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `database path is not a file: ${abs}`)
@@ -42,6 +49,20 @@ export function parseDatabases (specs: string[], cwd = process.cwd()): DatabaseI
     out.push({ name, path })
   }
   return out
+}
+
+/** --create: `abs` as an empty database, or a start-up error naming it and why not. */
+function createMissing (abs: string): void {
+  const dir = dirname(abs)
+  if (!existsSync(dir)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create the database ${abs}: its directory ${dir} does not exist`)
+  try {
+    createEmptyDatabase(abs)
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create the database ${abs}: ${(err as Error).message}`)
+  }
+  // Made meanwhile by someone else (then it is used as found), or a link to nowhere.
+  if (!existsSync(abs)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot create the database ${abs}: it is a symbolic link to a file that does not exist`)
+  getLogger('primary').info(`created an empty database (WAL journal mode) at ${abs}`)
 }
 
 /**
@@ -86,7 +107,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const cwd = workingDirectory()
   const app = resolve(cwd, opts.app)
   if (!existsSync(app) || !statSync(app).isFile()) throw new HotswapError('HOTSWAP_ERR_CONFIG', `app file not found: ${app}`)
-  const databases = parseDatabases(opts.databases)
+  const databases = parseDatabases(opts.databases, process.cwd(), opts.create)
   const workers = opts.workers === 'max' ? maxWorkers() : opts.workers
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
 

@@ -11,6 +11,7 @@ import type { DatabaseInfo, PauseValue, ResumeValue } from '../shared/messages.j
 import { Gate } from './gate.js'
 import { Slot } from './database/slot.js'
 import { SwapSafeDatabase } from './database/handle.js'
+import { checkSameOptions, openOptions, type DatabaseOptions } from './database/open-options.js'
 import { ownHolders } from './own-holders.js'
 
 export type Hook = () => unknown
@@ -68,8 +69,11 @@ function findManaged (rt: Runtime, nameOrPath: string | undefined): DatabaseInfo
   throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED', `"${nameOrPath}" is not a managed database (managed: ${known})`)
 }
 
-/** The handle for a managed database (by name or path), or, outside `hotswap serve`, a file. */
-export function openDatabase (nameOrPath?: string): SwapSafeDatabase {
+/**
+ * The handle for a managed database (by name or path), or, outside `hotswap serve`, a file,
+ * opened as better-sqlite3's `new Database(path, options)` would (open-options.ts).
+ */
+export function openDatabase (nameOrPath?: string, options?: DatabaseOptions): SwapSafeDatabase {
   const rt = getRuntime()
   let info: DatabaseInfo
   if (rt.mode === 'managed') {
@@ -84,16 +88,28 @@ export function openDatabase (nameOrPath?: string): SwapSafeDatabase {
     info = { name: basename(path, extname(path)), path }
   }
   const key = info.path
+  const wanted = openOptions(rt.mode, options)
+  // Pauses find managed slots by name; a file opened outside serve is its own slot (two files
+  // of one name in two folders are two databases).
+  const slotKey = rt.mode === 'managed' ? info.name : info.path
+  let slot = rt.slots.get(slotKey)
   let handle = rt.handles.get(key)
-  if (handle === undefined) {
-    let slot = rt.slots.get(info.name)
-    if (slot === undefined) {
-      slot = new Slot(info.name, info.path)
-      rt.slots.set(info.name, slot)
-    }
-    handle = new SwapSafeDatabase(slot)
-    rt.handles.set(key, handle)
+  if (handle !== undefined && slot !== undefined) {
+    if (options !== undefined) checkSameOptions(info.name, info.path, slot.options, wanted)
+    return handle
   }
+  if (slot === undefined) {
+    slot = new Slot(info.name, info.path, wanted)
+    // Outside serve, opened now, as new Database() does: a bad path fails at this call (and
+    // is not kept). Under serve the open waits for the first query (a worker that has served
+    // nothing holds no connection to the live file).
+    if (rt.mode === 'standalone') slot.conn()
+    rt.slots.set(slotKey, slot)
+  } else {
+    slot.configure(wanted) // Made by a pause before the app opened it.
+  }
+  handle = new SwapSafeDatabase(slot)
+  rt.handles.set(key, handle)
   return handle
 }
 

@@ -371,3 +371,50 @@ export async function serveToExit (args: string[], opts: { cwd: string, env?: Re
 export function errorLine (stderr: string): string {
   return stderr.split('\n').find((l) => l.startsWith('ERROR [')) ?? ''
 }
+
+export interface NodeApp {
+  child: ChildProcess
+  port: number
+  /** Everything it printed so far. */
+  output: () => string
+  /** Its exit code (null when a signal ended it). */
+  exited: Promise<number | null>
+  /** SIGTERM, then waits for the exit (SIGKILL after 10 s). */
+  stop: () => Promise<number | null>
+}
+
+/**
+ * Runs a fixture app with plain node, as `node app.mjs` in development (no serve), with PORT set.
+ * Resolves once it accepts a connection on PORT, or once it exited (a start-up error: see exited).
+ */
+export async function startNodeApp (app: string, opts: { cwd: string, env?: Record<string, string> }): Promise<NodeApp> {
+  const port = await freePort()
+  const child = spawn(process.execPath, [app], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d })
+  let done = false
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { done = true; resolve(code) }))
+  const stop = async (): Promise<number | null> => {
+    if (!done) child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    const code = await exited
+    clearTimeout(timer)
+    return code
+  }
+  await waitUntil(`${app} listening on port ${port}`, async () => {
+    if (done) return true
+    return await new Promise<boolean>((resolve) => {
+      const req = net.connect(port, '127.0.0.1', () => { req.destroy(); resolve(true) })
+      req.once('error', () => resolve(false))
+    })
+  }).catch(async (err: Error) => {
+    await stop()
+    throw new Error(`${err.message}; output:\n${out}`)
+  })
+  return { child, port, output: () => out, exited, stop }
+}

@@ -154,7 +154,9 @@ function checkWithSqlite (input: ValidateInput, timings: Record<string, number>)
         return failure('HOTSWAP_ERR_INTERNAL',
           `cannot read the schema of the live database ${livePath}: ${errorMessage(err)}`)
       }
-      const diff = diffSchemas(liveSchema, candidateSchema)
+      // A live database with no schema at all (one `serve --create` made) has nothing for the
+      // upload to match: the first push into it brings the schema.
+      const diff = liveSchema.length === 0 ? [] : diffSchemas(liveSchema, candidateSchema)
       timings.schema = since(t)
       if (diff.length > 0) {
         return failure('HOTSWAP_ERR_SCHEMA_MISMATCH',

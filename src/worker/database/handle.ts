@@ -32,7 +32,7 @@ export class SwapSafeDatabase {
   get databaseName (): string { return this.#slot.name }
   get open (): boolean { return this.#slot.available }
   get inTransaction (): boolean { return this.#slot.isOpen && this.#slot.conn().inTransaction }
-  get readonly (): boolean { return false }
+  get readonly (): boolean { return this.#slot.readonly }
   get memory (): boolean { return false }
 
   /** The current better-sqlite3 connection. Not swap-safe: do not keep it across requests. */

@@ -15,6 +15,8 @@ import Database from 'better-sqlite3'
 import { HotswapError } from '../../shared/errors.js'
 import { getLogger } from '../../shared/logger.js'
 import { attachAgain, readAttachments, type Attachment } from './attachments.js'
+import { withPath } from './open-error.js'
+import type { DatabaseOptions } from './open-options.js'
 
 type Conn = Database.Database
 
@@ -35,6 +37,8 @@ export class Slot {
   readonly name: string
   readonly path: string
   generation = 0
+  /** better-sqlite3's options for every open (runtime.ts: fileMustExist under serve). */
+  #options: DatabaseOptions
   #conn: Conn | null = null
   #paused = false
   #closedByApp = false
@@ -47,9 +51,28 @@ export class Slot {
   /** Iterators handed out by SwapSafeStatement.iterate() and not run to their end yet. */
   readonly #iterators = new Set<TrackedIterator>()
 
-  constructor (name: string, path: string) {
+  constructor (name: string, path: string, options: DatabaseOptions = { fileMustExist: true }) {
     this.name = name
     this.path = path
+    this.#options = options
+  }
+
+  get options (): DatabaseOptions {
+    return this.#options
+  }
+
+  get readonly (): boolean {
+    return this.#options.readonly === true
+  }
+
+  /**
+   * Sets the options of a slot that no handle uses yet (one a pause made before the app opened
+   * it, which its resume may have opened with the defaults): that idle connection is closed, and
+   * the next call opens with these.
+   */
+  configure (options: DatabaseOptions): void {
+    this.#options = options
+    this.#closeConn()
   }
 
   get isOpen (): boolean {
@@ -189,7 +212,12 @@ export class Slot {
   }
 
   #open (): Conn {
-    const conn = new Database(this.path, { fileMustExist: true })
+    let conn: Conn
+    try {
+      conn = new Database(this.path, this.#options)
+    } catch (err) {
+      throw withPath(err, this.path, this.#options)
+    }
     try {
       for (const op of this.#replays) op(conn)
       for (const hook of this.#openHooks) hook(conn)
