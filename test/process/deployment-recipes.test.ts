@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { freePort, labelOf, request, ROOT, seed, type Served, startServeArgs, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { freePort, labelOf, request, ROOT, rootReachableByOthers, seed, type Served, startServeArgs, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 const AS_ROOT = process.getuid?.() === 0
 /** The unit's and the image's user, here: nobody when the tests run as root, else ourselves. */
@@ -81,7 +81,8 @@ function owned (dir: string, mode = 0o755): void {
 /** An app folder's node_modules as `npm ci` leaves it with hotswap installed. */
 function installHotswap (dir: string): void {
   mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true })
-  symlinkSync(ROOT, join(dir, 'node_modules', 'hotswap'))
+  // The unit's user (nobody here) must reach the package: a checkout in a 0700 folder is not.
+  symlinkSync(rootReachableByOthers().replace(/\/+$/, ''), join(dir, 'node_modules', 'hotswap'))
   symlinkSync(join('..', 'hotswap', 'bin', 'run.js'), join(dir, 'node_modules', '.bin', 'hotswap'))
 }
 

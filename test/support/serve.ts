@@ -153,7 +153,7 @@ let reachableCopy: string | undefined
  * need (bin, dist, node_modules, package.json, test/fixtures), hard-linked where it can be, in a
  * folder others may enter. A clone in a private folder (mktemp -d is 0700) is not reachable.
  */
-function rootReachableByOthers (): string {
+export function rootReachableByOthers (): string {
   let dir = ROOT.replace(/\/+$/, '')
   let reachable = true
   for (;;) {
