@@ -12,8 +12,11 @@ import { HotswapError } from '../../../src/shared/errors.js'
 import { codeOf, makeDb, openLive, swap, tempDir } from './support.js'
 
 // The slot's logger is made at its first warning: from then on it also writes here.
-const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-iter-log-')), 'log.jsonl')
+const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hotswap-iter-log-'))
+const logFile = path.join(logDir, 'log.jsonl')
 process.env.HOTSWAP_LOG_FILE = logFile
+// At exit, not in after(): the logger keeps the file open to the end of the process.
+process.once('exit', () => fs.rmSync(logDir, { recursive: true, force: true }))
 
 /** The warnings logged so far, once there is at least one (the file transport writes later). */
 async function warnings (): Promise<string[]> {
