@@ -16,6 +16,7 @@ const RULES: Array<{ from: string, may: string[] }> = [
   { from: 'shared/', may: ['shared/'] },
   { from: 'worker/', may: ['worker/', 'shared/'] },
   { from: 'primary/sqlite/', may: ['primary/sqlite/', 'shared/'] },
+  { from: 'primary/generations/', may: ['primary/generations/', 'primary/sqlite/', 'shared/'] },
   { from: 'primary/', may: ['primary/', 'shared/'] },
   { from: 'client/', may: ['client/', 'shared/', 'primary/sqlite/'] },
   { from: 'commands/', may: ['commands/', 'client/', 'shared/', 'primary/serve.ts', 'primary/config.ts'] },

@@ -9,7 +9,7 @@ import { cp, type CpOptions } from './cp.js'
 import { reportError } from './output.js'
 
 /** The boolean flags of `hotswap cp` (src/commands/cp.ts), besides --socket. */
-export const CP_BOOLEAN_FLAGS = ['force', 'skip-integrity-check', 'skip-schema-check'] as const
+export const CP_BOOLEAN_FLAGS = ['force', 'skip-integrity-check', 'skip-schema-check', 'stage'] as const
 type BooleanFlag = typeof CP_BOOLEAN_FLAGS[number]
 
 export function parseCpArgs (argv: readonly string[]): CpOptions | null {
@@ -40,6 +40,7 @@ export function parseCpArgs (argv: readonly string[]): CpOptions | null {
     force: set.has('force'),
     skipIntegrityCheck: set.has('skip-integrity-check'),
     skipSchemaCheck: set.has('skip-schema-check'),
+    stage: set.has('stage'),
   }
 }
 

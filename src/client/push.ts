@@ -27,7 +27,7 @@ export async function pushStdin (o: CpOptions, tty: boolean): Promise<number> {
   // stdin redirected from a file is read in 1 MiB pieces; process.stdin reads 64 KiB at a time.
   const input = size === null ? process.stdin : createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1024 * 1024 })
   return await withProgress(progress, async () => (await runRemote({
-    socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(input), onStdout: forwardStdout, onStderr: (c) => progress.print(c),
+    socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(input), onStdout: o.onStdout ?? forwardStdout, onStderr: (c) => progress.print(c),
   })).exit)
 }
 
@@ -40,7 +40,7 @@ export async function pushPath (o: CpOptions, tty: boolean, dbs: DatabaseInfo[])
     args: ['cp', src, o.dst, ...flagsOf(o)],
     source: { dev, ino },
     tty,
-    onStdout: forwardStdout,
+    onStdout: o.onStdout ?? forwardStdout,
     onStderr: (c) => progress.print(c),
   })).exit)
 }
@@ -76,7 +76,7 @@ export async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[])
       args: ['cp', '-', o.dst, ...flagsOf(o)],
       tty,
       stdin: progress.count(createReadStream(path, { highWaterMark: 1024 * 1024 })),
-      onStdout: forwardStdout,
+      onStdout: o.onStdout ?? forwardStdout,
       onStderr: (c) => progress.print(c),
     })).exit)
   } finally {

@@ -20,12 +20,14 @@ Exactly one side is a managed database (its path or NAME); - is stdin or stdout.
     '<%= config.bin %> cp production - | gzip > backup.sqlite3.gz  # pull to stdout',
     "ssh prod 'cd /srv/app && hotswap cp - db/production.sqlite3' < new.sqlite3     # push over ssh",
     "ssh prod 'cd /srv/app && hotswap cp db/production.sqlite3 -' > backup.sqlite3  # pull over ssh",
+    '<%= config.bin %> cp new.sqlite3 production --stage            # check and keep it; prints a stage id for hotswap commit',
   ]
 
   static flags = {
     force: Flags.boolean({ description: 'swap even when another process has the live database open' }),
     'skip-integrity-check': Flags.boolean({ description: 'do not run PRAGMA integrity_check on the pushed file' }),
     'skip-schema-check': Flags.boolean({ description: 'allow a schema that differs from the live one' }),
+    stage: Flags.boolean({ description: 'receive and check the push, keep it staged and print its id instead of swapping (hotswap commit ID swaps it)' }),
     socket: socketFlag,
   }
 
@@ -40,6 +42,7 @@ Exactly one side is a managed database (its path or NAME); - is stdin or stdout.
       skipIntegrityCheck: flags['skip-integrity-check'],
       skipSchemaCheck: flags['skip-schema-check'],
       force: flags.force,
+      stage: flags.stage,
     })
   }
 }

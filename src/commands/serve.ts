@@ -27,6 +27,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true }),
     'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
     'idle-timeout': Flags.integer({ description: 'abort an upload that sends nothing for this long (ms) [default: 60000]', min: 1 }),
+    keep: Flags.integer({ description: 'replaced generations each database keeps for undo, beside it in .hotswap/ (0 keeps none) [default: 1]', min: 0 }),
     'kill-timeout': Flags.integer({ description: 'how long a stopping worker may take before SIGKILL (ms) [default: 10000]', min: 1 }),
     'listen-timeout': Flags.integer({ description: 'how long a starting worker may take to become ready (ms) [default: 30000]', min: 1 }),
     'log-file': Flags.string({ description: 'also write JSON logs to this file' }),
@@ -37,6 +38,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'min-uptime': Flags.integer({ description: 'a worker that dies sooner than this (ms) crashed quickly [default: 1000]', min: 0 }),
     port: Flags.integer({ description: 'sets PORT for the workers', min: 0, max: 65_535 }),
     socket: socketFlag,
+    'stage-ttl': Flags.integer({ description: 'how long a staged file (cp --stage) waits for its commit (ms) [default: 3600000]', min: 1 }),
     spool: Flags.string({ description: 'where a pull streamed to stdout keeps its snapshot meanwhile [default: the system temp directory]' }),
     'wait-ready': Flags.boolean({ description: 'a worker is ready when the app calls ready(), not when it listens', allowNo: true }),
     workers: Flags.string({ char: 'w', description: 'number of workers, or "max": one per core, within the cgroup CPU quota [default: max]' }),
@@ -66,6 +68,8 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         logLevel: flags['log-level'],
         logFile: flags['log-file'],
         spool: flags.spool,
+        keep: flags.keep,
+        stageTtlMs: flags['stage-ttl'],
       }
       // Found by the folder's name, so that its `app` follows a release symlink (see config.ts).
       const fromFile = await loadConfigFile(workingDirectory(), flags.config)

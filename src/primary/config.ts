@@ -32,6 +32,10 @@ export interface ServeSettings {
   logFile?: string
   /** Where a streamed pull's snapshot waits (default: the system's temp directory). */
   spool?: string
+  /** How many replaced generations each database keeps for undo (0: none). */
+  keep: number
+  /** How long a staged file waits for its commit. */
+  stageTtlMs: number
   env: Record<string, string>
 }
 
@@ -49,6 +53,8 @@ export const DEFAULTS = {
   create: false,
   maxBytes: 64 * 1024 ** 3,
   idleTimeoutMs: 60_000,
+  keep: 1,
+  stageTtlMs: 3_600_000,
 }
 
 const CONFIG_NAMES = ['hotswap.config.json', 'hotswap.config.mjs', 'hotswap.config.js']
@@ -89,7 +95,7 @@ function logLevel (v: unknown, source: string): string | undefined {
 }
 
 const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
-  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'env'])
+  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env'])
 
 /** Reads and checks a config file; paths in it resolve against the file's own folder. */
 export async function loadConfigFile (cwd: string, explicit?: string): Promise<PartialSettings & { file?: string }> {
@@ -175,6 +181,8 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     logLevel: logLevel(c.logLevel, source),
     logFile: c.logFile !== undefined ? at(str(c.logFile, 'logFile', source) as string) : undefined,
     spool: c.spool !== undefined ? at(str(c.spool, 'spool', source) as string) : undefined,
+    keep: int(c.keep, 'keep', source),
+    stageTtlMs: int(c.stageTtl, 'stageTtl', source, 1),
     env,
   }
   if (out.port !== undefined && out.port > 65535) throw bad('port', 'must be at most 65535', source)
@@ -193,6 +201,7 @@ export function settingsFromEnv (env: NodeJS.ProcessEnv): PartialSettings {
     logLevel: logLevel(get('HOTSWAP_LOG_LEVEL'), source),
     logFile: get('HOTSWAP_LOG_FILE'),
     spool: get('HOTSWAP_SPOOL'),
+    keep: int(get('HOTSWAP_KEEP'), 'HOTSWAP_KEEP', source),
   }
 }
 
@@ -233,6 +242,8 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     logLevel: pick('logLevel'),
     logFile: pick('logFile'),
     spool: ((p) => p === undefined ? undefined : resolve(cwd, p))(pick('spool')),
+    keep: pick('keep') ?? DEFAULTS.keep,
+    stageTtlMs: pick('stageTtlMs') ?? DEFAULTS.stageTtlMs,
     env,
   }
 }

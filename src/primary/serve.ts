@@ -20,6 +20,9 @@ import { createSpool, removeSpool } from './control/spool.js'
 import { cleanupOrphans } from './sqlite/temp-files.js'
 import { createEmptyDatabase } from './sqlite/create-empty.js'
 import { checkDatabaseDirectory } from './sqlite/database-directory.js'
+import { recoverSync } from './generations/intent.js'
+import { Stages } from './generations/stages.js'
+import { GenerationStore } from './generations/store.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000
@@ -136,7 +139,9 @@ export async function serve (opts: ServeSettings): Promise<number> {
     listenTimeoutMs: opts.listenTimeoutMs,
     killTimeoutMs: opts.killTimeoutMs,
   })
-  const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs })
+  const stores = new Map<string, GenerationStore>()
+  const stages = new Stages(stores, opts.stageTtlMs, getLogger('swap'))
+  const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages })
   const reload = async (parallel: number): Promise<{ replaced: number, ms: number }> => {
     const { value } = await coordinator.withLock('reload', async () => {
       const started = performance.now()
@@ -185,10 +190,24 @@ export async function serve (opts: ServeSettings): Promise<number> {
   }
   // Only once this server owns the socket and every database's lock are the files beside the
   // databases orphans: a serve refused for either must not delete another server's uploads.
+  // A commit a killed primary left half done is finished or undone first (all old or all new),
+  // from its intent record: its upload may be one of the temp files removed just below.
+  try {
+    recoverSync(databases, getLogger('swap'))
+    for (const db of databases) stores.set(db.name, GenerationStore.openSync(db, opts.keep, getLogger('swap')))
+    stages.loadSync()
+  } catch (err) {
+    control.stopAccepting()
+    locks.release()
+    await pool.close()
+    throw err
+  }
   for (const db of databases) {
     const removed = cleanupOrphans(db.path)
     if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
   }
+  const sweep = setInterval(() => { stages.sweep() }, Math.min(60_000, opts.stageTtlMs))
+  sweep.unref()
   if (spool.removed.length > 0) log.warn(`removed the spool of ${spool.removed.length} primary process(es) that were killed: ${spool.removed.join(', ')}`)
   process.on('exit', () => { control.stopAccepting() })
   log.info(`hotswap ${VERSION} serving ${app} with ${workers} worker(s)`, {

@@ -30,6 +30,12 @@ export const ErrorCodes = {
   HOTSWAP_ERR_CONNECTION_LOST: 'the connection to the server closed before the command finished',
   HOTSWAP_ERR_CONFIG: 'invalid configuration',
   HOTSWAP_ERR_SHUTTING_DOWN: 'the server is shutting down',
+  HOTSWAP_ERR_NOTHING_KEPT: 'no earlier generation of the database is kept',
+  HOTSWAP_ERR_UNKNOWN_GENERATION: 'no kept generation has that id',
+  HOTSWAP_ERR_UNKNOWN_STAGE: 'nothing is staged under that id',
+  HOTSWAP_ERR_STAGE_EXPIRED: 'the staged file expired before its commit',
+  HOTSWAP_ERR_STAGE_STALE: 'the database was swapped after the file was staged',
+  HOTSWAP_ERR_ALREADY_STAGED: 'the database already has a staged file',
   HOTSWAP_ERR_INTERNAL: 'internal error',
 } as const
 

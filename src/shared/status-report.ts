@@ -41,6 +41,10 @@ export interface DatabaseStatus {
   swaps: number
   lastSwapAt: number | null
   lastPauseMs: number | null
+  /** The live generation's id (hotswap history), how many earlier ones are kept, the stage waiting. */
+  generation: number
+  kept: number
+  staged: string | null
 }
 
 export interface StatusReport {

@@ -1,9 +1,11 @@
 // Renames a validated temp file over the live database, inside the pause.
 //
 //   checkpoint (TRUNCATE) or roll back a hot journal, proving no outside connection is busy
-//     ─▶ remove the live -wal/-shm/-journal ─▶ link the old file ─▶ rename ─▶ fsync the directory
+//     ─▶ remove the live -wal/-shm/-journal ─▶ link the old file (as a kept generation, or a
+//     temporary link the caller removes) ─▶ rename ─▶ fsync the directory
 //
 // Runs on the swap's own thread (pool.ts), while every app worker has closed its connections.
+// uninstall undoes one install of a set whose later member failed (all or none).
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -18,12 +20,20 @@ export interface InstallInput {
   livePath: string
   force: boolean
   busyTimeoutMs: number
+  /**
+   * Where the old file is kept as a generation (a hard link, in `.hotswap/`, same filesystem);
+   * null keeps nothing (serve --keep 0): a temporary link the caller removes after resume.
+   */
+  keepPath: string | null
   /** When the task was handed to the pool (clock()); set by TaskPool on its swap lane. */
   submittedAt?: number
 }
 
 export interface InstallOutput {
+  /** The temporary link to the old file, for the caller to unlink after resume (keepPath null). */
   oldLinkPath: string | null
+  /** The old file is linked at keepPath. False when the link failed: the old file is gone. */
+  kept: boolean
   /** Milliseconds per step; `queued` is the wait between submission and this thread starting. */
   timings: Record<string, number>
   /** When this thread started the install (clock()). */
@@ -67,7 +77,8 @@ export function install (input: InstallInput): TaskResult<InstallOutput> {
   // unlinks it after resume. Without it (EPERM on some filesystems, EXDEV never here since
   // it is in the same directory) the swap is just slower.
   t = performance.now()
-  const oldLinkPath = linkOld(livePath)
+  const kept = input.keepPath !== null && linkAt(livePath, input.keepPath)
+  const oldLinkPath = kept ? null : linkOld(livePath)
   timings.link = since(t)
 
   // rename(2) replaces the directory entry atomically: every open() of the live path sees
@@ -77,6 +88,7 @@ export function install (input: InstallInput): TaskResult<InstallOutput> {
     fs.renameSync(tempPath, livePath)
   } catch (err) {
     if (oldLinkPath !== null) fs.rmSync(oldLinkPath, { force: true })
+    if (kept && input.keepPath !== null) fs.rmSync(input.keepPath, { force: true })
     throw err
   }
   timings.rename = since(t)
@@ -89,7 +101,7 @@ export function install (input: InstallInput): TaskResult<InstallOutput> {
   fsyncDirectory(path.dirname(livePath))
   timings.fsyncDir = since(t)
 
-  return { ok: true, value: { oldLinkPath, timings, startedAt } }
+  return { ok: true, value: { oldLinkPath, kept, timings, startedAt } }
 }
 
 /**
@@ -140,15 +152,50 @@ function busyRefusal (livePath: string): Failure {
 
 function linkOld (livePath: string): string | null {
   const oldLinkPath = oldLinkPathFor(livePath)
+  return linkAt(livePath, oldLinkPath) ? oldLinkPath : null
+}
+
+function linkAt (livePath: string, at: string): boolean {
   try {
-    fs.linkSync(livePath, oldLinkPath)
-    return oldLinkPath
-  } catch {
-    return null
+    fs.linkSync(livePath, at)
+    return true
+  } catch (err) {
+    // A file by that name is one a killed swap left (start-up removes those): replace it.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false
+    try {
+      fs.rmSync(at, { force: true })
+      fs.linkSync(livePath, at)
+      return true
+    } catch {
+      return false
+    }
   }
 }
 
-function fsyncDirectory (dir: string): void {
+export interface UninstallInput {
+  livePath: string
+  /** Where the new file was before its install (it goes back there). */
+  newPath: string
+  /** Where its install linked the old file (the keep path, or the temporary link). */
+  oldPath: string
+  submittedAt?: number
+}
+
+/**
+ * Puts the old file back under the live path after an install of a set whose later member
+ * failed: the new file goes back to where it came from (a link), the old one is renamed over
+ * the live path. Inside the pause, with no connection open: the workers reopen the old file.
+ */
+export function uninstall (input: UninstallInput): TaskResult<null> {
+  const { livePath, newPath, oldPath } = input
+  fs.rmSync(newPath, { force: true })
+  fs.linkSync(livePath, newPath)
+  fs.renameSync(oldPath, livePath)
+  fsyncDirectory(path.dirname(livePath))
+  return { ok: true, value: null }
+}
+
+export function fsyncDirectory (dir: string): void {
   const fd = fs.openSync(dir, 'r')
   try {
     fs.fsyncSync(fd)

@@ -16,11 +16,14 @@
 //          local source with a -wal ─▶ readSourceThroughSqlite (VACUUM INTO) ─▶ temp file
 //   pull:  live db ─▶ snapshot (VACUUM INTO) ─▶ file streamed to the client
 //   who else has it open: /proc/*/fd ─▶ findHolders
+//   what a kept file holds: SHA-256 ─▶ digest (an upload once validated, a retired generation)
+//   a set's later install failed: uninstall (the old file back, the new one where it was)
 //
 // Every task takes one structured-clonable input and returns a TaskResult (result.ts).
 
 import { findHolders } from './holders.js'
-import { install } from './install.js'
+import { digest } from './digest.js'
+import { install, uninstall } from './install.js'
 import type { TaskResult } from './result.js'
 import { readSourceThroughSqlite, snapshot } from './snapshot.js'
 import { validate } from './validate.js'
@@ -28,6 +31,8 @@ import { validate } from './validate.js'
 const tasks = {
   validate,
   install,
+  uninstall,
+  digest,
   findHolders,
   snapshot,
   readSourceThroughSqlite,
@@ -37,4 +42,4 @@ const tasks = {
 export type TaskTable = typeof tasks
 
 // Piscina calls the module's export named as the task; every entry of the table is one.
-export { validate, install, findHolders, snapshot, readSourceThroughSqlite }
+export { validate, install, uninstall, digest, findHolders, snapshot, readSourceThroughSqlite }

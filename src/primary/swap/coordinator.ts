@@ -1,36 +1,67 @@
-// The swap coordinator: one swap at a time, in three phases, with the heavy work before the
-// pause so the pause does not grow with the database.
+// The swap coordinator: one commit at a time, in three phases, with the heavy work before the
+// pause so the pause does not grow with the database. A commit changes one database (a push,
+// an undo) or several at once (a commit of stages), all in the same pause.
 //
-//   validated temp file ─▶ lock ─▶ outside holders? ─▶ PAUSE every worker (drain, close, ack)
-//        ─▶ a worker's own connections still open? (each reports them in its ack) refuse
-//        ─▶ INSTALL in piscina (checkpoint, remove -wal/-shm, link old, rename, fsync dir)
-//        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ unlink old file ─▶ unlock ─▶ OK
+//   validated files ─▶ lock ─▶ fresh? outside holders? ─▶ plan (ids, keep paths) ─▶ INTENT
+//        ─▶ PAUSE every worker on every database of the set (drain, close, ack)
+//        ─▶ INSTALL each in piscina (checkpoint, remove -wal/-shm, link old as kept, rename,
+//           fsync dir); one refused: the ones done are put back (uninstall), all old
+//        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ manifests saved ─▶ intent gone
+//        ─▶ beyond --keep removed ─▶ unlock ─▶ OK ─▶ (after the reply) retired files' digests
 //
-// Any failure before the rename resumes everyone on the old file and changes nothing. A worker
-// whose resume fails is replaced (rolling, graceful), and the push reports it.
-//
-// This file is the procedure; the lock is lock.ts, talking to the workers (pause, resume, their
-// own connections) is pause.ts, and the file work runs in piscina (../sqlite/).
+// Any failure before the last rename resumes everyone on the old files and changes nothing;
+// a crash anywhere is finished or undone at the next start from the intent (generations/intent.ts).
+// A worker whose resume fails is replaced (rolling, graceful), and the commit reports it.
 
-import { rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { promises as fsp } from 'node:fs'
+import { crashPoint } from '../../shared/crash-point.js'
 import { HotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo, PauseValue } from '../../shared/messages.js'
+import { removeIntent, writeIntent, type Intent } from '../generations/intent.js'
+import { describeSource, type GenerationSource } from '../generations/manifest.js'
+import type { StageRecord, Stages } from '../generations/stages.js'
+import type { GenerationStore, Planned } from '../generations/store.js'
 import type { TaskPool } from '../sqlite/pool.js'
 import type { Supervisor } from '../supervisor.js'
 import { SwapLock } from './lock.js'
+import { keepOwnership } from './ownership.js'
 import { pauseAll, resumeAll, type FailedWorker } from './pause.js'
 
-export interface PushRequest {
+export interface CommitItem {
   db: DatabaseInfo
-  /** Received, validated and fsynced file beside the live one. */
-  tempPath: string
+  /** The validated, fsynced file to rename in: an upload, a stage, a kept generation (undo). */
+  newPath: string
+  source: GenerationSource
+  bytes: number
+  digest: string | null
+  /** A stage: committed only while the generation its checks ran against is live. */
+  stage?: StageRecord
+  /** An undo: the kept generation whose file goes live. */
+  undoOf?: number
+}
+
+export interface CommitRequest {
+  kind: Intent['kind']
+  items: CommitItem[]
   force: boolean
   /** True when the client went away; checked before the pause. */
   isCancelled: () => boolean
 }
 
-export interface PushReport {
+export interface SwappedDatabase {
+  name: string
+  path: string
+  /** The generation live before, and the one live now. */
+  from: number
+  to: number
+}
+
+export interface CommitReport {
+  /** The commit's id (the manifests record it: `undo` without a name undoes the last one). */
+  commit: string
+  databases: SwappedDatabase[]
   pauseMs: number
   drainMs: number
   /** The slowest worker's hooks + connection close (a full page cache takes longest to free). */
@@ -41,9 +72,9 @@ export interface PushReport {
   released: number
   lockWaitMs: number
   /**
-   * Workers whose resume failed after the new file went live (an onResume hook threw, or a
-   * reopen failed): each is being replaced, one at a time. Non-empty means the swap happened
-   * but is not clean: `cp` reports it as HOTSWAP_ERR_WORKER_FAILED.
+   * Workers whose resume failed after the new files went live (an onResume hook threw, or a
+   * reopen failed): each is being replaced, one at a time. Non-empty means the commit happened
+   * but is not clean: reported as HOTSWAP_ERR_WORKER_FAILED.
    */
   failedWorkers: FailedWorker[]
 }
@@ -59,6 +90,8 @@ export interface CoordinatorOptions {
   pool: TaskPool
   logger: Logger
   drainTimeoutMs: number
+  stores: Map<string, GenerationStore>
+  stages: Stages
 }
 
 export class SwapCoordinator {
@@ -75,6 +108,14 @@ export class SwapCoordinator {
     return this.#lock.held
   }
 
+  get stores (): Map<string, GenerationStore> {
+    return this.#opts.stores
+  }
+
+  get stages (): Stages {
+    return this.#opts.stages
+  }
+
   /**
    * Runs `fn` holding the swap lock (pulls take it too, so no swap renames under them).
    * Deliberately not async: its caller resumes as soon as SwapLock's own promise settles. Each
@@ -85,89 +126,143 @@ export class SwapCoordinator {
     return this.#lock.withLock(label, fn)
   }
 
-  async push (req: PushRequest): Promise<PushReport> {
-    const { value, waitMs } = await this.withLock(`push to ${req.db.name}`, async () => await this.#swap(req))
+  /** Swaps every item in one pause, all or none. */
+  async commit (req: CommitRequest): Promise<CommitReport> {
+    const names = req.items.map((i) => i.db.name).join(', ')
+    const { value, waitMs } = await this.withLock(`${req.kind} of ${names}`, async () => await this.#commit(req))
     value.lockWaitMs = waitMs
+    // The retired files' digests (a read of each, off the pause and after the reply): the
+    // manifest lists them at once, with the digest filled in when known.
+    void this.withLock(`digests after ${value.commit}`, async () => { await this.#digestRetired(value) })
+      .catch((err: Error) => this.#opts.logger.warn(`digest of a retired generation: ${err.message}`))
     return value
   }
 
-  async #swap (req: PushRequest): Promise<PushReport> {
+  async #commit (req: CommitRequest): Promise<CommitReport> {
     const { supervisor, pool, logger: log } = this.#opts
-    const { db } = req
-    log.info(`lock taken for ${db.name}`)
+    const dbs = req.items.map((i) => i.db)
+    const names = dbs.map((d) => d.name)
+    log.info(`lock taken for ${names.join(', ')}`)
     if (req.isCancelled()) {
       throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before the swap; nothing was changed')
     }
-
-    // Outside processes are looked for before the pause, so a refusal costs the app nothing.
-    // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
-    // The live workers are left out (their managed connections are open until the pause); each
-    // scans itself once those are closed and reports the rest (pauseAll). A worker on its way
-    // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
-    const holders = await pool.run('findHolders', {
-      paths: [db.path],
-      excludePids: supervisor.live().map((w) => w.pid),
-    }, 'swap')
-    if (holders.length > 0) {
-      const workers = new Map(supervisor.all().map((w) => [w.pid, w]))
-      const named = holders.map((h) => {
-        const w = workers.get(h.pid)
-        return w === undefined ? `pid ${h.pid} (${h.command})` : `worker ${w.id} (pid ${h.pid}, ${w.state}: not paused by swaps)`
-      })
-      if (!req.force) {
-        throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
-          `another process has ${db.path} open: ${[...new Set(named)].join(', ')}; stop it, or push with --force`)
+    for (const item of req.items) {
+      const live = this.#store(item.db).live.id
+      if (item.stage !== undefined && item.stage.checkedAgainst !== live) {
+        throw new HotswapError('HOTSWAP_ERR_STAGE_STALE',
+          `stage ${item.stage.id} of ${item.db.name} was checked against generation ${item.stage.checkedAgainst}, but generation ${live} is live now; abort it and stage again`)
       }
-      log.warn(`--force: swapping although ${[...new Set(named)].join(', ')} has the database open`)
+      // The new file takes the live file's owner, group and mode, so a swap does not change who
+      // may read it (before the pause: a refusal here costs the app nothing).
+      await keepOwnership(item.newPath, item.db.path)
     }
+    await this.#refuseOutsideHolders(dbs, req.force)
+
+    const commit = randomBytes(6).toString('hex')
+    const plans: Planned[] = req.items.map((item) => this.#store(item.db).plan({
+      source: item.source, bytes: item.bytes, digest: item.digest, commit, undoOf: item.undoOf,
+    }))
+    const intent: Intent = {
+      version: 1,
+      id: commit,
+      kind: req.kind,
+      createdAt: new Date().toISOString(),
+      items: await Promise.all(req.items.map(async (item, i) => {
+        const plan = plans[i] as Planned
+        return {
+          db: item.db.name,
+          livePath: item.db.path,
+          newPath: item.newPath,
+          newIno: (await fsp.stat(item.newPath)).ino,
+          oldIno: (await fsp.stat(item.db.path)).ino,
+          keepPath: plan.keepPath,
+          manifest: plan.next,
+          stageRecord: item.stage === undefined ? null : `${this.#store(item.db).dir}/stage-${item.stage.id}.json`,
+        }
+      })),
+    }
+    crashPoint('before-intent')
+    await writeIntent(intent)
+    crashPoint('after-intent')
 
     const targets = supervisor.live()
     supervisor.holdHellos()
     const t0 = performance.now()
     let pauseValues: PauseValue[]
     try {
-      pauseValues = await pauseAll(this.#opts, targets, db, req.force)
+      pauseValues = await pauseAll(this.#opts, targets, dbs, req.force)
     } catch (err) {
-      await resumeAll(this.#opts, targets, db, err)
+      await resumeAll(this.#opts, targets, dbs, err)
       supervisor.releaseHellos()
-      log.warn(`swap of ${db.name} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file`)
+      await removeIntent(intent)
+      log.warn(`${req.kind} of ${names.join(', ')} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file(s)`)
       throw err
     }
     const t1 = performance.now()
+    crashPoint('paused')
     // Nothing is logged at info level inside the window: a log line is a synchronous write to a
     // pipe (~0.3 ms each, and it blocks when the reader is slow). The debug lines mark the steps
     // for whoever wants them, at that cost.
     const trace = log.isLevelEnabled('debug')
     if (trace) log.debug(`paused ${targets.length} worker(s) in ${(t1 - t0).toFixed(2)} ms`)
 
-    let oldLinkPath: string | null = null
-    let installTimings: Record<string, number> = {}
-    let installStartedAt: number | null = null
+    const installed: Array<{ item: CommitItem, oldPath: string }> = []
+    const oldLinks: string[] = []
+    let timings: Array<Record<string, number>> = []
     try {
-      // On the swap's own thread: inside the pause nothing waits behind other pushes' checks.
-      const installed = await pool.run('install', {
-        tempPath: req.tempPath,
-        livePath: db.path,
-        force: req.force,
-        busyTimeoutMs: 50,
-      }, 'swap')
-      oldLinkPath = installed.oldLinkPath
-      installTimings = installed.timings
-      installStartedAt = installed.startedAt
-      if (trace) log.debug(`renamed into ${db.path}`, { timings: installed.timings })
+      for (const [i, item] of req.items.entries()) {
+        const plan = plans[i] as Planned
+        // On the swap's own thread: inside the pause nothing waits behind other pushes' checks.
+        const r = await pool.run('install', {
+          tempPath: item.newPath,
+          livePath: item.db.path,
+          force: req.force,
+          busyTimeoutMs: 50,
+          keepPath: plan.keepPath,
+        }, 'swap')
+        installed.push({ item, oldPath: r.oldLinkPath ?? plan.keepPath })
+        if (r.oldLinkPath !== null) oldLinks.push(r.oldLinkPath)
+        // The link into .hotswap/ failed (a filesystem without hard links): not kept, not listed.
+        if (!r.kept) plan.next.generations = plan.next.generations.filter((g) => g.id !== plan.from)
+        timings.push(r.timings)
+        if (trace) log.debug(`renamed into ${item.db.path}`, { timings: r.timings })
+        crashPoint(`renamed-${i + 1}`)
+      }
     } catch (err) {
-      await resumeAll(this.#opts, targets, db, err)
+      // All or none: the files already renamed in go back (the old ones were linked aside).
+      for (const { item, oldPath } of installed.reverse()) {
+        await pool.run('uninstall', { livePath: item.db.path, newPath: item.newPath, oldPath }, 'swap')
+          .catch((e: Error) => log.error(`putting ${item.db.path} back failed: ${e.message}; restart serve to finish or undo the commit from its intent record`))
+      }
+      await resumeAll(this.#opts, targets, dbs, err)
       supervisor.releaseHellos()
-      log.warn(`install into ${db.name} refused; every worker resumed on the old file`)
+      await removeIntent(intent)
+      timings = []
+      log.warn(`install into ${names.join(', ')} refused; every worker resumed on the old file(s)`)
       throw err
     }
     const t2 = performance.now()
-    const { values: resumed, failed } = await resumeAll(this.#opts, targets, db)
+    const { values: resumed, failed } = await resumeAll(this.#opts, targets, dbs)
     const t3 = performance.now()
     supervisor.releaseHellos()
+    crashPoint('resumed')
+
+    const pauseMs = round(t3 - t0)
+    for (const plan of plans) {
+      const g = plan.next.generations.find((x) => x.id === plan.generation.id)
+      if (g !== undefined) g.pauseMs = pauseMs
+      await this.#store(plan.db).save(plan.next)
+    }
+    crashPoint('saved')
+    for (const item of req.items) {
+      if (item.stage !== undefined) await this.#opts.stages.consumed(item.stage)
+    }
+    await removeIntent(intent)
 
     const released = resumed.reduce((n, r) => n + r.released, 0)
-    const report: PushReport = {
+    const report: CommitReport = {
+      commit,
+      databases: plans.map((p) => ({ name: p.db.name, path: p.db.path, from: p.from, to: p.generation.id })),
       pauseMs: t3 - t0,
       drainMs: Math.max(0, ...pauseValues.map((p) => p.drainMs)),
       closeMs: Math.max(0, ...pauseValues.map((p) => p.closeMs)),
@@ -180,28 +275,77 @@ export class SwapCoordinator {
     }
     log.info(`resumed ${targets.length - failed.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
     if (failed.length > 0) {
-      log.error(`${db.name} is live on the new file, but ${failed.length} worker(s) failed to resume and are being replaced one at a time: ` +
+      log.error(`${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} live on the new file(s), but ${failed.length} worker(s) failed to resume and are being replaced one at a time: ` +
         failed.map((f) => `worker ${f.id} (pid ${f.pid}): ${f.error}`).join('; '))
     }
-    log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${db.name}`, {
+    log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${names.join(', ')}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
-      timings: installTimings, installStartedAt,
+      timings: timings.length === 1 ? timings[0] : timings,
     })
-    const h = this.history.get(db.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
-    h.swaps++
-    h.lastSwapAt = Date.now()
-    h.lastPauseMs = round(report.pauseMs)
-    this.history.set(db.name, h)
+    log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
+      event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
+    })
+    for (const d of report.databases) {
+      const h = this.history.get(d.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
+      h.swaps++
+      h.lastSwapAt = Date.now()
+      h.lastPauseMs = round(report.pauseMs)
+      this.history.set(d.name, h)
+    }
 
-    // Freeing the old file's blocks is slow for a large file; it happens here, after the pause
-    // (the workers never wait for it), through the link the install kept, and before the push is
-    // answered: once `cp` prints OK nothing of the swap is left beside the database, so a script
-    // that lists the folder or checks the free space right after sees the final state. It was
-    // not awaited before, and a test that looked right after OK found the -old- link under load.
-    if (oldLinkPath !== null) {
-      await rm(oldLinkPath, { force: true }).catch((err: Error) => log.warn(`removing ${oldLinkPath}: ${err.message}`))
+    // Freeing a file's blocks is slow for a large file; it happens here, after the pause (the
+    // workers never wait for it), and before the commit is answered: once OK is printed what is
+    // beside the database is the final state (the kept generations the manifest lists, no
+    // more), so a script that lists the folder or checks the free space right after sees it.
+    for (const link of oldLinks) {
+      await fsp.rm(link, { force: true }).catch((err: Error) => log.warn(`removing ${link}: ${err.message}`))
+    }
+    for (const plan of plans) {
+      const gone = await this.#store(plan.db).prune(log)
+      if (gone.length > 0) log.info(`removed kept generation(s) ${gone.join(', ')} of ${plan.db.name} (--keep ${this.#store(plan.db).keep})`)
     }
     return report
+  }
+
+  /** Outside processes are looked for before the pause, so a refusal costs the app nothing. */
+  async #refuseOutsideHolders (dbs: DatabaseInfo[], force: boolean): Promise<void> {
+    const { supervisor, pool, logger: log } = this.#opts
+    // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
+    // The live workers are left out (their managed connections are open until the pause); each
+    // scans itself once those are closed and reports the rest (pauseAll). A worker on its way
+    // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
+    const holders = await pool.run('findHolders', {
+      paths: dbs.map((d) => d.path),
+      excludePids: supervisor.live().map((w) => w.pid),
+    }, 'swap')
+    if (holders.length === 0) return
+    const workers = new Map(supervisor.all().map((w) => [w.pid, w]))
+    const named = holders.map((h) => {
+      const w = workers.get(h.pid)
+      return w === undefined ? `pid ${h.pid} (${h.command})` : `worker ${w.id} (pid ${h.pid}, ${w.state}: not paused by swaps)`
+    })
+    const paths = dbs.map((d) => d.path).join(', ')
+    if (!force) {
+      throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
+        `another process has ${paths} open: ${[...new Set(named)].join(', ')}; stop it, or push with --force`)
+    }
+    log.warn(`--force: swapping although ${[...new Set(named)].join(', ')} has the database open`)
+  }
+
+  /** Each retired generation's size and digest as kept (the app wrote to it while it was live). */
+  async #digestRetired (report: CommitReport): Promise<void> {
+    for (const d of report.databases) {
+      const store = this.#opts.stores.get(d.name)
+      if (store === undefined || !store.manifest.generations.some((g) => g.id === d.from && g.id !== store.manifest.live)) continue
+      const r = await this.#opts.pool.run('digest', { path: store.keptPath(d.from) })
+      await store.retired(d.from, r.bytes, r.digest)
+    }
+  }
+
+  #store (db: DatabaseInfo): GenerationStore {
+    const store = this.#opts.stores.get(db.name)
+    if (store === undefined) throw new HotswapError('HOTSWAP_ERR_INTERNAL', `no generation store for ${db.name}`)
+    return store
   }
 }
 

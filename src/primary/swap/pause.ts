@@ -1,6 +1,6 @@
-// Pausing and resuming a set of workers for a database: the part of a swap that talks to the
-// workers. Whatever runs inside the pause (one install today; several databases of a generation,
-// or a fleet's wait for its other hosts, later) sits between the two calls.
+// Pausing and resuming a set of workers for a set of databases: the part of a swap that talks to
+// the workers. Whatever runs inside the pause (one install, the installs of a commit of several
+// databases, or a fleet's wait for its other hosts later) sits between the two calls.
 //
 //   pauseAll: PAUSE every worker (drain, close, ack with what it still has open)
 //        ─▶ a worker died or is on its way out? wait for its exit, it holds nothing
@@ -33,10 +33,11 @@ export interface Resumed {
  * timed out, or one has its own connection open and `force` is not set) with every ack already
  * in: the caller resumes everyone, on the old file.
  */
-export async function pauseAll (ctx: PauseContext, targets: ManagedWorker[], db: DatabaseInfo, force: boolean): Promise<PauseValue[]> {
+export async function pauseAll (ctx: PauseContext, targets: ManagedWorker[], dbs: DatabaseInfo[], force: boolean): Promise<PauseValue[]> {
   const { drainTimeoutMs } = ctx
+  const names = dbs.map((d) => d.name)
   const results = await Promise.allSettled(targets.map(async (w) =>
-    await w.rpc.request({ cmd: 'hotswap:pause', names: [db.name], drainTimeoutMs }, drainTimeoutMs + 5000)))
+    await w.rpc.request({ cmd: 'hotswap:pause', names, drainTimeoutMs }, drainTimeoutMs + 5000)))
   const values: PauseValue[] = []
   const held: Array<{ w: ManagedWorker, paths: string[] }> = []
   for (const [i, r] of results.entries()) {
@@ -54,7 +55,7 @@ export async function pauseAll (ctx: PauseContext, targets: ManagedWorker[], db:
     const e = toHotswapError(r.reason)
     throw new HotswapError(e.code, `worker ${w.id} (pid ${w.pid}): ${e.message}`, e.details)
   }
-  if (held.length > 0) ownConnections(ctx.logger, held, db, force)
+  if (held.length > 0) ownConnections(ctx.logger, held, dbs, force)
   return values
 }
 
@@ -64,7 +65,8 @@ export async function pauseAll (ctx: PauseContext, targets: ManagedWorker[], db:
  * what it still has open once its managed connections are closed; any is refused as an
  * outside process is, unless --force.
  */
-function ownConnections (log: Logger, held: Array<{ w: ManagedWorker, paths: string[] }>, db: DatabaseInfo, force: boolean): void {
+function ownConnections (log: Logger, held: Array<{ w: ManagedWorker, paths: string[] }>, dbs: DatabaseInfo[], force: boolean): void {
+  const db = { path: [...new Set(held.flatMap(({ paths }) => paths.map((p) => dbs.find((d) => p.startsWith(d.path))?.path ?? p)))].join(', ') }
   const named = held.map(({ w }) => `worker ${w.id} (pid ${w.pid})`).join(', ')
   const details = held.flatMap(({ w, paths }) => paths.map((p) => `worker ${w.id} (pid ${w.pid}) has ${p} open`))
   if (!force) {
@@ -81,11 +83,12 @@ function ownConnections (log: Logger, held: Array<{ w: ManagedWorker, paths: str
  * killing them all took the service down). After an aborted swap, `aborted` is the error the
  * client gets; the failures are added to its details.
  */
-export async function resumeAll (ctx: PauseContext, targets: ManagedWorker[], db: DatabaseInfo, aborted?: unknown): Promise<Resumed> {
+export async function resumeAll (ctx: PauseContext, targets: ManagedWorker[], dbs: DatabaseInfo[], aborted?: unknown): Promise<Resumed> {
   const { supervisor } = ctx
+  const names = dbs.map((d) => d.name)
   const alive = targets.filter((w) => w.state !== 'dead')
   const results = await Promise.allSettled(alive.map(async (w) =>
-    await w.rpc.request({ cmd: 'hotswap:resume', names: [db.name] }, 10_000)))
+    await w.rpc.request({ cmd: 'hotswap:resume', names }, 10_000)))
   const values: ResumeValue[] = []
   const failed: FailedWorker[] = []
   for (const [i, r] of results.entries()) {
@@ -97,7 +100,7 @@ export async function resumeAll (ctx: PauseContext, targets: ManagedWorker[], db
     if (w.state === 'dead') continue // It holds nothing any more; its slot restarts as after a crash.
     const error = toHotswapError(r.reason).message
     failed.push({ id: w.id, pid: w.pid, error })
-    supervisor.replace(w, `its resume on ${aborted === undefined ? 'the new' : 'the old'} file of ${db.name} failed: ${error}`)
+    supervisor.replace(w, `its resume on ${aborted === undefined ? 'the new' : 'the old'} file of ${names.join(', ')} failed: ${error}`)
   }
   if (aborted !== undefined && failed.length > 0 && aborted instanceof HotswapError) {
     for (const f of failed) aborted.details.push(`worker ${f.id} (pid ${f.pid}) failed to resume on the old file (${f.error}); it is being replaced`)

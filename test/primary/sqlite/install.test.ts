@@ -46,7 +46,7 @@ test('the stale-WAL hazard: a naive rename reads the old rows, install reads exa
   const dir = tempDir(t)
   const live = await liveWithStaleWal(t, dir)
   const temp = newUpload(dir, live)
-  const result = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50 })
+  const result = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50, keepPath: null })
   assert.ok(result.ok, JSON.stringify(result))
   assert.deepEqual(Object.keys(result.value.timings).sort(), ['checkpoint', 'cleanup', 'fsyncDir', 'link', 'rename'])
   assert.deepEqual(sideFiles(live), [])
@@ -62,7 +62,7 @@ test('install keeps the old file alive under oldLinkPath, a hard link to the old
   makeDb(live, { wal: true, rows: rows('old', 3) })
   const oldInode = fs.statSync(live).ino
   const temp = newUpload(dir, live)
-  const result = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50 })
+  const result = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50, keepPath: null })
   assert.ok(result.ok, JSON.stringify(result))
   const link = result.value.oldLinkPath
   assert.ok(link !== null)
@@ -89,7 +89,7 @@ test('install refuses with HOTSWAP_ERR_DB_BUSY while an outside process reads th
   `)
   const temp = newUpload(dir, live)
   const start = performance.now()
-  const refused = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50 })
+  const refused = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50, keepPath: null })
   const elapsed = performance.now() - start
   assert.ok(!refused.ok)
   assert.equal(refused.code, 'HOTSWAP_ERR_DB_BUSY')
@@ -99,7 +99,7 @@ test('install refuses with HOTSWAP_ERR_DB_BUSY while an outside process reads th
   assert.ok(fs.existsSync(temp), 'nothing was renamed')
   assert.deepEqual(names(live), ['old-0', 'old-1', 'old-2', 'outside'])
 
-  const forced = install({ tempPath: temp, livePath: live, force: true, busyTimeoutMs: 50 })
+  const forced = install({ tempPath: temp, livePath: live, force: true, busyTimeoutMs: 50, keepPath: null })
   assert.ok(forced.ok, JSON.stringify(forced))
   assert.deepEqual(names(live), rows('new', 7))
 })
@@ -115,7 +115,7 @@ test('install refuses with HOTSWAP_ERR_DB_BUSY while an outside process reads a 
     process.stdout.write('ready\\n')
   `)
   const temp = newUpload(dir, live)
-  const refused = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50 })
+  const refused = install({ tempPath: temp, livePath: live, force: false, busyTimeoutMs: 50, keepPath: null })
   assert.ok(!refused.ok)
   assert.equal(refused.code, 'HOTSWAP_ERR_DB_BUSY')
 })

@@ -1,19 +1,23 @@
 // `cp SRC DST` on the socket: exactly one side is a managed database.
 //
-//   push  receive (upload.ts) ─▶ validate (thread) ─▶ owner and mode of the live file
-//         ─▶ coordinator.push (pause, install, resume) ─▶ "OK"
+//   push  receive (upload.ts) ─▶ validate, digest (threads)
+//         ─▶ coordinator.commit (owner and mode, pause, install, resume) ─▶ "OK"
+//         --stage: the validated file kept as a stage (generations/stages.ts) ─▶ its id
 //   pull  snapshot under the swap lock (thread) ─▶ stdout frames, a FIFO or device written
 //         through, or a temp file beside DST renamed over it ─▶ "OK"
 
 import { constants, createReadStream, promises as fsp } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ExitCodes, HotswapError } from '../../../shared/errors.js'
 import { formatBytes } from '../../../shared/format.js'
 import { findManaged, managedList } from '../../../shared/managed.js'
 import type { DatabaseInfo } from '../../../shared/messages.js'
 import { pullDestination } from '../../sqlite/cp-paths.js'
-import type { PushReport } from '../../swap/coordinator.js'
+import type { GenerationSource } from '../../generations/manifest.js'
+import type { CommitReport } from '../../swap/coordinator.js'
+import { keepOwnership } from '../../swap/ownership.js'
+import { answerCommit } from './answer.js'
 import { removeWithSideFiles } from '../../sqlite/side-files.js'
 import { tempPathFor } from '../../sqlite/temp-files.js'
 import { GEM_SWAPPING } from '../gem-words.js'
@@ -27,16 +31,18 @@ interface CpArgs {
   skipIntegrity: boolean
   skipSchema: boolean
   force: boolean
+  stage: boolean
 }
 
 function parseCp (args: string[]): CpArgs {
   const positional: string[] = []
-  const out = { skipIntegrity: false, skipSchema: false, force: false }
+  const out = { skipIntegrity: false, skipSchema: false, force: false, stage: false }
   for (const a of args) {
     const flag = a.replace(/_/g, '-')
     if (flag === '--skip-integrity-check') out.skipIntegrity = true
     else if (flag === '--skip-schema-check') out.skipSchema = true
     else if (flag === '--force') out.force = true
+    else if (flag === '--stage') out.stage = true
     else if (a.startsWith('--')) throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${a} for cp`)
     else positional.push(a)
   }
@@ -62,6 +68,7 @@ export async function cp (s: Session, ctx: ServerContext): Promise<number> {
       `both ${a.src} and ${a.dst} are managed databases; one side must be a file or -`)
   }
   if (dstDb !== undefined) return await push(s, ctx, a, dstDb)
+  if (a.stage) throw new HotswapError('HOTSWAP_ERR_USAGE', '--stage is for a push (cp SRC LIVE --stage), not a pull')
   if (srcDb !== undefined) return await pull(s, ctx, srcDb, a.src, a.dst)
   throw new HotswapError('HOTSWAP_ERR_NOT_MANAGED',
     `neither ${a.src} nor ${a.dst} is a managed database (managed: ${managedList(ctx.databases)})`)
@@ -70,10 +77,12 @@ export async function cp (s: Session, ctx: ServerContext): Promise<number> {
 async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo): Promise<number> {
   const log = ctx.logger
   const started = performance.now()
+  // A second stage of one database is refused before its bytes are received.
+  if (a.stage) ctx.coordinator.stages.checkFree(db.name)
   const { tempPath, bytes } = await receive(s, ctx, a.src, db)
   log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
-  let report: PushReport
+  let report: CommitReport
   try {
     const checked = await ctx.pool.run('validate', {
       tempPath,
@@ -83,12 +92,23 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     })
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
     log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
+    // Of the file exactly as it goes live (its journal mode set), before the lock and the pause.
+    const { digest, ms: digestMs } = await ctx.pool.run('digest', { path: tempPath })
+    log.info(`digest of the upload for ${db.name}: ${digest} in ${digestMs.toFixed(1)} ms`)
+    const source: GenerationSource = a.src === '-' ? { kind: 'stdin' } : { kind: 'file', path: resolve(s.cwd, a.src) }
+    if (a.stage) {
+      await keepOwnership(tempPath, db.path)
+      const rec = await ctx.coordinator.stages.add(db.name, tempPath, { source, bytes, digest })
+      log.info(`staged ${db.name} as ${rec.id}: ${bytes} bytes, ${digest}, checked against generation ${rec.checkedAgainst}`, { event: 'stage', stage: rec.id, db: db.name, digest })
+      if (s.tty) s.stderr(`checks passed, staged ${db.name} as ${rec.id} (hotswap commit ${rec.id})\n`)
+      await s.stdout(`${rec.id}\n`)
+      return ExitCodes.ok
+    }
     if (s.tty) s.stderr('checks passed, swapping…\n')
     if (s.gem) s.stderr(GEM_SWAPPING)
-    // The new file takes the live file's owner, group and mode, so a swap does not change who
-    // may read it (before the pause: a refusal here costs the app nothing).
-    await keepOwnership(tempPath, db.path)
-    report = await ctx.coordinator.push({ db, tempPath, force: a.force, isCancelled: s.isClosed })
+    report = await ctx.coordinator.commit({
+      kind: 'push', items: [{ db, newPath: tempPath, source, bytes, digest }], force: a.force, isCancelled: s.isClosed,
+    })
     // The size says which upload this was when several pushes queue for the lock.
     log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { bytes })
     if (s.tty) s.stderr(`swapped ${db.name}: pause ${report.pauseMs.toFixed(1)} ms across ${report.workers} worker(s)\n`)
@@ -96,42 +116,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     removeWithSideFiles(tempPath)
     throw err
   }
-  const failed = report.failedWorkers
-  if (failed.length > 0) {
-    // The swap happened: not a plain OK, and not a failure to retry blindly either.
-    throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
-      `the new database IS live in ${db.path}, but ${failed.length} of ${report.workers} worker(s) failed to resume on it ` +
-      `and are being replaced one at a time (${failed.map((f) => `worker ${f.id}, pid ${f.pid}`).join('; ')})`,
-      failed.map((f) => `worker ${f.id} (pid ${f.pid}): ${f.error}`))
-  }
-  await s.stdout('OK\n')
-  return ExitCodes.ok
-}
-
-/**
- * Gives the temp file the live file's owner, group and permission bits. The owner and group
- * are set first (chown clears set-id bits, and they are not kept anyway). Root may set any;
- * another user only a group it belongs to (chown(2)). Where the server may not set them the
- * push is refused: a swap that quietly made root:daemon 0640 into root:root 0640 locked the
- * group's readers out. The stat and chown are by path: neither opens the live file.
- */
-async function keepOwnership (tempPath: string, livePath: string): Promise<void> {
-  const live = await fsp.stat(livePath)
-  const temp = await fsp.stat(tempPath)
-  if (temp.uid !== live.uid || temp.gid !== live.gid) {
-    try {
-      await fsp.chown(tempPath, live.uid, live.gid)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'EPERM' && code !== 'EINVAL') throw err
-      const me = `uid ${process.getuid?.() ?? '?'}`
-      throw new HotswapError('HOTSWAP_ERR_DESTINATION',
-        `${livePath} is owned by ${live.uid}:${live.gid}, which this server (${me}) cannot give the new file: ` +
-        'the swap would change who may read the database; run serve as root or as the file\'s owner, ' +
-        `or chown the live file to the server's user first (${code})`)
-    }
-  }
-  await fsp.chmod(tempPath, live.mode & 0o777)
+  return await answerCommit(s, report)
 }
 
 async function pull (s: Session, ctx: ServerContext, db: DatabaseInfo, src: string, dst: string): Promise<number> {

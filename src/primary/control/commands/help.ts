@@ -6,10 +6,14 @@ import { shown, type Session } from '../session.js'
 
 /** What `help` lists, as Thor lists the gem's commands (its client sends no arguments for help). */
 const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]> = [
-  ['cp', 'cp SRC DST', 'Copy a database to/from the running server'],
+  ['abort', 'abort [ID...]', 'Drop staged databases (all when none is named)'],
+  ['commit', 'commit [ID...]', 'Swap staged databases in, all in one pause (all staged when none is named)'],
+  ['cp', 'cp SRC DST [--stage]', 'Copy a database to/from the running server'],
   ['help', 'help [COMMAND]', 'Describe available commands or one specific command'],
+  ['history', 'history [DB...] [--json]', 'List each database\'s generations, the live one marked'],
   ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
   ['status', 'status [--json]', 'Show the workers and the managed databases'],
+  ['undo', 'undo [DB...] [--to ID]', 'Swap the previous generation back in'],
   ['version', 'version', 'Print the hotswap version'],
 ]
 

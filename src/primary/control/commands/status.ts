@@ -34,7 +34,11 @@ export async function status (s: Session, ctx: ServerContext): Promise<number> {
     const h = ctx.coordinator.history.get(d.name)
     let size: number | null = null
     try { size = (await fsp.stat(d.path)).size } catch { size = null }
-    return { name: d.name, path: d.path, size, journalMode: ctx.journalModes.get(d.name) ?? 'unknown', swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null }
+    const m = ctx.coordinator.stores.get(d.name)?.manifest
+    return {
+      name: d.name, path: d.path, size, journalMode: ctx.journalModes.get(d.name) ?? 'unknown', swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null,
+      generation: m?.live ?? 0, kept: m === undefined ? 0 : m.generations.length - 1, staged: ctx.coordinator.stages.forDatabase(d.name)?.id ?? null,
+    }
   }))
   const report: StatusReport = {
     primary: {
@@ -62,7 +66,7 @@ export async function status (s: Session, ctx: ServerContext): Promise<number> {
     'workers:',
     ...workers.map((w) => `  ${w.id}  pid ${w.pid}  ${w.state}  up ${Math.round(w.uptimeMs / 1000)} s  restarts ${w.restarts}  rss ${w.rss === null ? '-' : formatBytes(w.rss)}  in flight ${w.inFlight ?? '-'}  served ${w.served ?? '-'}`),
     'databases:',
-    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  ${d.journalMode}  swaps ${d.swaps}${d.lastSwapAt === null ? '' : `  last swap ${new Date(d.lastSwapAt).toISOString()}`}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
+    ...databases.map((d) => `  ${d.name}  ${d.path}  ${d.size === null ? '?' : formatBytes(d.size)}  ${d.journalMode}  generation ${d.generation} (${d.kept} kept${d.staged === null ? '' : `, ${d.staged} staged`})  swaps ${d.swaps}${d.lastSwapAt === null ? '' : `  last swap ${new Date(d.lastSwapAt).toISOString()}`}${d.lastPauseMs === null ? '' : `  last pause ${d.lastPauseMs} ms`}`),
   ]
   await s.stdout(lines.join('\n') + '\n')
   return ExitCodes.ok

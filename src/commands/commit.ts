@@ -1,0 +1,31 @@
+import { Args, Flags } from '@oclif/core'
+import { HotswapCommand, socketFlag } from '../client/base-command.js'
+import { remoteCommand } from '../client/remote-command.js'
+import { socketPath } from '../shared/socket-path.js'
+
+export default class Commit extends HotswapCommand {
+  static strict = false
+
+  static args = {
+    id: Args.string({ description: 'a stage id printed by cp --stage [default: every staged database]' }),
+  }
+
+  static description = `Swap staged databases in, all in one pause: all of them or none
+
+A stage whose database was swapped after it was staged is refused (its checks ran against a file that is no longer live). Prints OK once every worker serves the new files.`
+
+  static examples = [
+    '<%= config.bin %> commit',
+    'a=$(<%= config.bin %> cp app.sqlite3 app --stage) && c=$(<%= config.bin %> cp cache.sqlite3 cache --stage) && <%= config.bin %> commit $a $c',
+  ]
+
+  static flags = {
+    force: Flags.boolean({ description: 'swap even when another process has a live database open' }),
+    socket: socketFlag,
+  }
+
+  async run (): Promise<void> {
+    const { argv, flags } = await this.parse(Commit)
+    process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : [])])
+  }
+}

@@ -1,0 +1,35 @@
+import { Args, Flags } from '@oclif/core'
+import { HotswapCommand, socketFlag } from '../client/base-command.js'
+import { remoteCommand } from '../client/remote-command.js'
+import { socketPath } from '../shared/socket-path.js'
+
+export default class Undo extends HotswapCommand {
+  static strict = false
+
+  static args = {
+    db: Args.string({ description: 'a managed database (path or NAME); several are undone in one pause [default: the only one, or those of the last commit]' }),
+  }
+
+  static description = `Swap the previous generation of a database back in, in one ordinary pause
+
+The generation it replaces is kept in turn, so an undo can itself be undone. --to goes back to any kept generation (hotswap history lists them). Prints OK once every worker serves it.`
+
+  static examples = [
+    '<%= config.bin %> undo                       # the last push (or commit) undone',
+    '<%= config.bin %> undo production --to 3     # back to generation 3',
+    '<%= config.bin %> undo main cache            # both, in one pause',
+  ]
+
+  static flags = {
+    to: Flags.integer({ description: 'the kept generation to go back to (one database)', min: 1 }),
+    force: Flags.boolean({ description: 'swap even when another process has the live database open' }),
+    socket: socketFlag,
+  }
+
+  async run (): Promise<void> {
+    const { argv, flags } = await this.parse(Undo)
+    process.exitCode = await remoteCommand(socketPath(flags.socket), [
+      'undo', ...argv as string[], ...(flags.to === undefined ? [] : ['--to', String(flags.to)]), ...(flags.force ? ['--force'] : []),
+    ])
+  }
+}
