@@ -5,7 +5,7 @@
 
 import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
-import { getRuntime, openDatabase } from './worker/runtime.js'
+import { getRuntime, openDatabase, type SwapHook } from './worker/runtime.js'
 import type { SwapSafeDatabase } from './worker/database/handle.js'
 import type { DatabaseOptions } from './worker/database/open-options.js'
 
@@ -15,6 +15,7 @@ export type { SwapSafeStatement } from './worker/database/statement.js'
 export type { SwapSafeIterator } from './worker/database/iterator.js'
 export type { SwapSafeTransaction } from './worker/database/transaction.js'
 export type { OpenHook } from './worker/database/slot.js'
+export type { SwapHook } from './worker/runtime.js'
 export type { DatabaseOptions } from './worker/database/open-options.js'
 export { knexPool, type KnexPool, type KnexPoolOptions } from './adapters/knex.js'
 
@@ -32,13 +33,19 @@ export function database (nameOrOptions?: string | DatabaseOptions, options?: Da
   return openDatabase(nameOrOptions, options)
 }
 
-/** Runs before this worker closes its connections for a swap (after in-flight requests end). */
-export function onPause (fn: () => unknown): void {
+/**
+ * Runs before this worker closes its connections for a swap (after in-flight requests end).
+ * `fn` gets the names of the managed databases being swapped (`['cache']`); the others stay open.
+ */
+export function onPause (fn: SwapHook): void {
   getRuntime().pauseHooks.push(fn)
 }
 
-/** Runs after this worker reopened its connections, before queued requests are released. */
-export function onResume (fn: () => unknown): void {
+/**
+ * Runs after this worker reopened its connections, before queued requests are released.
+ * `fn` gets the names of the managed databases that were swapped, as its onPause hook did.
+ */
+export function onResume (fn: SwapHook): void {
   getRuntime().resumeHooks.push(fn)
 }
 

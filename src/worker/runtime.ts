@@ -14,7 +14,11 @@ import { SwapSafeDatabase } from './database/handle.js'
 import { checkSameOptions, openOptions, type DatabaseOptions } from './database/open-options.js'
 import { ownHolders } from './own-holders.js'
 
-export type Hook = () => unknown
+/**
+ * An onPause/onResume hook. It gets the names of the managed databases this swap replaces (a
+ * frozen copy per swap, e.g. ['cache']); a hook that takes no argument works as well.
+ */
+export type SwapHook = (names: readonly string[]) => unknown
 
 export interface Runtime {
   mode: 'standalone' | 'managed'
@@ -23,8 +27,8 @@ export interface Runtime {
   databases: DatabaseInfo[]
   slots: Map<string, Slot>
   handles: Map<string, SwapSafeDatabase>
-  pauseHooks: Hook[]
-  resumeHooks: Hook[]
+  pauseHooks: SwapHook[]
+  resumeHooks: SwapHook[]
   servers: Set<Server>
   /** Counts pauses, so a release scheduled by one resume never opens the gate of a later pause. */
   pauses: number
@@ -133,14 +137,14 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
   const givenUp = (): boolean => rt.pauses !== pause || rt.gate.isOpen
   let abandoned = givenUp()
   try {
-    if (!abandoned) for (const hook of rt.pauseHooks) await hook()
+    if (!abandoned) for (const hook of rt.pauseHooks) await hook(swapped(names))
     abandoned ||= givenUp()
     if (abandoned) {
       // The resume ran its onResume hooks before these onPause hooks returned: run them again,
       // so what the onPause hooks tore down is set up again. A later pause is in charge of its own.
       if (rt.pauses === pause) {
         for (const hook of rt.resumeHooks) {
-          try { await hook() } catch (e) { getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(`onResume after a pause given up: ${(e as Error).message}`) }
+          try { await hook(swapped(names)) } catch (e) { getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(`onResume after a pause given up: ${(e as Error).message}`) }
         }
       }
       throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
@@ -233,7 +237,7 @@ export async function resumeWorker (names: string[]): Promise<ResumeValue> {
   if (!rt.gate.isOpen) {
     for (const hook of rt.resumeHooks) {
       try {
-        await hook()
+        await hook(swapped(names))
       } catch (err) {
         hookFailure ??= err
       }
@@ -264,6 +268,15 @@ export async function resumeWorker (names: string[]): Promise<ResumeValue> {
     setImmediate(() => { if (rt.pauses === pauses && !rt.gate.isOpen) rt.gate.open() })
   }
   return { openMs, released }
+}
+
+/**
+ * What a hook is told: only the databases the primary swaps. A slot paused along (it has one of
+ * them ATTACHed) is closed and reopened too, but its own file is not replaced, so its name is
+ * not in the list. A copy per hook call: one hook cannot change what the next one sees.
+ */
+function swapped (names: readonly string[]): readonly string[] {
+  return Object.freeze([...names])
 }
 
 function messageOf (err: unknown): string {

@@ -1,15 +1,34 @@
 // openDatabase (src/worker/runtime.ts), what database() calls: outside serve it is
 // better-sqlite3's new Database(path, options), opened at the call; under serve (the runtime in
 // managed mode, as the worker bootstrap sets it) the managed file must exist whatever the options
-// say. In process, on real SQLite files.
+// say. In process, on real SQLite files. And what onPause/onResume hooks are told: the names the
+// swap replaces, a frozen copy per call; a hook that takes no argument runs as before.
 
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import { onPause, onResume } from '../../src/index.js'
 import { HotswapError } from '../../src/shared/errors.js'
+import type { DatabaseInfo } from '../../src/shared/messages.js'
 import { getRuntime, openDatabase, pauseWorker, resumeWorker } from '../../src/worker/runtime.js'
 import { makeDb, tempDir } from './database/support.js'
+
+/** The runtime as the worker bootstrap sets it under serve, until the test `t` ends. */
+function managed (t: TestContext, databases: DatabaseInfo[]): void {
+  const rt = getRuntime()
+  rt.mode = 'managed'
+  rt.databases = databases
+  t.after(() => {
+    for (const h of rt.handles.values()) { try { h.close() } catch { /* closed */ } }
+    rt.handles.clear()
+    rt.slots.clear()
+    rt.databases = []
+    rt.mode = 'standalone'
+    rt.pauseHooks.length = 0
+    rt.resumeHooks.length = 0
+  })
+}
 
 test('outside serve: a missing file is created at the call, and the options reach the connection', (t) => {
   const dir = tempDir(t)
@@ -66,16 +85,7 @@ test('under serve: fileMustExist is implied (a missing managed file is never cre
   const dir = tempDir(t)
   const live = makeDb(path.join(dir, 'live.sqlite3'), ['old'])
   const gone = path.join(dir, 'gone.sqlite3')
-  const rt = getRuntime()
-  rt.mode = 'managed'
-  rt.databases = [{ name: 'live', path: live }, { name: 'gone', path: gone }]
-  t.after(() => {
-    for (const h of rt.handles.values()) { try { h.close() } catch { /* closed */ } }
-    rt.handles.clear()
-    rt.slots.clear()
-    rt.databases = []
-    rt.mode = 'standalone'
-  })
+  managed(t, [{ name: 'live', path: live }, { name: 'gone', path: gone }])
   const missing = openDatabase('gone', { fileMustExist: false })
   assert.throws(() => missing.prepare('SELECT 1').get(), { code: 'SQLITE_CANTOPEN', message: `unable to open database file: ${gone} (no such file)` })
   assert.equal(fs.existsSync(gone), false)
@@ -88,4 +98,27 @@ test('under serve: fileMustExist is implied (a missing managed file is never cre
   await resumeWorker(['live'])
   assert.equal(db.prepare('SELECT name FROM items').pluck().get(), 'new')
   assert.throws(() => db.exec("INSERT INTO items (name) VALUES ('x')"), { code: 'SQLITE_READONLY' })
+})
+
+test('under serve: onPause/onResume hooks get the swapped names, each call its own frozen copy; a zero-argument hook runs too', async (t) => {
+  const dir = tempDir(t)
+  managed(t, ['app', 'cache', 'other'].map((name) => ({ name, path: makeDb(path.join(dir, `${name}.sqlite3`), [name]) })))
+  const other = openDatabase('other')
+  const otherConn = other.connection
+  const seen: Array<[string, readonly string[]]> = []
+  let zeroArg = 0
+  onPause((names) => {
+    seen.push(['pause', names])
+    assert.throws(() => { (names as string[]).push('x') }, TypeError)
+  })
+  onPause(() => { zeroArg++ })
+  onResume((names) => { seen.push(['resume', names]) })
+  onResume(() => { zeroArg++ })
+  const names = ['app', 'cache']
+  await pauseWorker(names, 1000)
+  await resumeWorker(names)
+  assert.deepEqual(seen, [['pause', ['app', 'cache']], ['resume', ['app', 'cache']]])
+  assert.ok(seen.every(([, got]) => Object.isFrozen(got) && got !== names), 'a frozen copy, not the message\'s array')
+  assert.equal(zeroArg, 2)
+  assert.equal(other.connection, otherConn, 'a database not in the swap keeps its connection')
 })
