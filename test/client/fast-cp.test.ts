@@ -22,6 +22,7 @@ test('plain arguments are parsed, in any order', () => {
     force: true,
     skipIntegrityCheck: false,
     skipSchemaCheck: true,
+    stage: false,
   })
   assert.equal(parseCpArgs(['-', 'live', '--socket=/x/s.sock'])?.socketPath, '/x/s.sock')
   assert.equal(parseCpArgs(['live', '-'])?.dst, '-')

@@ -20,7 +20,7 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkAfterFault, type Child, fixture, holdRequest, integrity, kill, killedAt as killedAtMap, killSources, labelOf, leftovers, onLog, push, rawClient, relabelledCopy, report, seed, type Served, sleep, startServe, status, tempDir, TrackedLoad, waitGone, waitWorkers } from '../support/index.js'
 
@@ -180,7 +180,13 @@ test('primary SIGKILLed after the rename, before the workers resumed', async (tt
     rmSync(join(t.dir, 'resume-delay'), { force: true })
   }
   assert.equal(r.label, `push-${n}`, 'the renamed file is the live database')
-  assert.ok(r.left.some((f) => f.includes('.hotswap-old-')), 'the old file\'s link was left by the crash')
+  // The old file was linked aside as a kept generation, and the restart finished the commit
+  // from its intent record: the manifest says the pushed file is live and keeps the old one.
+  const recovered = served.logs().find((l) => l.event === 'recovered')
+  assert.equal(recovered?.direction, 'forward', 'the restart finished the interrupted push')
+  const manifest = JSON.parse(readFileSync(join(t.dir, '.hotswap', 'live.sqlite3', 'manifest.json'), 'utf8')) as { live: number, generations: Array<{ id: number }> }
+  assert.equal(manifest.generations[0]?.id, manifest.live, 'the newest generation is live')
+  assert.ok(existsSync(join(t.dir, '.hotswap', 'live.sqlite3', `${manifest.generations[1]?.id}.sqlite3`)), 'the old file is kept')
 })
 
 test('after every crash, a push through the restarted server works', async () => {

@@ -129,7 +129,7 @@ export class SwapCoordinator {
   /** Swaps every item in one pause, all or none. */
   async commit (req: CommitRequest): Promise<CommitReport> {
     const names = req.items.map((i) => i.db.name).join(', ')
-    const { value, waitMs } = await this.withLock(`${req.kind} of ${names}`, async () => await this.#commit(req))
+    const { value, waitMs } = await this.withLock(req.kind === 'push' ? `push to ${names}` : `${req.kind} of ${names}`, async () => await this.#commit(req))
     value.lockWaitMs = waitMs
     // The retired files' digests (a read of each, off the pause and after the reply): the
     // manifest lists them at once, with the digest filled in when known.
@@ -209,6 +209,7 @@ export class SwapCoordinator {
     const installed: Array<{ item: CommitItem, oldPath: string }> = []
     const oldLinks: string[] = []
     let timings: Array<Record<string, number>> = []
+    let installStartedAt: number | null = null
     try {
       for (const [i, item] of req.items.entries()) {
         const plan = plans[i] as Planned
@@ -225,6 +226,7 @@ export class SwapCoordinator {
         // The link into .hotswap/ failed (a filesystem without hard links): not kept, not listed.
         if (!r.kept) plan.next.generations = plan.next.generations.filter((g) => g.id !== plan.from)
         timings.push(r.timings)
+        installStartedAt ??= r.startedAt
         if (trace) log.debug(`renamed into ${item.db.path}`, { timings: r.timings })
         crashPoint(`renamed-${i + 1}`)
       }
@@ -280,7 +282,7 @@ export class SwapCoordinator {
     }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${names.join(', ')}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
-      timings: timings.length === 1 ? timings[0] : timings,
+      timings: timings.length === 1 ? timings[0] : timings, installStartedAt,
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
       event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
