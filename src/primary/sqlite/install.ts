@@ -5,7 +5,7 @@
 //     temporary link the caller removes) ─▶ rename ─▶ fsync the directory
 //
 // Runs on the swap's own thread (pool.ts), while every app worker has closed its connections.
-// uninstall undoes one install of a set whose later member failed (all or none).
+// installSet does a commit's files together: all quiesced, all linked, all renamed, dirs fsynced.
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -104,6 +104,85 @@ export function install (input: InstallInput): TaskResult<InstallOutput> {
   return { ok: true, value: { oldLinkPath, kept, timings, startedAt } }
 }
 
+export interface InstallSetItem {
+  tempPath: string
+  livePath: string
+  keepPath: string
+}
+
+export interface InstallSetInput {
+  items: InstallSetItem[]
+  force: boolean
+  busyTimeoutMs: number
+  submittedAt?: number
+}
+
+export interface InstallSetOutput {
+  /** Per item, as install's: a temporary link to remove after resume, and whether it is kept. */
+  installed: Array<{ oldLinkPath: string | null, kept: boolean }>
+  timings: Record<string, number>
+  startedAt: number
+}
+
+/**
+ * Installs several databases in one pause, all or none: every live file is quiesced first (an
+ * outside connection on any refuses the set before anything moved), then each old file is
+ * linked aside and each new one renamed in, then each distinct directory is fsynced once.
+ * A rename that fails puts back the ones before it.
+ */
+export function installSet (input: InstallSetInput, afterRename: (i: number) => void = () => {}): TaskResult<InstallSetOutput> {
+  const startedAt = clock()
+  const { items, force, busyTimeoutMs } = input
+  const timings: Record<string, number> = {}
+  if (input.submittedAt !== undefined) timings.queued = Math.round((startedAt - input.submittedAt) * 1000) / 1000
+  for (const item of items) fs.statSync(item.tempPath)
+
+  let t = performance.now()
+  for (const item of items) {
+    const quiet = quiesceLive(item.livePath, force, busyTimeoutMs)
+    if (!quiet.ok) return quiet
+  }
+  timings.checkpoint = since(t)
+
+  // As install() does, per file: the side files go, the old file is linked aside.
+  t = performance.now()
+  for (const item of items) removeSideFiles(item.livePath)
+  timings.cleanup = since(t)
+  t = performance.now()
+  const installed = items.map((item) => {
+    const kept = linkAt(item.livePath, item.keepPath)
+    return { oldLinkPath: kept ? null : linkOld(item.livePath), kept }
+  })
+  timings.link = since(t)
+
+  t = performance.now()
+  for (const [i, item] of items.entries()) {
+    try {
+      fs.renameSync(item.tempPath, item.livePath)
+    } catch (err) {
+      for (let j = i - 1; j >= 0; j--) {
+        const done = items[j] as InstallSetItem
+        fs.linkSync(done.livePath, done.tempPath)
+        fs.renameSync(installed[j]?.oldLinkPath ?? done.keepPath, done.livePath)
+      }
+      for (const [j, x] of items.entries()) {
+        const r = installed[j]
+        if (r?.oldLinkPath != null) fs.rmSync(r.oldLinkPath, { force: true })
+        if (r?.kept === true && j >= i) fs.rmSync(x.keepPath, { force: true })
+      }
+      for (const dir of new Set(items.map((x) => path.dirname(x.livePath)))) fsyncDirectory(dir)
+      throw err
+    }
+    afterRename(i)
+  }
+  timings.rename = since(t)
+
+  t = performance.now()
+  for (const dir of new Set(items.map((x) => path.dirname(x.livePath)))) fsyncDirectory(dir)
+  timings.fsyncDir = since(t)
+  return { ok: true, value: { installed, timings, startedAt } }
+}
+
 /**
  * Empties the live database's -wal into the file (or rolls back a hot journal) and proves no
  * outside connection is in the middle of using it. With `force`, a busy database is taken
@@ -170,29 +249,6 @@ function linkAt (livePath: string, at: string): boolean {
       return false
     }
   }
-}
-
-export interface UninstallInput {
-  livePath: string
-  /** Where the new file was before its install (it goes back there). */
-  newPath: string
-  /** Where its install linked the old file (the keep path, or the temporary link). */
-  oldPath: string
-  submittedAt?: number
-}
-
-/**
- * Puts the old file back under the live path after an install of a set whose later member
- * failed: the new file goes back to where it came from (a link), the old one is renamed over
- * the live path. Inside the pause, with no connection open: the workers reopen the old file.
- */
-export function uninstall (input: UninstallInput): TaskResult<null> {
-  const { livePath, newPath, oldPath } = input
-  fs.rmSync(newPath, { force: true })
-  fs.linkSync(livePath, newPath)
-  fs.renameSync(oldPath, livePath)
-  fsyncDirectory(path.dirname(livePath))
-  return { ok: true, value: null }
 }
 
 export function fsyncDirectory (dir: string): void {

@@ -17,21 +17,27 @@
 //   pull:  live db ─▶ snapshot (VACUUM INTO) ─▶ file streamed to the client
 //   who else has it open: /proc/*/fd ─▶ findHolders
 //   what a kept file holds: SHA-256 ─▶ digest (an upload once validated, a retired generation)
-//   a set's later install failed: uninstall (the old file back, the new one where it was)
+//   a commit of several: installSet (all quiesced, all linked, all renamed, each dir fsynced once)
 //
 // Every task takes one structured-clonable input and returns a TaskResult (result.ts).
 
 import { findHolders } from './holders.js'
 import { digest } from './digest.js'
-import { install, uninstall } from './install.js'
+import { install, installSet as installSetWith, type InstallSetInput } from './install.js'
+import { crashPoint } from '../../shared/crash-point.js'
 import type { TaskResult } from './result.js'
 import { readSourceThroughSqlite, snapshot } from './snapshot.js'
 import { validate } from './validate.js'
 
+/** A commit's installs, with the crash points after each rename (shared/crash-point.ts). */
+function installSet (input: InstallSetInput): ReturnType<typeof installSetWith> {
+  return installSetWith(input, (i) => { crashPoint(`renamed-${i + 1}`) })
+}
+
 const tasks = {
   validate,
   install,
-  uninstall,
+  installSet,
   digest,
   findHolders,
   snapshot,
@@ -42,4 +48,4 @@ const tasks = {
 export type TaskTable = typeof tasks
 
 // Piscina calls the module's export named as the task; every entry of the table is one.
-export { validate, install, uninstall, digest, findHolders, snapshot, readSourceThroughSqlite }
+export { validate, install, installSet, digest, findHolders, snapshot, readSourceThroughSqlite }

@@ -4,8 +4,8 @@
 //
 //   validated files ─▶ lock ─▶ fresh? outside holders? ─▶ plan (ids, keep paths) ─▶ INTENT
 //        ─▶ PAUSE every worker on every database of the set (drain, close, ack)
-//        ─▶ INSTALL each in piscina (checkpoint, remove -wal/-shm, link old as kept, rename,
-//           fsync dir); one refused: the ones done are put back (uninstall), all old
+//        ─▶ INSTALL the set in piscina (every file checkpointed first, so one refusal changes
+//           nothing; then -wal/-shm removed, old files linked as kept, renames, dirs fsynced)
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ manifests saved ─▶ intent gone
 //        ─▶ beyond --keep removed ─▶ unlock ─▶ OK ─▶ (after the reply) retired files' digests
 //
@@ -206,40 +206,31 @@ export class SwapCoordinator {
     const trace = log.isLevelEnabled('debug')
     if (trace) log.debug(`paused ${targets.length} worker(s) in ${(t1 - t0).toFixed(2)} ms`)
 
-    const installed: Array<{ item: CommitItem, oldPath: string }> = []
     const oldLinks: string[] = []
-    let timings: Array<Record<string, number>> = []
+    let timings: Record<string, number> = {}
     let installStartedAt: number | null = null
     try {
-      for (const [i, item] of req.items.entries()) {
+      // On the swap's own thread: inside the pause nothing waits behind other pushes' checks.
+      // One task for the set: every file quiesced before any moves (a refusal changes nothing),
+      // then the renames, then each directory fsynced once.
+      const r = await pool.run('installSet', {
+        items: req.items.map((item, i) => ({ tempPath: item.newPath, livePath: item.db.path, keepPath: (plans[i] as Planned).keepPath })),
+        force: req.force,
+        busyTimeoutMs: 50,
+      }, 'swap')
+      for (const [i, x] of r.installed.entries()) {
         const plan = plans[i] as Planned
-        // On the swap's own thread: inside the pause nothing waits behind other pushes' checks.
-        const r = await pool.run('install', {
-          tempPath: item.newPath,
-          livePath: item.db.path,
-          force: req.force,
-          busyTimeoutMs: 50,
-          keepPath: plan.keepPath,
-        }, 'swap')
-        installed.push({ item, oldPath: r.oldLinkPath ?? plan.keepPath })
-        if (r.oldLinkPath !== null) oldLinks.push(r.oldLinkPath)
+        if (x.oldLinkPath !== null) oldLinks.push(x.oldLinkPath)
         // The link into .hotswap/ failed (a filesystem without hard links): not kept, not listed.
-        if (!r.kept) plan.next.generations = plan.next.generations.filter((g) => g.id !== plan.from)
-        timings.push(r.timings)
-        installStartedAt ??= r.startedAt
-        if (trace) log.debug(`renamed into ${item.db.path}`, { timings: r.timings })
-        crashPoint(`renamed-${i + 1}`)
+        if (!x.kept) plan.next.generations = plan.next.generations.filter((g) => g.id !== plan.from)
       }
+      timings = r.timings
+      installStartedAt = r.startedAt
+      if (trace) log.debug(`renamed into ${dbs.map((d) => d.path).join(', ')}`, { timings: r.timings })
     } catch (err) {
-      // All or none: the files already renamed in go back (the old ones were linked aside).
-      for (const { item, oldPath } of installed.reverse()) {
-        await pool.run('uninstall', { livePath: item.db.path, newPath: item.newPath, oldPath }, 'swap')
-          .catch((e: Error) => log.error(`putting ${item.db.path} back failed: ${e.message}; restart serve to finish or undo the commit from its intent record`))
-      }
       await resumeAll(this.#opts, targets, dbs, err)
       supervisor.releaseHellos()
       await removeIntent(intent)
-      timings = []
       log.warn(`install into ${names.join(', ')} refused; every worker resumed on the old file(s)`)
       throw err
     }
@@ -282,7 +273,7 @@ export class SwapCoordinator {
     }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${names.join(', ')}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
-      timings: timings.length === 1 ? timings[0] : timings, installStartedAt,
+      timings, installStartedAt,
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
       event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
