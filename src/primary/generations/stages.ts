@@ -40,6 +40,8 @@ export class Stages {
   readonly #stages = new Map<string, StageRecord>()
   /** Ids that expired (and were dropped): a commit of one says "expired", not "unknown". */
   readonly #expired = new Set<string>()
+  /** Ids a commit has taken and not finished with: their expiry waits for it. */
+  readonly #taken = new Set<string>()
 
   constructor (stores: Map<string, GenerationStore>, ttlMs: number, log: Logger) {
     this.#stores = stores
@@ -127,7 +129,18 @@ export class Stages {
           `stage ${s.id} of ${s.db} was checked against generation ${s.checkedAgainst}, but generation ${live} is live now; abort it and stage again`)
       }
     }
+    for (const s of wanted) this.#taken.add(s.id)
     return wanted
+  }
+
+  /** The commit that took these is over (done or refused): they may expire again. */
+  release (recs: StageRecord[]): void {
+    for (const r of recs) this.#taken.delete(r.id)
+  }
+
+  /** Still staged (not committed, aborted or expired meanwhile). */
+  has (rec: StageRecord): boolean {
+    return this.#stages.get(rec.id) === rec
   }
 
   get (id: string): StageRecord {
@@ -158,7 +171,7 @@ export class Stages {
   /** Drops the expired stages (called by a timer, and before a commit looks). */
   sweep (): void {
     for (const s of this.#stages.values()) {
-      if (s.expiresAt > Date.now()) continue
+      if (s.expiresAt > Date.now() || this.#taken.has(s.id)) continue
       this.#expired.add(s.id)
       this.#stages.delete(s.id)
       void this.drop(s, 'expired').catch((err: Error) => this.#log.warn(`dropping expired stage ${s.id}: ${err.message}`))

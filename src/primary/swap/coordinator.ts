@@ -148,6 +148,9 @@ export class SwapCoordinator {
     }
     for (const item of req.items) {
       const live = this.#store(item.db).live.id
+      if (item.stage !== undefined && !this.#opts.stages.has(item.stage)) {
+        throw new HotswapError('HOTSWAP_ERR_UNKNOWN_STAGE', `stage ${item.stage.id} of ${item.db.name} was committed or aborted while this commit waited for the swap lock`)
+      }
       if (item.stage !== undefined && item.stage.checkedAgainst !== live) {
         throw new HotswapError('HOTSWAP_ERR_STAGE_STALE',
           `stage ${item.stage.id} of ${item.db.name} was checked against generation ${item.stage.checkedAgainst}, but generation ${live} is live now; abort it and stage again`)

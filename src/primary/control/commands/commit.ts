@@ -25,10 +25,15 @@ export async function commit (s: Session, ctx: ServerContext): Promise<number> {
   const { ids, flags } = stageIds(s, 'commit', ['--force'])
   const stages = ctx.coordinator.stages
   const taken = stages.take(ids)
-  const items = taken.map((rec) => ({
-    db: dbOf(ctx, rec), newPath: stages.pathOf(rec), source: rec.source, bytes: rec.bytes, digest: rec.digest, stage: rec,
-  }))
-  const report = await ctx.coordinator.commit({ kind: 'commit', items, force: flags.has('--force'), isCancelled: () => false })
+  let report
+  try {
+    const items = taken.map((rec) => ({
+      db: dbOf(ctx, rec), newPath: stages.pathOf(rec), source: rec.source, bytes: rec.bytes, digest: rec.digest, stage: rec,
+    }))
+    report = await ctx.coordinator.commit({ kind: 'commit', items, force: flags.has('--force'), isCancelled: () => false })
+  } finally {
+    stages.release(taken) // Until now, none of them could expire under the commit.
+  }
   if (s.tty) s.stderr(`committed ${report.databases.map((d) => `${d.name} (generation ${d.to})`).join(', ')} in one pause of ${report.pauseMs.toFixed(1)} ms\n`)
   return await answerCommit(s, report)
 }

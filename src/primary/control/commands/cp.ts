@@ -97,6 +97,8 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
     log.info(`digest of the upload for ${db.name}: ${digest} in ${digestMs.toFixed(1)} ms`)
     const source: GenerationSource = a.src === '-' ? { kind: 'stdin' } : { kind: 'file', path: resolve(s.cwd, a.src) }
     if (a.stage) {
+      // A client gone meanwhile would never learn the id: nothing is staged for nobody.
+      if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before its file was staged; nothing was kept')
       await keepOwnership(tempPath, db.path)
       const rec = await ctx.coordinator.stages.add(db.name, tempPath, { source, bytes, digest })
       log.info(`staged ${db.name} as ${rec.id}: ${bytes} bytes, ${digest}, checked against generation ${rec.checkedAgainst}`, { event: 'stage', stage: rec.id, db: db.name, digest })
