@@ -143,10 +143,18 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
       }
     }
     pump().catch((err: Error) => {
+      if (reply !== null) return // stopped below, once the reply came
       // The source failed mid-way: closing without end-of-input aborts the push server-side.
       socket.destroy()
       process.stderr.write(formatError(new HotswapError('HOTSWAP_ERR_SOURCE', `reading the source failed: ${err.message}`)))
     })
   }
-  return await done
+  try {
+    return await done
+  } finally {
+    // The reply came (or the connection is gone) while stdin may still be open, a pipe that never
+    // ends (a held commit's stdin, a push refused before its upload): stop reading it, or this
+    // process waits on it forever.
+    if (opts.stdin !== undefined && !opts.stdin.readableEnded) opts.stdin.destroy()
+  }
 }

@@ -21,11 +21,14 @@ A stage whose database was swapped after it was staged is refused (its checks ra
 
   static flags = {
     force: Flags.boolean({ description: 'swap even when another process has a live database open' }),
+    hold: Flags.integer({ description: 'once every worker is paused, print PAUSED and wait up to MS for a "go" line on stdin before installing ("abort", end of input or the time out: resume unchanged); for a fleet coordinator', min: 1, max: 600_000 }),
     socket: socketFlag,
   }
 
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Commit)
-    process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : [])])
+    const hold = flags.hold === undefined ? [] : ['--hold', String(flags.hold)]
+    process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : []), ...hold],
+      flags.hold === undefined ? undefined : process.stdin)
   }
 }

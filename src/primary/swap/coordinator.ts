@@ -24,6 +24,7 @@ import { describeSource, type GenerationSource } from '../generations/manifest.j
 import type { StageRecord, Stages } from '../generations/stages.js'
 import type { GenerationStore, Planned } from '../generations/store.js'
 import type { TaskPool } from '../sqlite/pool.js'
+import type { ManagedWorker } from '../managed-worker.js'
 import type { Supervisor } from '../supervisor.js'
 import { SwapLock } from './lock.js'
 import { keepOwnership } from './ownership.js'
@@ -48,6 +49,13 @@ export interface CommitRequest {
   force: boolean
   /** True when the client went away; checked before the pause. */
   isCancelled: () => boolean
+  /**
+   * Held between the pause and the install (a fleet's host: every host pauses, then all
+   * install): `paused` is called once every worker acked, and the install waits for `go`. Not
+   * told to go within `timeoutMs` (its coordinator vanished), the commit is abandoned: every
+   * worker resumes on the old files, nothing changed.
+   */
+  hold?: { paused: () => Promise<void>, go: Promise<boolean>, timeoutMs: number }
 }
 
 export interface SwappedDatabase {
@@ -201,8 +209,9 @@ export class SwapCoordinator {
       log.warn(`${req.kind} of ${names.join(', ')} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file(s)`)
       throw err
     }
-    const t1 = performance.now()
     crashPoint('paused')
+    if (req.hold !== undefined) await this.#held(req.hold, intent, targets, dbs)
+    const t1 = performance.now()
     // Nothing is logged at info level inside the window: a log line is a synchronous write to a
     // pipe (~0.3 ms each, and it blocks when the reader is slow). The debug lines mark the steps
     // for whoever wants them, at that cost.
@@ -301,6 +310,24 @@ export class SwapCoordinator {
       if (gone.length > 0) log.info(`removed kept generation(s) ${gone.join(', ')} of ${plan.db.name} (--keep ${this.#store(plan.db).keep})`)
     }
     return report
+  }
+
+  /** Waits for the go of a held commit; abandons it (resumed, unchanged) without one. */
+  async #held (hold: NonNullable<CommitRequest['hold']>, intent: Intent, targets: ManagedWorker[], dbs: DatabaseInfo[]): Promise<void> {
+    const { supervisor, logger: log } = this.#opts
+    let timer: NodeJS.Timeout | undefined
+    const go = await (async () => {
+      await hold.paused()
+      return await Promise.race([hold.go, new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), hold.timeoutMs) })])
+    })().catch(() => false).finally(() => clearTimeout(timer))
+    if (go) return
+    const err = new HotswapError('HOTSWAP_ERR_ABORTED',
+      `the commit of ${dbs.map((d) => d.name).join(', ')} was held paused and not told to go (told to abort, its input ended, or ${hold.timeoutMs} ms passed); every worker resumed on the old files, nothing was changed`)
+    await resumeAll(this.#opts, targets, dbs, err)
+    supervisor.releaseHellos()
+    await removeIntent(intent)
+    log.warn(err.message, { event: 'hold-abandoned', commit: intent.id })
+    throw err
   }
 
   /** Outside processes are looked for before the pause, so a refusal costs the app nothing. */

@@ -2,6 +2,8 @@
 // none is) swapped in one pause, or dropped.
 //
 //   commit: stages.take (fresh, checked against the live generation) ─▶ coordinator.commit ─▶ OK
+//   commit --hold MS (a fleet's host): once paused, "PAUSED" on stdout; installs on a "go" line
+//          on stdin, resumes unchanged on "abort", end of input, a disconnect or MS without either
 //   abort:  under the swap lock (never under a commit using the file) ─▶ stages.drop ─▶ OK
 
 import { ExitCodes, HotswapError } from '../../../shared/errors.js'
@@ -9,20 +11,28 @@ import type { StageRecord } from '../../generations/stages.js'
 import { answerCommit } from './answer.js'
 import { shown, type ServerContext, type Session } from '../session.js'
 
-function stageIds (s: Session, command: string, flags: string[]): { ids: string[], flags: Set<string> } {
-  s.stdin.resume()
+function stageIds (s: Session, command: string, flags: string[]): { ids: string[], flags: Set<string>, holdMs?: number } {
   const ids: string[] = []
   const given = new Set<string>()
-  for (const a of s.args.slice(1)) {
-    if (flags.includes(a)) given.add(a)
+  let holdMs: number | undefined
+  const args = s.args.slice(1)
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string
+    const hold = command === 'commit' ? /^--hold(?:=(.*))?$/.exec(a) : null
+    if (hold !== null) {
+      const v = hold[1] ?? args[++i]
+      holdMs = Number(v)
+      if (v === undefined || !/^\d+$/.test(v) || holdMs < 1 || holdMs > 600_000) throw new HotswapError('HOTSWAP_ERR_USAGE', `--hold takes milliseconds, 1 to 600000 (got ${v === undefined ? 'nothing' : shown(v)})`)
+    } else if (flags.includes(a)) given.add(a)
     else if (a.startsWith('-')) throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${shown(a)} for ${command} (${command} [ID…]${flags.map((f) => ` [${f}]`).join('')})`)
     else ids.push(a)
   }
-  return { ids, flags: given }
+  if (holdMs === undefined) s.stdin.resume() // Only a held commit reads stdin (its go).
+  return { ids, flags: given, holdMs }
 }
 
 export async function commit (s: Session, ctx: ServerContext): Promise<number> {
-  const { ids, flags } = stageIds(s, 'commit', ['--force'])
+  const { ids, flags, holdMs } = stageIds(s, 'commit', ['--force'])
   const stages = ctx.coordinator.stages
   const taken = stages.take(ids)
   let report
@@ -30,7 +40,8 @@ export async function commit (s: Session, ctx: ServerContext): Promise<number> {
     const items = taken.map((rec) => ({
       db: dbOf(ctx, rec), newPath: stages.pathOf(rec), source: rec.source, bytes: rec.bytes, digest: rec.digest, stage: rec,
     }))
-    report = await ctx.coordinator.commit({ kind: 'commit', items, force: flags.has('--force'), isCancelled: () => false })
+    const hold = holdMs === undefined ? undefined : { paused: async () => { await s.stdout('PAUSED\n') }, go: goFrom(s), timeoutMs: holdMs }
+    report = await ctx.coordinator.commit({ kind: 'commit', items, force: flags.has('--force'), isCancelled: hold === undefined ? () => false : s.isClosed, hold })
   } finally {
     stages.release(taken) // Until now, none of them could expire under the commit.
   }
@@ -49,6 +60,19 @@ export async function abort (s: Session, ctx: ServerContext): Promise<number> {
   })
   await s.stdout('OK\n')
   return ExitCodes.ok
+}
+
+/** true on a "go" line from the client; false on "abort", end of input or a disconnect. */
+async function goFrom (s: Session): Promise<boolean> {
+  let text = ''
+  try {
+    for await (const chunk of s.stdin) {
+      text += (chunk as Buffer).toString('utf8')
+      if (/^go$/m.test(text)) return true
+      if (/^abort$/m.test(text) || text.length > 64) return false
+    }
+  } catch { /* the connection went away */ }
+  return false
 }
 
 function dbOf (ctx: ServerContext, rec: StageRecord): { name: string, path: string } {

@@ -1,0 +1,96 @@
+// A held commit (`commit ID --hold MS`, the host's side of a fleet switch): once every worker is
+// paused it prints PAUSED and installs only on a "go" line; "abort", an end of input, a client
+// that goes away or the hold timing out resume every worker on the old file with nothing
+// changed, and the stage stays staged. Requests that arrive while it is held queue and succeed.
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { BIN, cli, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir } from '../support/index.js'
+
+let t: ReturnType<typeof tempDir>
+let served: Served
+let live: string
+
+serveLiveForFile({ workers: 2, label: 'v1' }, (s) => { ({ t, served, live } = s) })
+
+async function stage (label: string): Promise<string> {
+  const file = join(t.dir, `${label}.sqlite3`)
+  seed(file, { label })
+  const r = await cli(['cp', file, 'live', '--stage', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(r.code, 0, r.stderr)
+  return r.stdout.toString().trim()
+}
+
+/** `commit ID --hold MS`, its stdin ours: resolves once it printed PAUSED, with what to send and its end. */
+async function held (id: string, ms: number): Promise<{ send: (s: string) => void, end: () => void, kill: () => void, done: Promise<{ code: number | null, stdout: string, stderr: string }> }> {
+  const child = spawn(process.execPath, [BIN, 'commit', id, '--hold', String(ms), '--socket', served.socket], { cwd: t.dir, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const paused = new Promise<void>((resolve) => {
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); if (stdout.includes('PAUSED\n')) resolve() })
+  })
+  const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+  await Promise.race([paused, done])
+  return { send: (s) => child.stdin.write(s), end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), done }
+}
+
+test('go: PAUSED, then the install; a request sent while held waits and reads the new data', async () => {
+  const id = await stage('v2')
+  const h = await held(id, 10_000)
+  const during = request(served.port, '/label', { keepAlive: false })
+  await sleep(300)
+  assert.equal(labelOf(live), 'v1', 'nothing installed before the go')
+  h.send('go\n')
+  const r = await h.done
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'PAUSED\nOK\n')
+  assert.equal((await during).json().label, 'v2', 'the request queued during the hold ran on the new file')
+  assert.equal(labelOf(live), 'v2')
+})
+
+for (const [how, act, ms] of [
+  ['an "abort" line', (h: Awaited<ReturnType<typeof held>>) => { h.send('abort\n') }, 10_000],
+  ['the end of its input', (h: Awaited<ReturnType<typeof held>>) => { h.end() }, 10_000],
+  ['the hold timing out', () => {}, 800],
+  ['its client killed', (h: Awaited<ReturnType<typeof held>>) => { h.kill() }, 10_000],
+] as const) {
+  test(`${how}: every worker resumes on the old file, nothing changed, the stage stays`, async () => {
+    const before = labelOf(live)
+    const id = await stage(`${before}-next`)
+    const h = await held(id, ms)
+    const during = request(served.port, '/label', { keepAlive: false })
+    act(h)
+    const r = await h.done
+    if (how !== 'its client killed') {
+      assert.equal(r.code, 1)
+      assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the commit of live was held paused and not told to go/)
+    }
+    const res = await during
+    assert.equal(res.status, 200)
+    assert.equal(res.json().label, before, 'the queued request ran on the old file')
+    assert.equal(labelOf(live), before)
+    const history = JSON.parse((await cli(['history', '--json', '--socket', served.socket], { cwd: t.dir })).stdout.toString()) as { databases: Array<{ staged: Array<{ id: string }> }> }
+    assert.deepEqual(history.databases[0]?.staged.map((s) => s.id), [id], 'the stage is still staged')
+    const aborted = await cli(['abort', id, '--socket', served.socket], { cwd: t.dir })
+    assert.equal(aborted.code, 0, aborted.stderr)
+  })
+}
+
+test('--hold takes milliseconds: anything else is a usage error, exit 2', async () => {
+  for (const bad of ['0', 'x', '-1', '600001']) {
+    const r = await cli(['commit', 'abcd1234', '--hold', bad, '--socket', served.socket], { cwd: t.dir })
+    assert.equal(r.code, 2, `--hold ${bad}: ${r.stderr}`)
+    assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_USAGE\]/)
+  }
+})
+
+test('refused before its pause (an unknown stage), a held commit exits at once although its stdin stays open', { timeout: 20_000 }, async () => {
+  // The client kept reading a stdin that never ends after the reply, and never exited.
+  const h = await held('0badc0de', 10_000)
+  const r = await h.done
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_UNKNOWN_STAGE\]/)
+})
