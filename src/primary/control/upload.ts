@@ -39,6 +39,7 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
   let bytes = 0
   // What the filesystem had free before the copy or the stream began, for a NO_SPACE message.
   let available: number | null = null
+  const announced = src === '-' ? s.size : undefined
   try {
     // The folder may have been made unwritable since serve started.
     checkDatabaseDirectory(db.path, `cannot push to ${db.name}`)
@@ -105,7 +106,6 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
     // Our client announces the size of a regular file it streams: one over --max-bytes, or that
     // would not fit beside the live database, is refused before a byte is received. The bytes
     // are still counted against both: a client that announces less cannot get past them.
-    const announced = s.size
     if (announced !== undefined) {
       if (announced > ctx.maxBytes) throw tooLarge(ctx)
       checkRoomForStream(db, announced, ctx.databases)
@@ -160,7 +160,7 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
     if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
       // One line naming what it needs (at least what came) and what was free when it began.
       throw new HotswapError('HOTSWAP_ERR_NO_SPACE', written > 0 || src === '-'
-        ? `no space left beside ${db.path} to receive the upload: wrote ${written} of ${bytes} bytes received, so it needs at least ${bytes} bytes${availableClause(available, 'were')}`
+        ? `no space left beside ${db.path} to receive the upload: wrote ${written} of ${bytes} bytes received, so it needs at least ${Math.max(bytes, announced ?? 0)} bytes${availableClause(available, 'were')}`
         : `no space left beside ${db.path} to receive the upload: it needs ${bytes} bytes${availableClause(available, 'were')}`)
     }
     throw err
