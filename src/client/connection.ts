@@ -21,6 +21,8 @@ export interface RemoteOptions {
   stdin?: Readable
   /** The local file a path argument names, for the server to check it sees the same one. */
   source?: FileIdentity
+  /** How many bytes `stdin` holds, when known (a regular file): the server checks the room first. */
+  size?: number | null
   /** May return a promise: the socket is paused until it settles (backpressure). */
   onStdout: (chunk: Buffer) => void | Promise<void>
   onStderr: (chunk: Buffer) => void
@@ -124,6 +126,7 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
 
   const request: ControlRequest = { args: opts.args, tty: opts.tty, protocol: PROTOCOL_VERSION, cwd: process.cwd() }
   if (opts.source !== undefined) request.source = opts.source
+  if (opts.size !== undefined && opts.size !== null) request.size = opts.size
   socket.write(encodeFrame(Channel.control, JSON.stringify(request)))
 
   if (opts.stdin !== undefined) {

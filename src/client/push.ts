@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path'
 import { HotswapError } from '../shared/errors.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { refuseManagedSource } from '../primary/sqlite/cp-paths.js'
+import { availableBytes, availableClause } from '../primary/sqlite/free-space.js'
 import { journalModeOfHeader } from '../primary/sqlite/header.js'
 import { sqliteCode } from '../primary/sqlite/result.js'
 import { removeWithSideFiles } from '../primary/sqlite/side-files.js'
@@ -22,12 +23,14 @@ import { Progress, sizeOfFd, withProgress } from './progress.js'
 
 /** Push stdin's bytes as they come (a pipe, or a file that is the whole database). */
 export async function pushStdin (o: CpOptions, tty: boolean): Promise<number> {
+  // A regular file's size is announced (at least what is read from its offset): the server checks
+  // the room for it before receiving any byte. A pipe's is unknown.
   const size = sizeOfFd(0)
   const progress = new Progress('push', size)
   // stdin redirected from a file is read in 1 MiB pieces; process.stdin reads 64 KiB at a time.
   const input = size === null ? process.stdin : createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1024 * 1024 })
   return await withProgress(progress, async () => (await runRemote({
-    socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(input), onStdout: o.onStdout ?? forwardStdout, onStderr: (c) => progress.print(c),
+    socketPath: o.socketPath, args: ['cp', '-', o.dst, ...flagsOf(o)], tty, stdin: progress.count(input), size, onStdout: o.onStdout ?? forwardStdout, onStderr: (c) => progress.print(c),
   })).exit)
 }
 
@@ -58,24 +61,27 @@ export async function pushFile (o: CpOptions, tty: boolean, dbs: DatabaseInfo[])
       // Loaded here only: most pushes have no -wal, and loading the addon costs start-up time.
       // vacuumInto creates the file private (0600), as the server's snapshots are.
       const { vacuumInto } = await import('../primary/sqlite/vacuum-into.js')
+      const available = availableBytes(tmpdir())
       const copied = vacuumInto(src, snapshot)
       if (!copied.ok) {
         const err = copied.error
         if (copied.step === 'create') throw err
         if (sqliteCode(err) === 'SQLITE_FULL') {
           const size = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
-          throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (up to ${size(src) + size(`${src}-wal`)} bytes); set TMPDIR to a directory with room`)
+          throw new HotswapError('HOTSWAP_ERR_NO_SPACE', `no space left in ${tmpdir()} for a consistent copy of ${o.src} (it needs up to ${size(src) + size(`${src}-wal`)} bytes${availableClause(available, 'were')}); set TMPDIR to a directory with room`)
         }
         throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${o.src} (it has a -wal beside it) through SQLite: ${(err as Error).message}`)
       }
       path = snapshot
     }
-    const progress = new Progress('push', statSync(path).size)
+    const size = statSync(path).size
+    const progress = new Progress('push', size)
     return await withProgress(progress, async () => (await runRemote({
       socketPath: o.socketPath,
       args: ['cp', '-', o.dst, ...flagsOf(o)],
       tty,
       stdin: progress.count(createReadStream(path, { highWaterMark: 1024 * 1024 })),
+      size, // The server checks the room for it before receiving any byte.
       onStdout: o.onStdout ?? forwardStdout,
       onStderr: (c) => progress.print(c),
     })).exit)

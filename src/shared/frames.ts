@@ -1,7 +1,8 @@
 // The control socket's wire format, shared with the hotswap gem so that its client works
 // unchanged: a frame is 1 byte of channel, a 4-byte big-endian payload length, then the payload.
 //
-//   client ── control {"args": [...], "tty": bool} ──▶ server
+//   client ── control {"args": [...], "tty": bool} ──▶ server   (ours adds protocol, cwd, and
+//                                                               source or size for a push)
 //   client ── stdin frames … empty stdin frame (EOF) ─▶ server
 //   client ◀── stdout / stderr frames ───────────────── server
 //   client ◀── control {"exit": N, "error"?: "..."} ─── server
@@ -174,6 +175,11 @@ export interface ControlRequest {
   cwd?: string
   /** For `cp FILE LIVE` sent as a path: the file the client means (checked before any copy). */
   source?: FileIdentity
+  /**
+   * For a streamed push: how many bytes the client will send, when it knows (a regular file).
+   * The server checks the room for them before receiving any; the gem's client sends none.
+   */
+  size?: number
 }
 
 export interface FileIdentity {
@@ -210,5 +216,6 @@ export function parseControlRequest (payload: Buffer): ControlRequest {
   if (typeof source === 'object' && source !== null && Number.isSafeInteger(source.dev) && Number.isSafeInteger(source.ino)) {
     request.source = { dev: source.dev as number, ino: source.ino as number }
   }
+  if (Number.isSafeInteger(obj.size) && (obj.size as number) >= 0) request.size = obj.size as number
   return request
 }

@@ -187,6 +187,14 @@ test('parseControlRequest accepts the gem\'s {"args","tty"} without protocol or 
     ['cp', 'données.sqlite3', '-'])
 })
 
+test('parseControlRequest takes the size of a streamed push when it is a whole number of bytes', () => {
+  const with_ = (size: unknown): number | undefined => parseControlRequest(Buffer.from(JSON.stringify({ args: ['cp', '-', 'live'], tty: false, size }))).size
+  assert.equal(with_(12_386_304), 12_386_304)
+  assert.equal(with_(0), 0)
+  // Anything else is as if none was sent (the gem's client sends none): the push is checked as it comes.
+  for (const bad of [-1, 1.5, '100', null, 2 ** 60]) assert.equal(with_(bad), undefined, JSON.stringify(bad))
+})
+
 test('parseControlRequest rejects non-JSON, non-objects and non-string args', () => {
   const bad: Array<[string, RegExp]> = [
     ['', /not valid JSON/],

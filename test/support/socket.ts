@@ -162,6 +162,10 @@ export async function otherRootProxy (upstreamPath: string, path: string): Promi
       }
     })
     upstream.on('end', () => client.end())
+    // The server drops what a refused push still sends (it reads on after its reply); so does
+    // this proxy once the server is gone. Left paused by the pipe, it stopped reading, the
+    // client's last writes never drained, and its `hotswap cp` never exited.
+    upstream.on('close', () => { client.unpipe(upstream); client.resume() })
     upstream.on('error', () => client.destroy())
     client.on('error', () => upstream.destroy())
   })

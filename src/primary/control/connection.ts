@@ -258,6 +258,7 @@ export class Connection {
       tty: request.tty,
       gem: speaksGem(request.protocol),
       source: request.source,
+      size: request.size,
       stdin,
       stdout: async (data) => {
         this.#write(Channel.stdout, data)

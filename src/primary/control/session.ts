@@ -20,6 +20,8 @@ export interface Session {
   gem: boolean
   /** The file our client means by a path source (device, inode), to be checked before a copy. */
   source?: FileIdentity | undefined
+  /** The size our client announced for a streamed push (a regular file); checked against the bytes. */
+  size?: number | undefined
   stdin: Readable
   stdout: (data: Buffer | string) => Promise<void>
   stderr: (text: string) => void

@@ -105,6 +105,11 @@ export function checkRoomForUpload (db: DatabaseInfo, src: string, dbs: Database
   checkRoom(dirname(db.path), needed, `the upload of ${src}`, dbs, 'free some space beside the live database')
 }
 
+/** Refuses a streamed push whose client announced `size` bytes that would not fit beside `db`. */
+export function checkRoomForStream (db: DatabaseInfo, size: number, dbs: DatabaseInfo[]): void {
+  checkRoom(dirname(db.path), size, 'the streamed upload', dbs, 'free some space beside the live database')
+}
+
 function sizeOf (p: string): number {
   try { return statSync(p).size } catch { return 0 }
 }

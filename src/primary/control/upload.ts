@@ -1,7 +1,8 @@
 // Receiving a push: the new database's bytes into a temp file beside the live one, private
 // and exclusive from its first byte, fsynced, checked against --max-bytes and the free space.
 //
-//   cp - LIVE      stdin frames ─▶ batched writev ─▶ .NAME.hotswap-XXXX (fsync)
+//   cp - LIVE      [announced size ─▶ over --max-bytes? room?] ─▶ stdin frames ─▶ batched writev
+//                  ─▶ .NAME.hotswap-XXXX (fsync); the bytes that come are counted all the same
 //   cp FILE LIVE   the server's own path: copied in the kernel, or read through SQLite when a
 //                  -wal is beside it (committed rows may live only there)
 //
@@ -9,17 +10,18 @@
 // TOO_LARGE, ABORTED from the connection's stdin).
 
 import { existsSync, promises as fsp } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../../shared/errors.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
 import { writeAll } from '../../shared/write-all.js'
 import { refuseManagedSource } from '../sqlite/cp-paths.js'
 import { checkDatabaseDirectory } from '../sqlite/database-directory.js'
+import { availableBytes, availableClause } from '../sqlite/free-space.js'
 import { removeWithSideFiles } from '../sqlite/side-files.js'
 import { copyPrivately, createExclusive, tempPathFor } from '../sqlite/temp-files.js'
 import type { ServerContext, Session } from './session.js'
-import { checkRoomForUpload } from './spool.js'
+import { checkRoomForStream, checkRoomForUpload } from './spool.js'
 
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024
 /** Tiny frames (a client may send a byte per frame) must not pile up millions of slices. */
@@ -35,6 +37,9 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
   // What reached the disk, of what came in: a full disk is reported with both.
   let written = 0
   let bytes = 0
+  // What the filesystem had free before the copy or the stream began, for a NO_SPACE message.
+  let available: number | null = null
+  const announced = src === '-' ? s.size : undefined
   try {
     // The folder may have been made unwritable since serve started.
     checkDatabaseDirectory(db.path, `cannot push to ${db.name}`)
@@ -67,6 +72,7 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
       // A copy that would fill the live database's filesystem is refused before it starts (one
       // over --max-bytes is refused as that, below).
       if (st.isFile() && st.size <= ctx.maxBytes) checkRoomForUpload(db, abs, ctx.databases)
+      available = availableBytes(dirname(db.path))
       // A file with a -wal beside it may hold committed rows only in the -wal: it is read through
       // SQLite, never as raw bytes. SQLite keeps a linked database's -wal beside the link's
       // target, so the target is where to look (`LINK-wal` is never there).
@@ -97,6 +103,14 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
         }
       }
     }
+    // Our client announces the size of a regular file it streams: one over --max-bytes, or that
+    // would not fit beside the live database, is refused before a byte is received. The bytes
+    // are still counted against both: a client that announces less cannot get past them.
+    if (announced !== undefined) {
+      if (announced > ctx.maxBytes) throw tooLarge(ctx)
+      checkRoomForStream(db, announced, ctx.databases)
+    }
+    available = availableBytes(dirname(db.path))
     const fh = await createExclusive(tempPath)
     try {
       const input: Readable = s.stdin
@@ -111,6 +125,10 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
         bytes += buf.length
         if (bytes > ctx.maxBytes) {
           throw tooLarge(ctx)
+        }
+        if (announced !== undefined && bytes > announced) {
+          throw new HotswapError('HOTSWAP_ERR_SOURCE',
+            `the upload is larger than the ${announced} bytes its client announced (did the source grow while it was read?); push it again`)
         }
         batch.push(buf)
         batched += buf.length
@@ -140,9 +158,10 @@ export async function receive (s: Session, ctx: ServerContext, src: string, db: 
       throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${src}: ${e.message}`)
     }
     if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+      // One line naming what it needs (at least what came) and what was free when it began.
       throw new HotswapError('HOTSWAP_ERR_NO_SPACE', written > 0 || src === '-'
-        ? `no space left beside ${db.path} to receive the upload: wrote ${written} of ${bytes} bytes received`
-        : `no space left beside ${db.path} to receive the upload of ${bytes} bytes`)
+        ? `no space left beside ${db.path} to receive the upload: wrote ${written} of ${bytes} bytes received, so it needs at least ${Math.max(bytes, announced ?? 0)} bytes${availableClause(available, 'were')}`
+        : `no space left beside ${db.path} to receive the upload: it needs ${bytes} bytes${availableClause(available, 'were')}`)
     }
     throw err
   } finally {

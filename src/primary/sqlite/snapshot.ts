@@ -6,6 +6,8 @@
 // Both are vacuumInto (vacuum-into.ts, shared with the client), its failures worded here.
 
 import fs from 'node:fs'
+import { dirname } from 'node:path'
+import { availableBytes, availableClause } from './free-space.js'
 import { errorMessage, failure, sqliteCode, type TaskResult } from './result.js'
 import { vacuumInto } from './vacuum-into.js'
 
@@ -39,6 +41,7 @@ export function readSourceThroughSqlite (input: ReadSourceInput): TaskResult<Sna
 
 /** vacuumInto, with its failures as coded results; an error that is not SQLite's throws. */
 function copyThroughSqlite (srcPath: string, destPath: string): TaskResult<SnapshotOutput> {
+  const available = availableBytes(dirname(destPath)) // Before the copy takes it, for the message.
   const copied = vacuumInto(srcPath, destPath)
   if (copied.ok) return { ok: true, value: { bytes: copied.bytes, ms: copied.ms } }
   const { step, error } = copied
@@ -52,9 +55,9 @@ function copyThroughSqlite (srcPath: string, destPath: string): TaskResult<Snaps
   }
   if (code === undefined) throw error
   if (code === 'SQLITE_FULL') {
-    let needed = 0
-    try { needed = fs.statSync(srcPath).size } catch { /* only for the message */ }
-    return failure('HOTSWAP_ERR_NO_SPACE', `no space left beside ${destPath} for a copy of ${srcPath} (up to ${needed} bytes)`)
+    const size = (p: string): number => { try { return fs.statSync(p).size } catch { return 0 } } // Only for the message.
+    const needed = size(srcPath) + size(`${srcPath}-wal`)
+    return failure('HOTSWAP_ERR_NO_SPACE', `no space left beside ${destPath} for a copy of ${srcPath} (it needs up to ${needed} bytes${availableClause(available, 'were')})`)
   }
   const source = code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_BUSY')
   return failure(source ? 'HOTSWAP_ERR_SOURCE' : 'HOTSWAP_ERR_DESTINATION',
