@@ -6,13 +6,12 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  cli, exchange, gemStream, load, pushable, request, seed, type Served, startServe, status, statusJson, tempDir, TrackedLoad, waitUntil,
+  cli, type DatabaseHistoryReport, exchange, gemStream, generationsFolder, historyOf, load, pushable, request, seed, type Served,
+  settledManifest, startServe, status, statusJson, tempDir, TrackedLoad,
 } from '../support/index.js'
-import type { DatabaseHistoryReport } from '../../src/primary/control/commands/history.js'
-import type { Manifest } from '../../src/primary/generations/manifest.js'
 
 const WORKERS = 2
 
@@ -41,7 +40,11 @@ async function side (name: string, keep: number, labels: string[]): Promise<Side
 
 before(async () => {
   t = tempDir()
-  ;[one, three] = await Promise.all([side('one', 1, ['v2', 'v3', 'v4']), side('three', 3, ['v2', 'v3', 'v4'])])
+  // Each kept as soon as it is up, so after() stops it even when the other did not start.
+  await Promise.all([
+    side('one', 1, ['v2', 'v3', 'v4']).then((s) => { one = s }),
+    side('three', 3, ['v2', 'v3', 'v4']).then((s) => { three = s }),
+  ])
 })
 
 after(async () => {
@@ -60,19 +63,16 @@ async function ok (s: Side, args: string[]): Promise<void> {
 
 /** `history --json` through the real CLI, or (`raw`) over the socket, without a CLI start-up. */
 async function history (s: Side, raw = false): Promise<DatabaseHistoryReport> {
-  let out: string
+  let dbs: DatabaseHistoryReport[]
   if (raw) {
-    const r = await exchange(s.served.socket, gemStream(['history', '--json']), { timeoutMs: 10_000 })
-    assert.equal(r.control?.exit, 0, r.stderr)
-    out = r.stdout.toString()
+    dbs = await historyOf(s.served.socket)
   } else {
     const res = await cli(['history', '--json', '--socket', s.served.socket], { cwd: s.dir })
     assert.equal(res.code, 0, res.stderr)
-    out = res.stdout.toString()
+    dbs = (JSON.parse(res.stdout.toString()) as { databases: DatabaseHistoryReport[] }).databases
   }
-  const report = JSON.parse(out) as { databases: DatabaseHistoryReport[] }
-  assert.equal(report.databases.length, 1)
-  return report.databases[0] as DatabaseHistoryReport
+  assert.equal(dbs.length, 1)
+  return dbs[0] as DatabaseHistoryReport
 }
 
 /**
@@ -96,14 +96,9 @@ async function servesOnly (s: Side, label: string): Promise<void> {
  * (once the digests computed after the reply are in: until then the manifest may be rewritten).
  */
 async function diskMatchesManifest (s: Side): Promise<number[]> {
-  const folder = join(s.dir, '.hotswap', 'live.sqlite3')
-  const read = (): Manifest => JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as Manifest
-  const m = await waitUntil('the digests of the kept generations', () => {
-    const m = read()
-    return m.generations.every((g) => g.digest !== null || g.id === m.live) && m
-  })
+  const m = await settledManifest(s.live)
   const kept = m.generations.filter((g) => g.id !== m.live).map((g) => g.id).sort((a, b) => a - b)
-  assert.deepEqual(readdirSync(folder).sort(), ['manifest.json', ...kept.map((id) => `${id}.sqlite3`)].sort(),
+  assert.deepEqual(readdirSync(generationsFolder(s.live)).sort(), ['manifest.json', ...kept.map((id) => `${id}.sqlite3`)].sort(),
     `.hotswap/live.sqlite3/ holds the manifest and the kept generations it lists, nothing else (manifest: ${JSON.stringify(m.generations.map((g) => g.id))}, live ${m.live})`)
   return kept
 }
