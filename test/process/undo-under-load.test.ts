@@ -6,44 +6,24 @@
 
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync } from 'node:fs'
 import {
-  cli, type DatabaseHistoryReport, exchange, gemStream, generationsFolder, historyOf, load, pushable, request, seed, type Served,
-  settledManifest, startServe, status, statusJson, tempDir, TrackedLoad,
+  cli, type DatabaseHistoryReport, exchange, gemStream, generationsFolder, historyOf, load, request, type ServedLive,
+  serveInFolder, settledManifest, status, statusJson, tempDir, TrackedLoad,
 } from '../support/index.js'
-
-const WORKERS = 2
-
-interface Side {
-  dir: string
-  live: string
-  served: Served
-  files: Record<string, string>
-}
 
 let t: ReturnType<typeof tempDir>
 /** --keep 1: push, undo, undo of the undo, then more pushes. */
-let one: Side
+let one: ServedLive
 /** --keep 3: three pushes, undo --to an older one, an undo over a raw socket. */
-let three: Side
-
-async function side (name: string, keep: number, labels: string[]): Promise<Side> {
-  const dir = join(t.dir, name)
-  mkdirSync(dir)
-  const live = join(dir, 'live.sqlite3')
-  seed(live, { label: 'v1', rows: 10 })
-  const files = Object.fromEntries(labels.map((l, i) => [l, pushable(dir, l, 13 + i * 3).path]))
-  const served = await startServe({ dir, dbs: [live], workers: WORKERS, args: ['--keep', String(keep)] })
-  return { dir, live, served, files }
-}
+let three: ServedLive
 
 before(async () => {
   t = tempDir()
   // Each kept as soon as it is up, so after() stops it even when the other did not start.
   await Promise.all([
-    side('one', 1, ['v2', 'v3', 'v4']).then((s) => { one = s }),
-    side('three', 3, ['v2', 'v3', 'v4']).then((s) => { three = s }),
+    serveInFolder(t.dir, 'one', { labels: ['v2', 'v3', 'v4'], args: ['--keep', '1'] }).then((s) => { one = s }),
+    serveInFolder(t.dir, 'three', { labels: ['v2', 'v3', 'v4'], args: ['--keep', '3'] }).then((s) => { three = s }),
   ])
 })
 
@@ -54,7 +34,7 @@ after(async () => {
 })
 
 /** Runs the real CLI against `s`'s server; it must print exactly OK and exit 0. */
-async function ok (s: Side, args: string[]): Promise<void> {
+async function ok (s: ServedLive, args: string[]): Promise<void> {
   const res = await cli([...args, '--socket', s.served.socket], { cwd: s.dir })
   assert.equal(res.code, 0, `hotswap ${args.join(' ')} exit code; stderr: ${res.stderr}`)
   assert.equal(res.stdout.toString(), 'OK\n', `hotswap ${args.join(' ')} stdout`)
@@ -62,7 +42,7 @@ async function ok (s: Side, args: string[]): Promise<void> {
 }
 
 /** `history --json` through the real CLI, or (`raw`) over the socket, without a CLI start-up. */
-async function history (s: Side, raw = false): Promise<DatabaseHistoryReport> {
+async function history (s: ServedLive, raw = false): Promise<DatabaseHistoryReport> {
   let dbs: DatabaseHistoryReport[]
   if (raw) {
     dbs = await historyOf(s.served.socket)
@@ -79,7 +59,7 @@ async function history (s: Side, raw = false): Promise<DatabaseHistoryReport> {
  * Every request started from now on reads `label`: short bursts on fresh connections and on
  * keep-alive ones opened before the swap, /torn reads included (label and count both agree).
  */
-async function servesOnly (s: Side, label: string): Promise<void> {
+async function servesOnly (s: ServedLive, label: string): Promise<void> {
   const check = (_path: string, body: Record<string, unknown>): string | null =>
     (body.label ?? body.first) === label && (body.second === undefined || body.second === label) ? null : `read ${JSON.stringify(body)}, not ${label}`
   const bursts = [false, true].map((keepAlive) => load(s.served.port, { paths: ['/label', '/torn?ms=2'], concurrency: 4, keepAlive, maxMs: 250, check }))
@@ -95,7 +75,7 @@ async function servesOnly (s: Side, label: string): Promise<void> {
  * The kept files are exactly the manifest's kept list, and nothing else is in the folder
  * (once the digests computed after the reply are in: until then the manifest may be rewritten).
  */
-async function diskMatchesManifest (s: Side): Promise<number[]> {
+async function diskMatchesManifest (s: ServedLive): Promise<number[]> {
   const m = await settledManifest(s.live)
   const kept = m.generations.filter((g) => g.id !== m.live).map((g) => g.id).sort((a, b) => a - b)
   assert.deepEqual(readdirSync(generationsFolder(s.live)).sort(), ['manifest.json', ...kept.map((id) => `${id}.sqlite3`)].sort(),

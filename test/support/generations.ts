@@ -1,17 +1,40 @@
-// A database's generations as a test sees them from outside the server: its `.hotswap/<file>/`
-// folder, the manifest there (read straight from disk, or once the digests computed after a
-// swap's reply are in), and `history --json` over the socket without a CLI start-up.
+// A database's generations as a test sees them from outside the server: a served live.sqlite3
+// with the files to push to it, its `.hotswap/<file>/` folder, the manifest there (read straight
+// from disk, or once the digests computed after a swap's reply are in), and `history --json`
+// over the socket without a CLI start-up.
 
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { DatabaseHistoryReport } from '../../src/primary/control/commands/history.js'
 import type { Manifest } from '../../src/primary/generations/manifest.js'
+import { pushable, seed } from './files.js'
+import { type Served, startServe } from './serve.js'
 import { exchange, gemStream } from './socket.js'
 import { waitUntil } from './wait.js'
 
 export type { DatabaseHistoryReport } from '../../src/primary/control/commands/history.js'
 export type { Manifest } from '../../src/primary/generations/manifest.js'
+
+export interface ServedLive {
+  dir: string
+  /** `dir/live.sqlite3`, seeded with label v1 (10 rows). */
+  live: string
+  served: Served
+  /** A file to push per label: `dir/LABEL.sqlite3`, 13, 16, 19… rows. */
+  files: Record<string, string>
+}
+
+/** A folder `name` in `parent` holding live.sqlite3 and the files to push, served with `args` (2 workers unless told). */
+export async function serveInFolder (parent: string, name: string, opts: { labels: string[], args?: string[], workers?: number }): Promise<ServedLive> {
+  const dir = join(parent, name)
+  mkdirSync(dir)
+  const live = join(dir, 'live.sqlite3')
+  seed(live, { label: 'v1', rows: 10 })
+  const files = Object.fromEntries(opts.labels.map((l, i) => [l, pushable(dir, l, 13 + i * 3).path]))
+  const served = await startServe({ dir, dbs: [live], workers: opts.workers ?? 2, args: opts.args ?? [] })
+  return { dir, live, served, files }
+}
 
 /** `DIR/.hotswap/<file name>/`: where the kept generations and the manifest of `live` are. */
 export function generationsFolder (live: string): string {
