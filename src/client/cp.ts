@@ -34,6 +34,12 @@ async function serverFacts (socketPath: string): Promise<StatusReport> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport
 }
 
+/** A pull has nothing to stage: its flag is refused before anything is read or written. */
+function refuseStage (o: CpOptions): CpOptions {
+  if (o.stage) throw new HotswapError('HOTSWAP_ERR_USAGE', '--stage is for a push (cp SRC LIVE --stage), not a pull')
+  return o
+}
+
 export async function cp (o: CpOptions): Promise<number> {
   if (o.src === '-' && o.dst === '-') throw new HotswapError('HOTSWAP_ERR_USAGE', 'SRC and DST cannot both be -')
   refuseTerminal(o)
@@ -45,7 +51,7 @@ export async function cp (o: CpOptions): Promise<number> {
     if (behind !== null) return await pushFile({ ...o, src: behind }, tty, (await serverFacts(o.socketPath)).databases)
     return await pushStdin(o, tty)
   }
-  if (o.dst === '-') return await pullToStdout(o, tty)
+  if (o.dst === '-') return await pullToStdout(refuseStage(o), tty)
   const facts = await serverFacts(o.socketPath)
   const dbs = facts.databases
   const srcManaged = findManaged(o.src, process.cwd(), dbs) !== undefined
@@ -56,6 +62,7 @@ export async function cp (o: CpOptions): Promise<number> {
   // the kernel and a pull a snapshot written in place, with no byte through the socket.
   const local = seesOurFiles(facts.primary)
   if (dstManaged) return local ? await pushPath(o, tty, dbs) : await pushFile(o, tty, dbs)
+  refuseStage(o)
   // Checked here, before anything is written (src/primary/sqlite/cp-paths.ts). A FIFO or a device is
   // written here, through: /dev/stdout names this process's stdout, not the server's.
   const target = pullDestination(o.dst, process.cwd(), o.src, dbs)

@@ -6,6 +6,7 @@
 //   serve.ts   a real `hotswap serve` and the real CLI
 //   http.ts    requests and load (plain, and tracked per worker)
 //   socket.ts  the control socket in the gem's framing, by hand
+//   generations.ts  a database's .hotswap/ folder, its manifest, history over the socket
 //   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 
@@ -14,5 +15,6 @@ export * from './files.js'
 export * from './serve.js'
 export * from './http.js'
 export * from './socket.js'
+export * from './generations.js'
 export * from './faults.js'
 export * from './ecosystem.js'
