@@ -1,16 +1,18 @@
 // A command that is only its words on the socket (reload, undo, history, commit, abort): sent as
 // they are, the server's stdout and stderr printed as they come, its exit status returned.
+// `quiet`: the server's stdout is dropped (a clean-up step, such as the abort after a refused
+// swap, must not print the OK of its own success in place of the refusal's silence).
 
 import { runRemote } from './connection.js'
 import { reportError } from './output.js'
 
-export async function remoteCommand (socketPath: string, args: string[]): Promise<number> {
+export async function remoteCommand (socketPath: string, args: string[], opts: { quiet?: boolean } = {}): Promise<number> {
   try {
     const reply = await runRemote({
       socketPath,
       args,
       tty: process.stderr.isTTY === true,
-      onStdout: (c) => { process.stdout.write(c) },
+      onStdout: (c) => { if (opts.quiet !== true) process.stdout.write(c) },
       onStderr: (c) => { process.stderr.write(c) },
     })
     return reply.exit
