@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { cli, fixture, load, type LoadStats, request, seed, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { cli, fixture, load, type LoadStats, probeAll, seed, seedAll, type Served, serveForFile, startServe, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 const STEPS = ['v0', 'v1', 'v2']
 
@@ -75,15 +75,8 @@ for (const names of [['app', 'cache'], ['app', 'cache', 'queue']]) {
     /** Requests started after a command returned: fresh and reused connections, /labels and /torn. */
     async function allSee (label: string, what: string): Promise<void> {
       const want = Object.fromEntries(names.map((n) => [n, label]))
-      const probes = await Promise.all([
-        ...Array.from({ length: 4 }, async () => await request(served.port, '/labels', { keepAlive: false })),
-        ...Array.from({ length: 4 }, async () => await request(served.port, '/labels')),
-        request(served.port, '/torn?ms=1', { keepAlive: false }),
-      ])
-      for (const p of probes) {
-        assert.equal(p.status, 200, p.body)
-        const body = p.json()
-        assert.deepEqual(body.labels ?? body.first, want, `a request started after ${what} returned read ${p.body}`)
+      for (const { raw, body } of await probeAll(served.port, '/labels', '/torn?ms=1')) {
+        assert.deepEqual(body.labels ?? body.first, want, `a request started after ${what} returned read ${raw}`)
       }
     }
 
