@@ -51,12 +51,12 @@ export async function swap (o: SwapOptions): Promise<number> {
     const id = out.trim()
     if (code !== 0 || !/^[0-9a-f]{8}$/.test(id)) {
       // Nothing live changed; what was staged for this swap goes.
-      if (staged.length > 0) await remoteCommand(o.socketPath, ['abort', ...staged])
+      if (staged.length > 0) await remoteCommand(o.socketPath, ['abort', ...staged], { quiet: true })
       return code === 0 ? reportError(new HotswapError('HOTSWAP_ERR_PROTOCOL', `the server answered ${JSON.stringify(out.slice(0, 64))} to a stage of ${db}`)) : code
     }
     staged.push(id)
   }
   const code = await remoteCommand(o.socketPath, ['commit', ...staged, ...(o.force ? ['--force'] : [])])
-  if (code !== 0) await remoteCommand(o.socketPath, ['abort', ...staged]).catch(() => 1)
+  if (code !== 0) await remoteCommand(o.socketPath, ['abort', ...staged], { quiet: true })
   return code
 }

@@ -29,6 +29,6 @@ A stage whose database was swapped after it was staged is refused (its checks ra
     const { argv, flags } = await this.parse(Commit)
     const hold = flags.hold === undefined ? [] : ['--hold', String(flags.hold)]
     process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : []), ...hold],
-      flags.hold === undefined ? undefined : process.stdin)
+      flags.hold === undefined ? {} : { stdin: process.stdin })
   }
 }

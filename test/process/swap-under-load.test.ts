@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, leftovers, load, type LoadStats, request, seed, type Served, startServe, tempDir } from '../support/index.js'
+import { cli, leftovers, load, type LoadStats, probeAll, request, seed, type Served, startServe, tempDir } from '../support/index.js'
 
 const PUSHES = 18
 const WORKERS = 2
@@ -82,15 +82,8 @@ async function pushRange (from: number, to: number): Promise<void> {
     assert.equal(res.stderr, '', `push ${label} stderr`)
     // Every request started after cp returned must see the new data: new connections (which
     // the primary hands to any worker) and keep-alive ones opened before the swap.
-    const probes = await Promise.all([
-      ...Array.from({ length: 4 }, async () => await request(served.port, '/label', { keepAlive: false })),
-      ...Array.from({ length: 4 }, async () => await request(served.port, '/label')),
-      request(served.port, '/torn?ms=1', { keepAlive: false }),
-    ])
-    for (const p of probes) {
-      assert.equal(p.status, 200, p.body)
-      const body = p.json()
-      assert.equal(body.label ?? body.first, label, `a request started after cp ${label} returned read ${p.body}`)
+    for (const { raw, body } of await probeAll(served.port, '/label', '/torn?ms=1')) {
+      assert.equal(body.label ?? body.first, label, `a request started after cp ${label} returned read ${raw}`)
     }
   }
 }

@@ -1,4 +1,5 @@
-// HTTP against a served app: one request, a bounded load generator that checks bodies, and a
+// HTTP against a served app: one request, probes started at once on fresh and reused
+// connections, a bounded load generator that checks bodies, and a
 // tracked load that knows which worker owned each connection, so that every failure under a
 // fault is pinned on the worker whose connection it was (or on the primary's death).
 
@@ -205,6 +206,23 @@ export async function labels (port: number, n = 4): Promise<string[]> {
     out.push(String(res.json().label))
   }
   return out
+}
+
+/**
+ * Requests started now, all at once: `n` of `path` on fresh connections (the primary hands each
+ * to any worker), `n` on reused keep-alive ones (opened before whatever just happened), and one
+ * of `torn` on a fresh connection. Each must answer 200; their bodies, as text and parsed.
+ */
+export async function probeAll (port: number, path: string, torn: string, n = 4): Promise<Array<{ raw: string, body: Record<string, unknown> }>> {
+  const probes = await Promise.all([
+    ...Array.from({ length: n }, async () => await request(port, path, { keepAlive: false })),
+    ...Array.from({ length: n }, async () => await request(port, path)),
+    request(port, torn, { keepAlive: false }),
+  ])
+  return probes.map((p) => {
+    assert.equal(p.status, 200, p.body)
+    return { raw: p.body, body: p.json() }
+  })
 }
 
 /** A request that reports as soon as the response headers arrive, and again when it ends. */
