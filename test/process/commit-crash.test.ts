@@ -216,7 +216,7 @@ async function recovered (tt: { diagnostic: (m: string) => void }, w: World, poi
     }
   }
   tt.diagnostic(`${point}: ${w.names.map((n) => `${n}-${want.content[n] as string}`).join(' ')}; recovered ${want.recovered ?? 'nothing'}; ` +
-    `writes acknowledged ${[...c.acked].map(([k, v]) => `${k}≤${v}`).join(' ')}; load ${c.ok} ok, ${c.failed} failed (after the kill)`)
+    `writes acknowledged ${[...c.acked].map(([k, v]) => `${k}≤${v}`).join(' ')}; load ${c.ok} ok, ${c.failed} failed (the primary's death)`)
   report(tt, 'primary killed mid-commit', { faults: 1, survived: 1, lost: 0, tempLeft, requestsOk: c.ok + ok, requestsFailed: c.failed })
 }
 
@@ -296,8 +296,10 @@ for (const { point, undo, single } of AFTER_RENAME) {
   })
 }
 
-test('commit of app, cache and queue (hotswap swap), primary killed between the second and third rename: all three new', async (tt) => {
-  const w = world(['app', 'cache', 'queue'])
-  const c = await crash(w, 'renamed-2', [each(w, 'A'), each(w, 'B')], async (s) => await cli(['swap', ...w.names.map((n) => `${n}=${w.sources[n] as string}`), '--socket', s.socket], { cwd: w.t.dir }))
-  await recovered(tt, w, 'swap of 3, renamed-2', c, { content: each(w, 'B'), live: each(w, 2), kept: each(w, { 1: 'A' }), recovered: 'forward' })
-})
+for (const point of ['renamed-2', 'renamed-3']) {
+  test(`commit of app, cache and queue (hotswap swap), primary killed at ${point}: all three new`, async (tt) => {
+    const w = world(['app', 'cache', 'queue'])
+    const c = await crash(w, point, [each(w, 'A'), each(w, 'B')], async (s) => await cli(['swap', ...w.names.map((n) => `${n}=${w.sources[n] as string}`), '--socket', s.socket], { cwd: w.t.dir }))
+    await recovered(tt, w, `swap of 3, ${point}`, c, { content: each(w, 'B'), live: each(w, 2), kept: each(w, { 1: 'A' }), recovered: 'forward' })
+  })
+}
