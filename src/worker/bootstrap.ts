@@ -16,6 +16,7 @@ import { getLogger, flushLogger } from '../shared/logger.js'
 import { Rpc, type Handlers } from '../shared/rpc.js'
 import type { HotswapMessage, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
 import { installHttpGate } from './http-gate.js'
+import { mixedSwap } from './orphaned-swap.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
 const log = getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`)
@@ -73,10 +74,18 @@ async function shutdown (timeoutMs: number): Promise<void> {
   }
   // A primary that died mid-swap leaves this worker paused. The live path holds the old file or
   // the new one, whole (the rename is atomic), so reopen before releasing the queued requests;
-  // they would fail with HOTSWAP_ERR_PAUSED otherwise.
-  for (const slot of rt.slots.values()) {
-    if (!slot.isPaused) continue
-    try { slot.resume() } catch (err) { log.warn(`reopening database ${slot.name}: ${(err as Error).message}`) }
+  // they would fail with HOTSWAP_ERR_PAUSED otherwise. Unless a commit of several databases was
+  // cut between its renames: then a reopen would serve a mix, and the queue is refused instead.
+  const mixed = mixedSwap()
+  if (mixed === null) {
+    for (const slot of rt.slots.values()) {
+      if (!slot.isPaused) continue
+      try { slot.resume() } catch (err) { log.warn(`reopening database ${slot.name}: ${(err as Error).message}`) }
+    }
+  } else {
+    const n = rt.gate.refuseQueued(503, 'the server was stopped in the middle of a swap; retry')
+    log.warn(`the primary died between the renames of a commit (${mixed.renamed.join(', ')} renamed, ${mixed.notRenamed.join(', ')} not): ` +
+      `the databases stay closed in this worker, ${n} queued request(s) refused; the next serve start finishes the commit`)
   }
   rt.gate.open()
   await endConnections(deadline)

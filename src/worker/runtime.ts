@@ -13,6 +13,7 @@ import { Slot } from './database/slot.js'
 import { SwapSafeDatabase } from './database/handle.js'
 import { checkSameOptions, openOptions, type DatabaseOptions } from './database/open-options.js'
 import { ownHolders } from './own-holders.js'
+import { forgetSwapped, noteSwapped } from './orphaned-swap.js'
 
 /**
  * An onPause/onResume hook. It gets the names of the managed databases this swap replaces (a
@@ -150,6 +151,7 @@ export async function pauseWorker (names: string[], drainTimeoutMs: number): Pro
       throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
         `its onPause hooks returned after ${Math.round(performance.now() - drained)} ms, when the swap had given up on this worker; the database stayed open`)
     }
+    noteSwapped(names.flatMap((n) => rt.databases.filter((d) => d.name === n)))
     for (const name of names) rt.slots.get(name)?.pause()
     // Slots the app has not opened yet must stay closed until resume too.
     for (const name of names) {
@@ -224,6 +226,7 @@ function withPausedAlong (rt: Runtime, names: string[]): string[] {
 export async function resumeWorker (names: string[]): Promise<ResumeValue> {
   const rt = getRuntime()
   const started = performance.now()
+  forgetSwapped()
   let reopenFailure: { name: string, err: unknown } | undefined
   for (const name of withPausedAlong(rt, names)) {
     try {

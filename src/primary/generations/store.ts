@@ -121,7 +121,11 @@ export class GenerationStore {
       pauseMs: null,
       commit: input.commit,
     }
-    const rest = m.generations.filter((g) => g.id !== input.undoOf)
+    // The generation it retires is written to until the pause: its size and digest as kept are
+    // not known until retired() (after the reply; never, when a crash cuts the commit short and
+    // the next start finishes it from the intent, which holds this manifest). Until then it has
+    // none, so an undo's size check does not compare the file with the size it went live with.
+    const rest = m.generations.filter((g) => g.id !== input.undoOf).map((g) => g.id === m.live ? { ...g, digest: null } : g)
     const next: Manifest = { ...m, live: generation.id, next: generation.id + 1, liveIno: undefined, generations: [generation, ...rest] }
     return { db: this.db, generation, from: m.live, keepPath: this.keptPath(m.live), next }
   }
