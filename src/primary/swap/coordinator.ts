@@ -209,6 +209,9 @@ export class SwapCoordinator {
     const installed: Array<{ item: CommitItem, oldPath: string }> = []
     const oldLinks: string[] = []
     let timings: Array<Record<string, number>> = []
+    // When the first install started on its thread (clock()): with timings.queued, when it was
+    // submitted, which tells whether it waited behind other pool work.
+    let installStartedAt: number | undefined
     try {
       for (const [i, item] of req.items.entries()) {
         const plan = plans[i] as Planned
@@ -225,6 +228,7 @@ export class SwapCoordinator {
         // The link into .hotswap/ failed (a filesystem without hard links): not kept, not listed.
         if (!r.kept) plan.next.generations = plan.next.generations.filter((g) => g.id !== plan.from)
         timings.push(r.timings)
+        installStartedAt ??= r.startedAt
         if (trace) log.debug(`renamed into ${item.db.path}`, { timings: r.timings })
         crashPoint(`renamed-${i + 1}`)
       }
@@ -280,7 +284,7 @@ export class SwapCoordinator {
     }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${names.join(', ')}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
-      timings: timings.length === 1 ? timings[0] : timings,
+      installStartedAt, timings: timings.length === 1 ? timings[0] : timings,
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
       event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
