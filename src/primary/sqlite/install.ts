@@ -25,6 +25,11 @@ export interface InstallInput {
    * null keeps nothing (serve --keep 0): a temporary link the caller removes after resume.
    */
   keepPath: string | null
+  /**
+   * False when a later install of the same commit renames into the same directory: its fsync
+   * makes this rename durable too (one directory fsync per directory, not per database).
+   */
+  fsyncDir?: boolean
   /** When the task was handed to the pool (clock()); set by TaskPool on its swap lane. */
   submittedAt?: number
 }
@@ -96,10 +101,13 @@ export function install (input: InstallInput): TaskResult<InstallOutput> {
   // The rename is durable only once the directory is fsynced (fsync(2): "calling fsync() on
   // the file does not necessarily ensure that the entry in the directory containing the file
   // has also reached disk"); otherwise a power cut could bring the old file back after the
-  // new one was reported installed.
-  t = performance.now()
-  fsyncDirectory(path.dirname(livePath))
-  timings.fsyncDir = since(t)
+  // new one was reported installed. One fsync of a directory flushes every entry changed in it,
+  // so in a commit of several databases in one folder only the last install does it.
+  if (input.fsyncDir !== false) {
+    t = performance.now()
+    fsyncDirectory(path.dirname(livePath))
+    timings.fsyncDir = since(t)
+  }
 
   return { ok: true, value: { oldLinkPath, kept, timings, startedAt } }
 }

@@ -15,6 +15,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
+import { dirname } from 'node:path'
 import { crashPoint } from '../../shared/crash-point.js'
 import { HotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
@@ -222,6 +223,8 @@ export class SwapCoordinator {
           force: req.force,
           busyTimeoutMs: 50,
           keepPath: plan.keepPath,
+          // The last rename into a directory fsyncs it for every earlier one there.
+          fsyncDir: !req.items.slice(i + 1).some((later) => dirname(later.db.path) === dirname(item.db.path)),
         }, 'swap')
         installed.push({ item, oldPath: r.oldLinkPath ?? plan.keepPath })
         if (r.oldLinkPath !== null) oldLinks.push(r.oldLinkPath)
