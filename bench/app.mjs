@@ -7,6 +7,9 @@
 // meta.label says the same, so a response whose gen and label differ read pages from two
 // different files: a torn read. The load generator checks that on every response.
 //
+// BENCH_DBS=cache,queue (the generations section) opens those managed databases too and reads
+// the label of one of them per request, in turn, so every worker has all of them open and in use.
+//
 // Runs under `hotswap serve` (managed), under bench/plain-cluster.mjs or pm2 (standalone,
 // HOTSWAP_DB names the file); the code is the same in all three.
 import http from 'node:http'
@@ -16,6 +19,9 @@ const db = database()
 const lookup = db.prepare(
   "SELECT i.sku AS sku, i.gen AS gen, m.value AS label FROM items i JOIN meta m ON m.key = 'label' WHERE i.sku = ?")
 const pid = process.pid
+const extra = (process.env.BENCH_DBS ?? '').split(',').filter(Boolean)
+  .map((name) => database(name).prepare("SELECT value FROM meta WHERE key = 'label'").pluck())
+let turn = 0
 
 const server = http.createServer((req, res) => {
   const url = req.url ?? ''
@@ -24,6 +30,7 @@ const server = http.createServer((req, res) => {
   let body
   try {
     const row = lookup.get(sku)
+    if (extra.length > 0) extra[turn++ % extra.length].get()
     body = row === undefined
       ? JSON.stringify({ sku, gen: null, label: null, pid })
       : `{"sku":${row.sku},"gen":${row.gen},"label":${JSON.stringify(row.label)},"pid":${pid}}`

@@ -13,6 +13,8 @@
 //   B. per size (1 MB, 100 MB, 1 GB): swaps under light load (3), then push and pull with the
 //      real CLI against their floors, primary RSS sampled from /proc (5)
 //   C. pm2 (cluster mode, 4 instances): copy into place + `pm2 reload` vs `hotswap cp` (6)
+//   G. generations (issue 13, bench/generations.mjs), 2 workers: the pause of a 3-database
+//      commit and of an undo against a push's; --keep 0 vs 1 and the digests at 100 MB / 1 GB
 //
 // Prints a table, writes bench/results/<date>-<mode>.json and latest-<mode>.json. Every process
 // it starts is stopped by pid, and bench/tmp/<run> is removed, on success and on error.
@@ -21,6 +23,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
+import { evaluateG, rowsG, sectionG } from './generations.mjs'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
 import {
@@ -669,6 +672,7 @@ function evaluate () {
     const rss = Math.max(t.push.rssMaxMB, t.pushStdin?.rssMaxMB ?? 0, t.pull.rssMaxMB)
     target(`5 primary RSS streaming ${fmtBytes(s.bytes)}`, `${rss} MB`, '≤ 150 MB', rss <= 150)
   }
+  evaluateG(results.sections.g, target)
   if (c?.speedup !== undefined) {
     const nodeStart = b?.nodeStartMs
     target('6 pm2 reload time / hotswap cp time', `${c.speedup}×`, '≥ 100×', c.speedup >= 100, `pm2 ${fmtMs(c.pm2.servedMs.p50)} vs hotswap ${fmtMs(c.hotswap.servedMs.p50)}` +
@@ -729,6 +733,7 @@ function report () {
     rows.push(['6 failed requests while shipping', `${c.hotswap.failures.failed + c.hotswap.failures.timeouts} (${c.hotswap.failures.torn} torn)`,
       `pm2 ${c.pm2.failures.failed + c.pm2.failures.timeouts} (${c.pm2.failures.torn} torn)`, `${CONFIG.pm2Ships} ships each, light load`])
   }
+  rows.push(...rowsG(results.sections.g))
   for (const [name, sec] of Object.entries(results.sections)) if (sec?.error) rows.push([`section ${name} FAILED`, sec.error.split('\n')[0], '', ''])
 
   const targets = [['target', 'measured', 'goal', 'met', 'note'],
@@ -776,7 +781,8 @@ const cpu = cpuMonitor()
 async function main () {
   fs.mkdirSync(RUN_DIR, { recursive: true })
   log(`mode ${MODE}; ${results.machine.nproc} cores, node ${results.machine.node}, SQLite ${results.machine.sqlite}`)
-  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC]]) {
+  const g = async () => await sectionG({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load, lightLoad: CONFIG.lightLoad })
+  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g]]) {
     if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {

@@ -6,6 +6,7 @@
 //   startLoad  ─▶ `node bench/load.mjs {...}` (autocannon), stop() ─▶ its JSON result
 //   runCli     ─▶ `node bin/run.js ...` timed from spawn to exit
 //   pushFrames ─▶ the control socket spoken directly (the gem's framing), for many quick swaps
+//   control    ─▶ any other socket command the same way (commit, undo, …)
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -90,6 +91,8 @@ export async function startServe ({ db, workers, dir, app = join(BENCH, 'app.mjs
       try { entry = JSON.parse(line) } catch { continue }
       const m = /^worker \d+ started \(pid (\d+)\)/.exec(entry.message ?? '')
       if (m !== null) workerPids.add(Number(m[1]))
+      // When the bench read it (not serialized): how long after a reply a later step happened.
+      Object.defineProperty(entry, 'receivedAt', { value: performance.now() })
       logs.push(entry)
     }
   }
@@ -255,6 +258,11 @@ function frame (channel, payload) {
  * on a loaded 2-core machine, and the swap loop measures the server, not the client.
  */
 export async function pushFrames (socketPath, dst, srcPath, flags = []) {
+  return await control(socketPath, ['cp', '-', dst, ...flags], srcPath)
+}
+
+/** One socket command (`['commit']`, `['undo', 'app']`, …), stdin from `srcPath` or empty. */
+export async function control (socketPath, args, srcPath = null) {
   const t0 = performance.now()
   const sock = net.connect(socketPath)
   await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
@@ -291,8 +299,10 @@ export async function pushFrames (socketPath, dst, srcPath, flags = []) {
       sock.on('close', go)
     })
   }
-  await write(frame(CONTROL, JSON.stringify({ args: ['cp', '-', dst, ...flags], tty: false })))
-  for await (const chunk of fs.createReadStream(srcPath, { highWaterMark: 1024 * 1024 })) await write(frame(STDIN, chunk))
+  await write(frame(CONTROL, JSON.stringify({ args, tty: false })))
+  if (srcPath !== null) {
+    for await (const chunk of fs.createReadStream(srcPath, { highWaterMark: 1024 * 1024 })) await write(frame(STDIN, chunk))
+  }
   await write(frame(STDIN, Buffer.alloc(0)))
   const r = await reply
   sock.end()
