@@ -8,6 +8,8 @@
 //   socket.ts  the control socket in the gem's framing, by hand
 //   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
+//   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
+//   netns.ts   a test file re-run in its own network namespace; a host cut off there
 
 export * from './wait.js'
 export * from './files.js'
@@ -16,3 +18,5 @@ export * from './http.js'
 export * from './socket.js'
 export * from './faults.js'
 export * from './ecosystem.js'
+export * from './fleet.js'
+export * from './netns.js'
