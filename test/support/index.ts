@@ -9,6 +9,8 @@
 //   generations.ts  a database's .hotswap/ folder, its manifest, history over the socket
 //   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
+//   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
+//   netns.ts   a test file re-run in its own network namespace; a host cut off there
 
 export * from './wait.js'
 export * from './files.js'
@@ -18,3 +20,5 @@ export * from './socket.js'
 export * from './generations.js'
 export * from './faults.js'
 export * from './ecosystem.js'
+export * from './fleet.js'
+export * from './netns.js'

@@ -21,11 +21,12 @@ export function fixture (name: string): string {
   return join(ROOT, 'test', 'fixtures', name)
 }
 
-export async function freePort (): Promise<number> {
+/** A TCP port free on `host` (127.0.0.1 unless told) a moment ago. */
+export async function freePort (host = '127.0.0.1'): Promise<number> {
   return await new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const port = (srv.address() as net.AddressInfo).port
       srv.close(() => resolve(port))
     })
@@ -199,10 +200,7 @@ export async function startServeArgs (opts: { dir: string, args: string[], port:
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d })
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { out += d })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const logs = (): Array<Record<string, unknown>> => out.split('\n').flatMap((line) => {
-    if (!line.startsWith('{')) return []
-    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
-  })
+  const logs = (): Array<Record<string, unknown>> => jsonLines(out)
   const waitForLog = async (pattern: RegExp, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
@@ -233,7 +231,7 @@ export async function startServeArgs (opts: { dir: string, args: string[], port:
   }
   const want = opts.waitListening ?? 1
   const deadline = Date.now() + 20_000
-  while (logs().filter((l) => /listening on/.test(String(l.message)) && l.role === 'supervisor').length < want) {
+  while (listening(logs()) < want) {
     if (child.exitCode !== null) break
     if (Date.now() > deadline) {
       await served.stop()
@@ -242,6 +240,19 @@ export async function startServeArgs (opts: { dir: string, args: string[], port:
     await sleep(20)
   }
   return served
+}
+
+/** The JSON lines of a server's output (HOTSWAP_LOG_FORMAT=json), parsed; other lines skipped. */
+export function jsonLines (out: string): Array<Record<string, unknown>> {
+  return out.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return []
+    try { return [JSON.parse(line) as Record<string, unknown>] } catch { return [] }
+  })
+}
+
+/** How many workers a server's log says listen. */
+export function listening (logs: Array<Record<string, unknown>>): number {
+  return logs.filter((l) => /listening on/.test(String(l.message)) && l.role === 'supervisor').length
 }
 
 export interface CliResult {

@@ -1,5 +1,7 @@
-// Waiting in tests: sleep, polling until a condition holds, whether a pid is still alive.
+// Waiting in tests: sleep, polling until a condition holds, whether a pid is still alive (or
+// running, a zombie not counted), the processes below a pid.
 
+import { readdirSync, readFileSync } from 'node:fs'
 
 export function sleep (ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
@@ -24,4 +26,37 @@ export function isAlive (pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** Like isAlive, but a zombie (exited, not yet reaped by a parent that is not the test) counts as gone. */
+export function isRunning (pid: number): boolean {
+  if (!isAlive(pid)) return false
+  try {
+    return statOf(pid).state !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+function statOf (pid: number): { state: string, ppid: number } {
+  // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { state, ppid: Number(ppid) }
+}
+
+/** Every process below `pid` (children, their children, …), from /proc. */
+export function descendants (pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const { ppid } = statOf(Number(name))
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+    } catch { /* gone meanwhile */ }
+  }
+  const out: number[] = []
+  const walk = (p: number): void => { for (const c of children.get(p) ?? []) { out.push(c); walk(c) } }
+  walk(pid)
+  return out
 }
