@@ -37,7 +37,7 @@ export interface Isolation {
  * Call at the top of a test file, before any test (with top-level await). In the outer process it
  * re-runs the file under `unshare --net` and never resolves (the process exits with the inner's
  * status); inside the namespace, or where none can be made (then `isolated` is false and `why`
- * says why, so that the tests that need it can skip), it resolves.
+ * says why, so that the tests that need it fail saying so), it resolves.
  */
 export async function ownNetworkNamespace (): Promise<Isolation> {
   if (inOwnNetworkNamespace()) return { isolated: true }
