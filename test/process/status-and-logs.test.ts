@@ -107,7 +107,7 @@ test('status (text): the primary with its RSS, every worker, every database with
   assert.equal(lines[3 + st.workers.length], 'databases:')
   const db = st.databases[0]
   assert.ok(db !== undefined && db.lastSwapAt !== null)
-  assert.match(lines[4 + st.workers.length] ?? '', new RegExp(`^  live  ${lit(db.path)}  ${bytes}  wal  swaps ${db.swaps}  last swap ${new Date(db.lastSwapAt).toISOString()}  last pause [\\d.]+ ms$`))
+  assert.match(lines[4 + st.workers.length] ?? '', new RegExp(`^  live  ${lit(db.path)}  ${bytes}  wal  generation ${db.generation} \\(${db.kept} kept\\)  swaps ${db.swaps}  last swap ${new Date(db.lastSwapAt).toISOString()}  last pause [\\d.]+ ms$`))
 })
 
 test('--log-format json beats HOTSWAP_LOG_FORMAT; --log-file gets JSON lines, worker lines tagged', async () => {
