@@ -299,6 +299,9 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     if (r.control.exit !== 0) {
       const code = r.control.code ?? ''
       if (!(code in ErrorCodes)) return fail(`unknown error code ${JSON.stringify(r.control)}`)
+      // Nothing a client sends may reach an unexpected failure (an undo racing a push found its
+      // kept file pruned under it, and answered a raw ENOENT).
+      if (code === 'HOTSWAP_ERR_INTERNAL') return fail(`an internal error: ${JSON.stringify(r.control)}`)
       // Our client (protocol >= 1) reads coded lines; any other client the gem's words.
       // An unknown command reads Thor's words there, as the gem's CLI prints it.
       const ours = first !== undefined && first.channel === 3 && announcesProtocol(first.payload)
@@ -329,7 +332,7 @@ function judge (bytes: Buffer, halfClose: boolean, r: Exchange): Verdict {
     if (r.control?.code !== 'HOTSWAP_ERR_PROTOCOL' || r.control.exit !== 2) return fail(`bad first frame answered ${JSON.stringify(r.control)}`)
   } else {
     const name = (JSON.parse(first.payload.toString('utf8')) as { args?: string[] }).args?.[0] ?? 'help'
-    if (!['cp', 'help', 'status', 'version', 'reload'].includes(name) && (r.control?.code !== 'HOTSWAP_ERR_USAGE' || r.control.exit !== 2)) {
+    if (!COMMANDS.includes(name) && (r.control?.code !== 'HOTSWAP_ERR_USAGE' || r.control.exit !== 2)) {
       return fail(`unknown command "${name}" answered ${JSON.stringify(r.control)}`)
     }
   }

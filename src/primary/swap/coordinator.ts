@@ -39,8 +39,9 @@ export interface CommitItem {
   digest: string | null
   /** A stage: committed only while the generation its checks ran against is live. */
   stage?: StageRecord
-  /** An undo: the kept generation whose file goes live. */
+  /** An undo: the kept generation whose file goes live, and the live one it undoes. */
   undoOf?: number
+  undoFrom?: number
 }
 
 export interface CommitRequest {
@@ -158,6 +159,12 @@ export class SwapCoordinator {
       const live = this.#store(item.db).live.id
       if (item.stage !== undefined && !this.#opts.stages.has(item.stage)) {
         throw new HotswapError('HOTSWAP_ERR_UNKNOWN_STAGE', `stage ${item.stage.id} of ${item.db.name} was committed or aborted while this commit waited for the swap lock`)
+      }
+      // An undo chose its generation against the live one before it had the lock: a swap that
+      // ran meanwhile made another one live (and may have removed the one chosen).
+      if (item.undoOf !== undefined && item.undoFrom !== live) {
+        throw new HotswapError('HOTSWAP_ERR_UNKNOWN_GENERATION',
+          `another swap of ${item.db.name} ran while this undo waited for the swap lock (generation ${live} is live now, not ${item.undoFrom ?? '?'}); nothing was changed: see hotswap history, and undo again`)
       }
       if (item.stage !== undefined && item.stage.checkedAgainst !== live) {
         throw new HotswapError('HOTSWAP_ERR_STAGE_STALE',

@@ -72,7 +72,7 @@ function itemFor (db: DatabaseInfo, store: GenerationStore, to: number | undefin
   }
   const path = store.keptPath(g.id)
   checkKeptFile(db, g, path)
-  return { db, newPath: path, source: { kind: 'undo', of: g.id }, bytes: g.bytes, digest: g.digest, undoOf: g.id }
+  return { db, newPath: path, source: { kind: 'undo', of: g.id }, bytes: g.bytes, digest: g.digest, undoOf: g.id, undoFrom: store.live.id }
 }
 
 /**
