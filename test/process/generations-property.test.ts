@@ -1,0 +1,359 @@
+// Generations as a property (fast-check): a real `hotswap serve` (1 worker, --keep 2, two
+// databases, app and cache, read together by test/fixtures/generations-app.mjs) driven by random
+// sequences of pushes, stages, commits (all or one), aborts, undos (the last commit, one
+// database, --to a kept id or one that is not kept), client-side swaps of both, restarts
+// (SIGTERM, then serve again on the same files) and now and then a SIGKILL and a restart.
+//
+// A model written here says what each database's live label must be, which generations are kept
+// (ids and labels, newest first), what is staged and against which generation, and which
+// commands must fail with which code. After every step:
+//   - the labels served over HTTP are the model's;
+//   - manifest.json on disk equals `history --json`'s generations (minus the live flags), and
+//     both list the model's live and kept ids; status --json agrees (generation, kept, staged);
+//   - `.hotswap/<file>/` holds exactly manifest.json, `<id>.sqlite3` of each kept generation and
+//     the stage files of the stages history lists; never more than --keep kept;
+//   - every digest recorded (live or kept) is the sha256 of that file (the app never writes).
+// Commands go through the real CLI or straight over the socket (the gem's framing), at random.
+//
+// HOTSWAP_FUZZ_CASES runs (default 6) of HOTSWAP_FUZZ_STEPS steps (default 10), seeded by
+// HOTSWAP_FUZZ_SEED (printed; a failure prints the seed and the steps to replay it).
+
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { cli, exchange, fixture, gemStream, isAlive, request, seed, type Served, sleep, startServe, status, tempDir, waitGone } from '../support/index.js'
+import type { Generation, Manifest } from '../../src/primary/generations/manifest.js'
+
+const CASES = Number(process.env.HOTSWAP_FUZZ_CASES ?? 6)
+const STEPS = Number(process.env.HOTSWAP_FUZZ_STEPS ?? 10)
+const SEED = Number(process.env.HOTSWAP_FUZZ_SEED ?? Date.now() % 1_000_000)
+const KEEP = 2
+const DBS = ['app', 'cache'] as const
+type Db = typeof DBS[number]
+type Via = 'cli' | 'socket'
+
+type Op =
+  | { kind: 'push' | 'stage', db: Db, via: Via }
+  | { kind: 'commit' | 'abort', which: Db | 'all', via: Via }
+  | { kind: 'undo', which: Db | 'last', to: number | null, via: Via }
+  | { kind: 'swap', dbs: Db[] }
+  | { kind: 'restart', signal: 'SIGTERM' | 'SIGKILL' }
+
+const db = fc.constantFrom<Db>(...DBS)
+const via = fc.oneof({ weight: 5, arbitrary: fc.constant<Via>('socket') }, { weight: 1, arbitrary: fc.constant<Via>('cli') })
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), db, via }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('stage' as const), db, via }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('commit' as const), which: fc.constantFrom<Db | 'all'>('all', 'all', ...DBS), via }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('abort' as const), which: fc.constantFrom<Db | 'all'>('all', ...DBS), via }) },
+  // to: an index into [kept ids…, the live id, an id never made]; null: no --to.
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('undo' as const), which: fc.constantFrom<Db | 'last'>('last', ...DBS), to: fc.option(fc.nat(3), { freq: 3 }), via }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('swap' as const), dbs: fc.constantFrom<Db[]>(['app', 'cache'], ['cache', 'app'], ['app'], ['cache']) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), signal: fc.constantFrom<'SIGTERM' | 'SIGKILL'>('SIGTERM', 'SIGTERM', 'SIGKILL') }) },
+)
+
+// ---------------------------------------------------------------------------------------------
+// the model
+
+interface Gen { id: number, label: string }
+interface DbModel {
+  live: Gen & { commit: number | null }
+  /** Newest first, as the manifest lists them. */
+  kept: Gen[]
+  next: number
+  stage: { id: string, label: string, checkedAgainst: number } | null
+}
+type Model = Record<Db, DbModel>
+
+function freshModel (): Model {
+  const one = (name: Db): DbModel => ({ live: { id: 1, label: `${name}-0`, commit: null }, kept: [], next: 2, stage: null })
+  return { app: one('app'), cache: one('cache') }
+}
+
+/** A commit made `label` live in `m` (an undo: the kept generation `undoOf` leaves the list). */
+function goLive (m: DbModel, label: string, commit: number, undoOf?: number): void {
+  const rest = m.kept.filter((g) => g.id !== undoOf)
+  m.kept = [{ id: m.live.id, label: m.live.label }, ...rest].slice(0, KEEP)
+  m.live = { id: m.next, label, commit }
+  m.next++
+}
+
+// ---------------------------------------------------------------------------------------------
+// one server, its commands
+
+interface Outcome { code: number | null, stdout: string, error: string | null, text: string }
+
+class Harness {
+  readonly dir: string
+  readonly paths: Record<Db, string>
+  served: Served | undefined
+  labels = 0
+  constructor (dir: string) {
+    this.dir = dir
+    mkdirSync(join(dir, 'src'))
+    this.paths = { app: join(dir, 'app.sqlite3'), cache: join(dir, 'cache.sqlite3') }
+    for (const name of DBS) seed(this.paths[name], { label: `${name}-0` })
+  }
+
+  get socket (): string {
+    return (this.served as Served).socket
+  }
+
+  async start (): Promise<void> {
+    this.served = await startServe({
+      dir: this.dir, dbs: [this.paths.app, this.paths.cache], app: fixture('generations-app.mjs'), workers: 1,
+      args: ['--keep', String(KEEP)], env: { GEN_DBS: DBS.join(',') },
+    })
+    assert.equal(this.served.child.exitCode, null, `serve started: ${this.served.output().slice(-2000)}`)
+  }
+
+  async stop (signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const served = this.served as Served
+    this.served = undefined
+    if (signal === 'SIGTERM') {
+      assert.equal(await served.stop(), 0, 'serve exits 0 on SIGTERM')
+      return
+    }
+    const worker = Number((await request(served.port, '/labels')).json().pid)
+    served.child.kill('SIGKILL')
+    await served.stop()
+    // The orphaned worker notices the lost channel and exits by itself.
+    const left = await waitGone([worker])
+    for (const pid of left) process.kill(pid, 'SIGKILL')
+  }
+
+  /** A new source file for `name` with a label never used before. */
+  source (name: Db): { path: string, label: string } {
+    const label = `${name}-${++this.labels}`
+    const path = join(this.dir, 'src', `${label}.sqlite3`)
+    seed(path, { label })
+    return { path, label }
+  }
+
+  async run (args: string[], how: Via): Promise<Outcome> {
+    if (how === 'cli') {
+      const r = await cli([...args, '--socket', this.socket], { cwd: this.dir })
+      return { code: r.code, stdout: r.stdout.toString('utf8'), error: /ERROR \[(HOTSWAP_ERR_\w+)\]/.exec(r.stderr)?.[1] ?? null, text: r.stderr }
+    }
+    const r = await exchange(this.socket, gemStream(args), { timeoutMs: 60_000 })
+    return { code: r.control?.exit ?? null, stdout: r.stdout.toString('utf8'), error: r.control?.code ?? null, text: `${r.stderr} ${r.control?.error ?? ''}` }
+  }
+}
+
+function expectOutcome (got: Outcome, error: string | null, what: string): void {
+  if (error === null) {
+    assert.equal(got.code, 0, `${what} succeeds: ${got.text}`)
+  } else {
+    assert.equal(got.error, error, `${what} fails with ${error}: exit ${String(got.code)} ${got.text}`)
+    assert.equal(got.code, 1, `${what}: exit 1`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a step: what the model expects, the command, the model moved on
+
+let commits = 0
+
+async function step (h: Harness, m: Model, o: Op): Promise<string> {
+  switch (o.kind) {
+    case 'push': {
+      const src = h.source(o.db)
+      expectOutcome(await h.run(['cp', src.path, o.db], o.via), null, `push of ${src.label}`)
+      goLive(m[o.db], src.label, ++commits)
+      return `push ${src.label} (${o.via})`
+    }
+    case 'stage': {
+      const src = h.source(o.db)
+      const want = m[o.db].stage === null ? null : 'HOTSWAP_ERR_ALREADY_STAGED'
+      const got = await h.run(['cp', src.path, o.db, '--stage'], o.via)
+      expectOutcome(got, want, `stage of ${src.label}`)
+      if (want === null) {
+        const id = got.stdout.trim()
+        assert.match(id, /^[0-9a-f]{8}$/, 'a stage prints its id alone')
+        m[o.db].stage = { id, label: src.label, checkedAgainst: m[o.db].live.id }
+      }
+      return `stage ${src.label} (${o.via})${want === null ? '' : ' → refused'}`
+    }
+    case 'commit': {
+      const named = o.which === 'all' ? DBS.filter((d) => m[d].stage !== null) : [o.which]
+      let want: string | null = null
+      if (named.length === 0) want = 'HOTSWAP_ERR_UNKNOWN_STAGE'
+      else if (named.some((d) => m[d].stage === null)) want = 'HOTSWAP_ERR_UNKNOWN_STAGE'
+      else if (named.some((d) => m[d].stage?.checkedAgainst !== m[d].live.id)) want = 'HOTSWAP_ERR_STAGE_STALE'
+      const ids = o.which === 'all' ? [] : [m[o.which].stage?.id ?? '0badf00d']
+      expectOutcome(await h.run(['commit', ...ids], o.via), want, `commit ${o.which}`)
+      if (want === null) {
+        const c = ++commits
+        for (const d of named) {
+          goLive(m[d], m[d].stage?.label as string, c)
+          m[d].stage = null
+        }
+      }
+      return `commit ${o.which} (${o.via})${want === null ? ` → ${named.join('+')}` : ` → ${want}`}`
+    }
+    case 'abort': {
+      const named = o.which === 'all' ? DBS.filter((d) => m[d].stage !== null) : [o.which]
+      const want = named.length === 0 || named.some((d) => m[d].stage === null) ? 'HOTSWAP_ERR_UNKNOWN_STAGE' : null
+      const ids = o.which === 'all' ? [] : [m[o.which].stage?.id ?? '0badf00d']
+      expectOutcome(await h.run(['abort', ...ids], o.via), want, `abort ${o.which}`)
+      if (want === null) for (const d of named) m[d].stage = null
+      return `abort ${o.which} (${o.via})${want === null ? '' : ` → ${want}`}`
+    }
+    case 'undo': {
+      // No name: the databases of the last commit (none yet: nothing to undo).
+      let targets: Db[]
+      if (o.which === 'last') {
+        const last = Math.max(0, ...DBS.map((d) => m[d].live.commit ?? 0))
+        targets = last === 0 ? [] : DBS.filter((d) => m[d].live.commit === last)
+      } else {
+        targets = [o.which]
+      }
+      const to = o.which === 'last' || o.to === null ? null : [...m[o.which].kept.map((g) => g.id), m[o.which].live.id, 999][Math.min(o.to, m[o.which].kept.length + 1)] as number
+      const undoOf = targets.map((d) => to ?? m[d].kept[0]?.id)
+      let want: string | null = null
+      if (targets.length === 0 || (to === null && undoOf.some((id) => id === undefined))) want = 'HOTSWAP_ERR_NOTHING_KEPT'
+      else if (to !== null && !m[targets[0] as Db].kept.some((g) => g.id === to)) want = 'HOTSWAP_ERR_UNKNOWN_GENERATION'
+      const args = ['undo', ...(o.which === 'last' ? [] : [o.which]), ...(to === null ? [] : ['--to', String(to)])]
+      expectOutcome(await h.run(args, o.via), want, args.join(' '))
+      if (want === null) {
+        const c = ++commits
+        targets.forEach((d, i) => {
+          const g = m[d].kept.find((x) => x.id === undoOf[i]) as Gen
+          goLive(m[d], g.label, c, g.id)
+        })
+      }
+      return `${args.join(' ')} (${o.via})${want === null ? ` → ${targets.join('+')}` : ` → ${want}`}`
+    }
+    case 'swap': {
+      const srcs = o.dbs.map((d) => ({ d, ...h.source(d) }))
+      const want = o.dbs.some((d) => m[d].stage !== null) ? 'HOTSWAP_ERR_ALREADY_STAGED' : null
+      expectOutcome(await h.run(['swap', ...srcs.map((s) => `${s.d}=${s.path}`)], 'cli'), want, `swap ${o.dbs.join(' ')}`)
+      if (want === null) {
+        const c = ++commits
+        for (const s of srcs) goLive(m[s.d], s.label, c)
+      }
+      return `swap ${srcs.map((s) => s.label).join(' ')}${want === null ? '' : ` → ${want}`}`
+    }
+    case 'restart':
+      await h.stop(o.signal)
+      await h.start()
+      return `restart after ${o.signal}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the checks after each step
+
+interface HistoryDb { name: string, live: number, keep: number, generations: Array<Generation & { live: boolean }>, staged: Array<{ id: string }> }
+
+function sha256 (path: string): string {
+  return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`
+}
+
+async function observe (h: Harness): Promise<{ history: HistoryDb[], manifests: Record<Db, Manifest>, files: Record<Db, string[]> }> {
+  const r = await h.run(['history', '--json'], 'socket')
+  assert.equal(r.code, 0, `history: ${r.text}`)
+  const history = (JSON.parse(r.stdout) as { databases: HistoryDb[] }).databases
+  const manifests = {} as Record<Db, Manifest>
+  const files = {} as Record<Db, string[]>
+  for (const d of DBS) {
+    const folder = join(h.dir, '.hotswap', `${d}.sqlite3`)
+    manifests[d] = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as Manifest
+    files[d] = readdirSync(folder).sort()
+  }
+  return { history, manifests, files }
+}
+
+function withoutLiveFlags (gs: Array<Generation & { live: boolean }>): Generation[] {
+  return gs.map(({ live: _live, ...g }) => g)
+}
+
+async function check (h: Harness, m: Model): Promise<void> {
+  const served = (await request((h.served as Served).port, '/labels')).json().labels as Record<Db, string>
+  assert.deepEqual(served, { app: m.app.live.label, cache: m.cache.live.label }, 'the labels served')
+
+  // A retired generation's digest is saved just after the reply: wait for the disk and the
+  // server to agree (and for no temp file to be left), then check everything on that view.
+  let seen = await observe(h)
+  for (let i = 0; i < 100; i++) {
+    const agree = DBS.every((d, j) => {
+      const hist = seen.history[j] as HistoryDb
+      return JSON.stringify(withoutLiveFlags(hist.generations)) === JSON.stringify(seen.manifests[d].generations) &&
+        !seen.files[d].some((f) => f.endsWith('.tmp'))
+    })
+    if (agree) break
+    await sleep(30)
+    seen = await observe(h)
+  }
+  const st = await status(h.socket)
+  for (const [j, d] of DBS.entries()) {
+    const model = m[d]
+    const hist = seen.history[j] as HistoryDb
+    const man = seen.manifests[d]
+    assert.equal(hist.name, d)
+    assert.deepEqual(man.generations, withoutLiveFlags(hist.generations), `${d}: manifest.json is what history lists`)
+    assert.equal(man.live, hist.live)
+    assert.equal(hist.live, model.live.id, `${d}: the live id`)
+    assert.equal(man.next, model.next, `${d}: the next id`)
+    assert.deepEqual(hist.generations.map((g) => g.id), [model.live.id, ...model.kept.map((g) => g.id)], `${d}: live and kept ids, newest first`)
+    assert.deepEqual(hist.generations.map((g) => g.live), hist.generations.map((_, i) => i === 0))
+    assert.ok(hist.generations.length - 1 <= KEEP, `${d}: at most --keep kept`)
+    assert.deepEqual(hist.staged.map((s) => s.id), model.stage === null ? [] : [model.stage.id], `${d}: what is staged`)
+    const expected = ['manifest.json', ...model.kept.map((g) => `${g.id}.sqlite3`), ...hist.staged.flatMap((s) => [`stage-${s.id}.json`, `stage-${s.id}.sqlite3`])].sort()
+    assert.deepEqual(seen.files[d], expected, `${d}: the files in .hotswap/${d}.sqlite3/`)
+    const sd = st.databases.find((x) => x.name === d)
+    assert.deepEqual({ generation: sd?.generation, kept: sd?.kept, staged: sd?.staged }, { generation: model.live.id, kept: model.kept.length, staged: model.stage?.id ?? null }, `${d}: status --json`)
+    for (const g of man.generations) {
+      if (g.digest === null) continue
+      const path = g.id === man.live ? h.paths[d] : join(h.dir, '.hotswap', `${d}.sqlite3`, `${g.id}.sqlite3`)
+      assert.equal(sha256(path), g.digest, `${d}: the digest of generation ${g.id}${g.id === man.live ? ' (live)' : ''} is its file's`)
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+test(`property: ${CASES} random runs of ${STEPS} generation commands against a real serve agree with the model (seed ${SEED})`, { timeout: 30 * 60_000 }, async (tt) => {
+  tt.diagnostic(`seed ${SEED} (HOTSWAP_FUZZ_SEED=${SEED} HOTSWAP_FUZZ_CASES=${CASES} HOTSWAP_FUZZ_STEPS=${STEPS} to replay)`)
+  const tally = new Map<string, number>()
+  let runs = 0
+  try {
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: STEPS, maxLength: STEPS }), async (ops) => {
+      runs++
+      const t = tempDir()
+      const h = new Harness(t.dir)
+      const trace: string[] = []
+      try {
+        const t0 = Date.now()
+        await h.start()
+        if (process.env.HOTSWAP_FUZZ_TRACE === '1') tt.diagnostic(`start ${Date.now() - t0} ms`)
+        const m = freshModel()
+        await check(h, m)
+        for (const o of ops) {
+          const t0 = Date.now()
+          trace.push(await step(h, m, o))
+          const t1 = Date.now()
+          await check(h, m)
+          if (process.env.HOTSWAP_FUZZ_TRACE === '1') tt.diagnostic(`${trace.at(-1) as string}: ${t1 - t0} ms + check ${Date.now() - t1} ms`)
+          const kind = /→ HOTSWAP_ERR_\w+|refused/.test(trace.at(-1) as string) ? `${o.kind} refused` : o.kind
+          tally.set(kind, (tally.get(kind) ?? 0) + 1)
+        }
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\nsteps:\n  ${trace.join('\n  ')}\n  ✗ the next step\nserve output (end):\n${h.served?.output().slice(-3000) ?? ''}`)
+      } finally {
+        if (h.served !== undefined) {
+          const pid = h.served.pid
+          await h.served.stop()
+          if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+        }
+        t.cleanup()
+      }
+    }), { numRuns: CASES, seed: SEED, endOnFailure: true })
+  } catch (err) {
+    throw new Error(`seed ${SEED} (replay: HOTSWAP_FUZZ_SEED=${SEED}): ${(err as Error).message}`)
+  }
+  tt.diagnostic(`seed ${SEED}: ${runs} runs, ${runs * STEPS} steps: ${[...tally.entries()].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`)
+})
