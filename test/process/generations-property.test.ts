@@ -1,8 +1,11 @@
 // Generations as a property (fast-check): a real `hotswap serve` (1 worker, --keep 2, two
 // databases, app and cache, read together by test/fixtures/generations-app.mjs) driven by random
 // sequences of pushes, stages, commits (all or one), aborts, undos (the last commit, one
-// database, --to a kept id or one that is not kept), client-side swaps of both, restarts
-// (SIGTERM, then serve again on the same files) and now and then a SIGKILL and a restart.
+// database, --to a kept id or one that is not kept), client-side swaps, restarts (SIGTERM, then
+// serve again on the same files) and now and then a SIGKILL and a restart. Half the runs start
+// serve with HOTSWAP_TEST_CRASH_AT at a random point: its first commit that reaches the point
+// kills the primary there, and the next start must finish the commit (a file was renamed) or
+// undo it (none was), as the model says.
 //
 // A model written here says what each database's live label must be, which generations are kept
 // (ids and labels, newest first), what is staged and against which generation, and which
@@ -35,22 +38,31 @@ const DBS = ['app', 'cache'] as const
 type Db = typeof DBS[number]
 type Via = 'cli' | 'socket'
 
+type PushOp = { kind: 'push', db: Db, via: Via }
+type CommitOp = { kind: 'commit', which: Db | 'all', via: Via }
+type UndoOp = { kind: 'undo', which: Db | 'last', to: number | null, via: Via }
 type Op =
-  | { kind: 'push' | 'stage', db: Db, via: Via }
-  | { kind: 'commit' | 'abort', which: Db | 'all', via: Via }
-  | { kind: 'undo', which: Db | 'last', to: number | null, via: Via }
+  | PushOp | CommitOp | UndoOp
+  | { kind: 'stage', db: Db, via: Via }
+  | { kind: 'abort', which: Db | 'all', via: Via }
   | { kind: 'swap', dbs: Db[] }
   | { kind: 'restart', signal: 'SIGTERM' | 'SIGKILL' }
 
+type CrashPoint = typeof CRASH_POINTS[number]
+const CRASH_POINTS = ['before-intent', 'after-intent', 'paused', 'renamed-1', 'renamed-2', 'resumed', 'saved'] as const
+
 const db = fc.constantFrom<Db>(...DBS)
 const via = fc.oneof({ weight: 5, arbitrary: fc.constant<Via>('socket') }, { weight: 1, arbitrary: fc.constant<Via>('cli') })
+const pushOp: fc.Arbitrary<PushOp> = fc.record({ kind: fc.constant('push' as const), db, via })
+const commitOp: fc.Arbitrary<CommitOp> = fc.record({ kind: fc.constant('commit' as const), which: fc.constantFrom<Db | 'all'>('all', 'all', ...DBS), via })
+// to: an index into [kept ids…, the live id, an id never made]; null: no --to.
+const undoOp: fc.Arbitrary<UndoOp> = fc.record({ kind: fc.constant('undo' as const), which: fc.constantFrom<Db | 'last'>('last', ...DBS), to: fc.option(fc.nat(3), { freq: 3 }), via })
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), db, via }) },
+  { weight: 3, arbitrary: pushOp },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('stage' as const), db, via }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('commit' as const), which: fc.constantFrom<Db | 'all'>('all', 'all', ...DBS), via }) },
+  { weight: 3, arbitrary: commitOp },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('abort' as const), which: fc.constantFrom<Db | 'all'>('all', ...DBS), via }) },
-  // to: an index into [kept ids…, the live id, an id never made]; null: no --to.
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('undo' as const), which: fc.constantFrom<Db | 'last'>('last', ...DBS), to: fc.option(fc.nat(3), { freq: 3 }), via }) },
+  { weight: 3, arbitrary: undoOp },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('swap' as const), dbs: fc.constantFrom<Db[]>(['app', 'cache'], ['cache', 'app'], ['app'], ['cache']) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), signal: fc.constantFrom<'SIGTERM' | 'SIGKILL'>('SIGTERM', 'SIGTERM', 'SIGKILL') }) },
 )
@@ -90,6 +102,8 @@ class Harness {
   readonly dir: string
   readonly paths: Record<Db, string>
   served: Served | undefined
+  /** Where the running server kills itself in its next commit (HOTSWAP_TEST_CRASH_AT), or null. */
+  crashAt: CrashPoint | null = null
   labels = 0
   constructor (dir: string) {
     this.dir = dir
@@ -98,14 +112,20 @@ class Harness {
     for (const name of DBS) seed(this.paths[name], { label: `${name}-0` })
   }
 
-  get socket (): string {
-    return (this.served as Served).socket
+  get current (): Served {
+    assert.ok(this.served !== undefined, 'a server runs')
+    return this.served
   }
 
-  async start (): Promise<void> {
+  get socket (): string {
+    return this.current.socket
+  }
+
+  async start (crashAt: CrashPoint | null = null): Promise<void> {
+    this.crashAt = crashAt
     this.served = await startServe({
       dir: this.dir, dbs: [this.paths.app, this.paths.cache], app: fixture('generations-app.mjs'), workers: 1,
-      args: ['--keep', String(KEEP)], env: { GEN_DBS: DBS.join(',') },
+      args: ['--keep', String(KEEP)], env: { GEN_DBS: DBS.join(','), ...(crashAt === null ? {} : { HOTSWAP_TEST_CRASH_AT: crashAt }) },
     })
     assert.equal(this.served.child.exitCode, null, `serve started: ${this.served.output().slice(-2000)}`)
   }
@@ -143,64 +163,66 @@ class Harness {
   }
 }
 
-function expectOutcome (got: Outcome, error: string | null, what: string): void {
-  if (error === null) {
-    assert.equal(got.code, 0, `${what} succeeds: ${got.text}`)
-  } else {
-    assert.equal(got.error, error, `${what} fails with ${error}: exit ${String(got.code)} ${got.text}`)
-    assert.equal(got.code, 1, `${what}: exit 1`)
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// a step: what the model expects, the command, the model moved on
+// a step: what the model expects of a command, the command, the model moved on
+
+/** A command and what the model expects of it; apply() moves the model on once it succeeded. */
+interface Planned {
+  args: string[]
+  via: Via
+  /** The error code expected, or null: it succeeds. */
+  want: string | null
+  /** The databases a successful one swaps in one commit (0: it swaps nothing). */
+  swaps: number
+  /** The model after a success (`commit` is the model's sequence number of the commit). */
+  apply: (got: Outcome, commit: number) => void
+  what: string
+  /** A swap's files: staged by the client before its commit (a commit rolled back leaves them staged). */
+  stages?: Array<{ d: Db, label: string }>
+}
 
 let commits = 0
 
-async function step (h: Harness, m: Model, o: Op): Promise<string> {
+function plan (h: Harness, m: Model, o: Exclude<Op, { kind: 'restart' }>): Planned {
   switch (o.kind) {
     case 'push': {
       const src = h.source(o.db)
-      expectOutcome(await h.run(['cp', src.path, o.db], o.via), null, `push of ${src.label}`)
-      goLive(m[o.db], src.label, ++commits)
-      return `push ${src.label} (${o.via})`
+      return { args: ['cp', src.path, o.db], via: o.via, want: null, swaps: 1, what: `push ${src.label}`, apply: (_, c) => { goLive(m[o.db], src.label, c) } }
     }
     case 'stage': {
       const src = h.source(o.db)
-      const want = m[o.db].stage === null ? null : 'HOTSWAP_ERR_ALREADY_STAGED'
-      const got = await h.run(['cp', src.path, o.db, '--stage'], o.via)
-      expectOutcome(got, want, `stage of ${src.label}`)
-      if (want === null) {
-        const id = got.stdout.trim()
-        assert.match(id, /^[0-9a-f]{8}$/, 'a stage prints its id alone')
-        m[o.db].stage = { id, label: src.label, checkedAgainst: m[o.db].live.id }
+      return {
+        args: ['cp', src.path, o.db, '--stage'], via: o.via, want: m[o.db].stage === null ? null : 'HOTSWAP_ERR_ALREADY_STAGED', swaps: 0, what: `stage ${src.label}`,
+        apply: (got) => {
+          const id = got.stdout.trim()
+          assert.match(id, /^[0-9a-f]{8}$/, 'a stage prints its id alone')
+          m[o.db].stage = { id, label: src.label, checkedAgainst: m[o.db].live.id }
+        },
       }
-      return `stage ${src.label} (${o.via})${want === null ? '' : ' → refused'}`
     }
     case 'commit': {
       const named = o.which === 'all' ? DBS.filter((d) => m[d].stage !== null) : [o.which]
       let want: string | null = null
-      if (named.length === 0) want = 'HOTSWAP_ERR_UNKNOWN_STAGE'
-      else if (named.some((d) => m[d].stage === null)) want = 'HOTSWAP_ERR_UNKNOWN_STAGE'
+      if (named.length === 0 || named.some((d) => m[d].stage === null)) want = 'HOTSWAP_ERR_UNKNOWN_STAGE'
       else if (named.some((d) => m[d].stage?.checkedAgainst !== m[d].live.id)) want = 'HOTSWAP_ERR_STAGE_STALE'
       const ids = o.which === 'all' ? [] : [m[o.which].stage?.id ?? '0badf00d']
-      expectOutcome(await h.run(['commit', ...ids], o.via), want, `commit ${o.which}`)
-      if (want === null) {
-        const c = ++commits
-        for (const d of named) {
-          goLive(m[d], m[d].stage?.label as string, c)
-          m[d].stage = null
-        }
+      return {
+        args: ['commit', ...ids], via: o.via, want, swaps: named.length, what: `commit ${o.which}${want === null ? ` (${named.join('+')})` : ''}`,
+        apply: (_, c) => {
+          for (const d of named) {
+            goLive(m[d], m[d].stage?.label as string, c)
+            m[d].stage = null
+          }
+        },
       }
-      return `commit ${o.which} (${o.via})${want === null ? ` → ${named.join('+')}` : ` → ${want}`}`
     }
     case 'abort': {
       const named = o.which === 'all' ? DBS.filter((d) => m[d].stage !== null) : [o.which]
-      const want = named.length === 0 || named.some((d) => m[d].stage === null) ? 'HOTSWAP_ERR_UNKNOWN_STAGE' : null
       const ids = o.which === 'all' ? [] : [m[o.which].stage?.id ?? '0badf00d']
-      expectOutcome(await h.run(['abort', ...ids], o.via), want, `abort ${o.which}`)
-      if (want === null) for (const d of named) m[d].stage = null
-      return `abort ${o.which} (${o.via})${want === null ? '' : ` → ${want}`}`
+      return {
+        args: ['abort', ...ids], via: o.via, want: named.length === 0 || named.some((d) => m[d].stage === null) ? 'HOTSWAP_ERR_UNKNOWN_STAGE' : null, swaps: 0, what: `abort ${o.which}`,
+        apply: () => { for (const d of named) m[d].stage = null },
+      }
     }
     case 'undo': {
       // No name: the databases of the last commit (none yet: nothing to undo).
@@ -217,31 +239,89 @@ async function step (h: Harness, m: Model, o: Op): Promise<string> {
       if (targets.length === 0 || (to === null && undoOf.some((id) => id === undefined))) want = 'HOTSWAP_ERR_NOTHING_KEPT'
       else if (to !== null && !m[targets[0] as Db].kept.some((g) => g.id === to)) want = 'HOTSWAP_ERR_UNKNOWN_GENERATION'
       const args = ['undo', ...(o.which === 'last' ? [] : [o.which]), ...(to === null ? [] : ['--to', String(to)])]
-      expectOutcome(await h.run(args, o.via), want, args.join(' '))
-      if (want === null) {
-        const c = ++commits
-        targets.forEach((d, i) => {
-          const g = m[d].kept.find((x) => x.id === undoOf[i]) as Gen
-          goLive(m[d], g.label, c, g.id)
-        })
+      return {
+        args, via: o.via, want, swaps: targets.length, what: `${args.join(' ')}${want === null ? ` (${targets.join('+')})` : ''}`,
+        apply: (_, c) => {
+          targets.forEach((d, i) => {
+            const g = m[d].kept.find((x) => x.id === undoOf[i]) as Gen
+            goLive(m[d], g.label, c, g.id)
+          })
+        },
       }
-      return `${args.join(' ')} (${o.via})${want === null ? ` → ${targets.join('+')}` : ` → ${want}`}`
     }
     case 'swap': {
       const srcs = o.dbs.map((d) => ({ d, ...h.source(d) }))
-      const want = o.dbs.some((d) => m[d].stage !== null) ? 'HOTSWAP_ERR_ALREADY_STAGED' : null
-      expectOutcome(await h.run(['swap', ...srcs.map((s) => `${s.d}=${s.path}`)], 'cli'), want, `swap ${o.dbs.join(' ')}`)
-      if (want === null) {
-        const c = ++commits
-        for (const s of srcs) goLive(m[s.d], s.label, c)
+      return {
+        args: ['swap', ...srcs.map((x) => `${x.d}=${x.path}`)], via: 'cli', want: o.dbs.some((d) => m[d].stage !== null) ? 'HOTSWAP_ERR_ALREADY_STAGED' : null,
+        swaps: srcs.length, what: `swap ${srcs.map((x) => x.label).join(' ')}`, stages: srcs.map((x) => ({ d: x.d, label: x.label })),
+        apply: (_, c) => { for (const x of srcs) goLive(m[x.d], x.label, c) },
       }
-      return `swap ${srcs.map((s) => s.label).join(' ')}${want === null ? '' : ` → ${want}`}`
     }
-    case 'restart':
-      await h.stop(o.signal)
-      await h.start()
-      return `restart after ${o.signal}`
   }
+}
+
+function expectOutcome (got: Outcome, p: Planned): void {
+  if (p.want === null) {
+    assert.equal(got.code, 0, `${p.what} succeeds: ${got.text}`)
+  } else {
+    assert.equal(got.error, p.want, `${p.what} fails with ${p.want}: exit ${String(got.code)} ${got.text}`)
+    assert.equal(got.code, 1, `${p.what}: exit 1`)
+  }
+}
+
+/** Where a commit of `swaps` databases is cut short; null: the point is not reached (renamed-2 of one). */
+function crashDirection (point: CrashPoint, swaps: number): 'back' | 'forward' | null {
+  if (point === 'before-intent' || point === 'after-intent' || point === 'paused') return 'back'
+  const n = /^renamed-(\d)$/.exec(point)?.[1]
+  if (n !== undefined && Number(n) > swaps) return null
+  return 'forward'
+}
+
+async function step (h: Harness, m: Model, o: Op): Promise<string> {
+  if (o.kind === 'restart') {
+    await h.stop(o.signal)
+    await h.start()
+    return `restart after ${o.signal}`
+  }
+  const p = plan(h, m, o)
+  const name = `${p.args[0] as string} ${p.what} (${p.via})`
+  const point = h.crashAt
+  const direction = point !== null && p.want === null && p.swaps > 0 ? crashDirection(point, p.swaps) : null
+  if (direction === null) {
+    const got = await h.run(p.args, p.via)
+    expectOutcome(got, p)
+    if (p.want === null) p.apply(got, p.swaps > 0 ? ++commits : 0)
+    return `${name}${p.want === null ? '' : ` → ${p.want}`}`
+  }
+  // This server SIGKILLs itself at `point` of the commit; serve starts again on the files and
+  // finishes it (forward) or undoes it (back) before any worker runs.
+  const worker = Number((await request(h.current.port, '/labels')).json().pid)
+  const got = await h.run(p.args, p.via)
+  const line = `${name}: crashed at ${point as string}`
+  assert.notEqual(got.code, 0, `${line}: the client is not told OK`)
+  const served = h.current
+  h.served = undefined
+  await served.stop()
+  assert.equal(served.child.signalCode, 'SIGKILL', `${line}: the primary killed itself`)
+  for (const pid of await waitGone([worker])) process.kill(pid, 'SIGKILL')
+  await h.start()
+  if (point !== 'before-intent') {
+    const recovered = h.current.logs().filter((l) => l.event === 'recovered').map((l) => l.direction)
+    assert.deepEqual(recovered, [direction], `${line}: the restart recovers ${direction}`)
+  }
+  if (direction === 'forward') {
+    p.apply(got, ++commits)
+  } else if (p.stages !== undefined) {
+    // The swap's client could not abort its stages (no server): they wait, as staged.
+    const r = await h.run(['history', '--json'], 'socket')
+    const history = (JSON.parse(r.stdout) as { databases: HistoryDb[] }).databases
+    for (const x of p.stages) {
+      const staged = history.find((d) => d.name === x.d)?.staged ?? []
+      assert.equal(staged.length, 1, `${line}: ${x.d}'s stage is kept`)
+      m[x.d].stage = { id: (staged[0] as { id: string }).id, label: x.label, checkedAgainst: m[x.d].live.id }
+    }
+  }
+  return `${line}, recovered ${direction}`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,14 +401,16 @@ test(`property: ${CASES} random runs of ${STEPS} generation commands against a r
   const tally = new Map<string, number>()
   let runs = 0
   try {
-    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: STEPS, maxLength: STEPS }), async (ops) => {
+    const run = fc.record({ crashAt: fc.option(fc.constantFrom(...CRASH_POINTS), { freq: 2 }), ops: fc.array(op, { minLength: STEPS, maxLength: STEPS }) })
+    await fc.assert(fc.asyncProperty(run, async ({ crashAt, ops }) => {
       runs++
       const t = tempDir()
       const h = new Harness(t.dir)
       const trace: string[] = []
       try {
         const t0 = Date.now()
-        await h.start()
+        await h.start(crashAt)
+        if (crashAt !== null) trace.push(`serve with HOTSWAP_TEST_CRASH_AT=${crashAt}`)
         if (process.env.HOTSWAP_FUZZ_TRACE === '1') tt.diagnostic(`start ${Date.now() - t0} ms`)
         const m = freshModel()
         await check(h, m)
@@ -338,7 +420,8 @@ test(`property: ${CASES} random runs of ${STEPS} generation commands against a r
           const t1 = Date.now()
           await check(h, m)
           if (process.env.HOTSWAP_FUZZ_TRACE === '1') tt.diagnostic(`${trace.at(-1) as string}: ${t1 - t0} ms + check ${Date.now() - t1} ms`)
-          const kind = /→ HOTSWAP_ERR_\w+|refused/.test(trace.at(-1) as string) ? `${o.kind} refused` : o.kind
+          const last = trace.at(-1) as string
+          const kind = /→ HOTSWAP_ERR_\w+/.test(last) ? `${o.kind} refused` : /crashed at/.test(last) ? `${o.kind} crashed ${/recovered (\w+)/.exec(last)?.[1] ?? ''}` : o.kind
           tally.set(kind, (tally.get(kind) ?? 0) + 1)
         }
       } catch (err) {
@@ -353,7 +436,8 @@ test(`property: ${CASES} random runs of ${STEPS} generation commands against a r
       }
     }), { numRuns: CASES, seed: SEED, endOnFailure: true })
   } catch (err) {
-    throw new Error(`seed ${SEED} (replay: HOTSWAP_FUZZ_SEED=${SEED}): ${(err as Error).message}`)
+    const cause = (err as Error).cause
+    throw new Error(`seed ${SEED} (replay: HOTSWAP_FUZZ_SEED=${SEED}): ${(err as Error).message}${cause instanceof Error ? `\n${cause.message}` : ''}`)
   }
   tt.diagnostic(`seed ${SEED}: ${runs} runs, ${runs * STEPS} steps: ${[...tally.entries()].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`)
 })
