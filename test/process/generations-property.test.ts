@@ -104,6 +104,8 @@ class Harness {
   served: Served | undefined
   /** Where the running server kills itself in its next commit (HOTSWAP_TEST_CRASH_AT), or null. */
   crashAt: CrashPoint | null = null
+  /** Every worker pid seen, killed at the end of the run if still alive (a run that failed mid-crash). */
+  readonly workers = new Set<number>()
   labels = 0
   constructor (dir: string) {
     this.dir = dir
@@ -138,6 +140,7 @@ class Harness {
       return
     }
     const worker = Number((await request(served.port, '/labels')).json().pid)
+    this.workers.add(worker)
     served.child.kill('SIGKILL')
     await served.stop()
     // The orphaned worker notices the lost channel and exits by itself.
@@ -296,6 +299,7 @@ async function step (h: Harness, m: Model, o: Op): Promise<string> {
   // This server SIGKILLs itself at `point` of the commit; serve starts again on the files and
   // finishes it (forward) or undoes it (back) before any worker runs.
   const worker = Number((await request(h.current.port, '/labels')).json().pid)
+  h.workers.add(worker)
   const got = await h.run(p.args, p.via)
   const line = `${name}: crashed at ${point as string}`
   assert.notEqual(got.code, 0, `${line}: the client is not told OK`)
@@ -327,7 +331,7 @@ async function step (h: Harness, m: Model, o: Op): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // the checks after each step
 
-interface HistoryDb { name: string, live: number, keep: number, generations: Array<Generation & { live: boolean }>, staged: Array<{ id: string }> }
+interface HistoryDb { name: string, live: number, keep: number, generations: Array<Generation & { live: boolean }>, staged: Array<{ id: string, digest: string, checkedAgainst: number }> }
 
 function sha256 (path: string): string {
   return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`
@@ -352,7 +356,9 @@ function withoutLiveFlags (gs: Array<Generation & { live: boolean }>): Generatio
 }
 
 async function check (h: Harness, m: Model): Promise<void> {
-  const served = (await request((h.served as Served).port, '/labels')).json().labels as Record<Db, string>
+  const res = (await request(h.current.port, '/labels')).json()
+  h.workers.add(Number(res.pid))
+  const served = res.labels as Record<Db, string>
   assert.deepEqual(served, { app: m.app.live.label, cache: m.cache.live.label }, 'the labels served')
 
   // A retired generation's digest is saved just after the reply: wait for the disk and the
@@ -384,11 +390,17 @@ async function check (h: Harness, m: Model): Promise<void> {
     assert.deepEqual(hist.staged.map((s) => s.id), model.stage === null ? [] : [model.stage.id], `${d}: what is staged`)
     const expected = ['manifest.json', ...model.kept.map((g) => `${g.id}.sqlite3`), ...hist.staged.flatMap((s) => [`stage-${s.id}.json`, `stage-${s.id}.sqlite3`])].sort()
     assert.deepEqual(seen.files[d], expected, `${d}: the files in .hotswap/${d}.sqlite3/`)
+    const folder = join(h.dir, '.hotswap', `${d}.sqlite3`)
+    for (const x of hist.staged) {
+      assert.deepEqual(JSON.parse(readFileSync(join(folder, `stage-${x.id}.json`), 'utf8')), x, `${d}: stage ${x.id}'s record is what history lists`)
+      assert.equal(sha256(join(folder, `stage-${x.id}.sqlite3`)), x.digest, `${d}: stage ${x.id}'s file has its digest`)
+      assert.equal(x.checkedAgainst, model.stage?.checkedAgainst)
+    }
     const sd = st.databases.find((x) => x.name === d)
     assert.deepEqual({ generation: sd?.generation, kept: sd?.kept, staged: sd?.staged }, { generation: model.live.id, kept: model.kept.length, staged: model.stage?.id ?? null }, `${d}: status --json`)
     for (const g of man.generations) {
       if (g.digest === null) continue
-      const path = g.id === man.live ? h.paths[d] : join(h.dir, '.hotswap', `${d}.sqlite3`, `${g.id}.sqlite3`)
+      const path = g.id === man.live ? h.paths[d] : join(folder, `${g.id}.sqlite3`)
       assert.equal(sha256(path), g.digest, `${d}: the digest of generation ${g.id}${g.id === man.live ? ' (live)' : ''} is its file's`)
     }
   }
@@ -432,6 +444,7 @@ test(`property: ${CASES} random runs of ${STEPS} generation commands against a r
           await h.served.stop()
           if (isAlive(pid)) process.kill(pid, 'SIGKILL')
         }
+        for (const pid of await waitGone([...h.workers], 5_000)) process.kill(pid, 'SIGKILL')
         t.cleanup()
       }
     }), { numRuns: CASES, seed: SEED, endOnFailure: true })
