@@ -15,7 +15,9 @@
 //     both list the model's live and kept ids; status --json agrees (generation, kept, staged);
 //   - `.hotswap/<file>/` holds exactly manifest.json, `<id>.sqlite3` of each kept generation and
 //     the stage files of the stages history lists; never more than --keep kept;
-//   - every digest recorded (live or kept) is the sha256 of that file (the app never writes).
+//   - every digest recorded (live, kept or staged) is the sha256 of that file (the app never
+//     writes); each stage's record on disk is what history lists;
+//   - nothing of an upload or a swap is left beside the databases (after a crash: once restarted).
 // Commands go through the real CLI or straight over the socket (the gem's framing), at random.
 //
 // HOTSWAP_FUZZ_CASES runs (default 6) of HOTSWAP_FUZZ_STEPS steps (default 10), seeded by
@@ -27,7 +29,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { cli, exchange, fixture, gemStream, isAlive, request, seed, type Served, sleep, startServe, status, tempDir, waitGone } from '../support/index.js'
+import { cli, exchange, fixture, gemStream, isAlive, request, seed, type Served, sleep, startServe, status, tempDir, waitGone, waitNoLeftovers } from '../support/index.js'
 import type { Generation, Manifest } from '../../src/primary/generations/manifest.js'
 
 const CASES = Number(process.env.HOTSWAP_FUZZ_CASES ?? 6)
@@ -374,6 +376,7 @@ async function check (h: Harness, m: Model): Promise<void> {
     await sleep(30)
     seen = await observe(h)
   }
+  assert.deepEqual(await waitNoLeftovers(h.dir), [], 'no upload or old-file link is left beside the databases')
   const st = await status(h.socket)
   for (const [j, d] of DBS.entries()) {
     const model = m[d]
