@@ -289,7 +289,7 @@ async function step (h: Harness, m: Model, o: Op): Promise<string> {
     return `restart after ${o.signal}`
   }
   const p = plan(h, m, o)
-  const name = `${p.args[0] as string} ${p.what} (${p.via})`
+  const name = `${p.what} (${p.via})`
   const point = h.crashAt
   const direction = point !== null && p.want === null && p.swaps > 0 ? crashDirection(point, p.swaps) : null
   if (direction === null) {
