@@ -151,6 +151,8 @@ test('--keep 3: undo --to an older generation, history newest first, status; an 
     assert.ok(v2 !== undefined)
     await ok(s, ['undo', s.live, '--to', String(v2.id)])
     await servesOnly(s, 'v2')
+    // The retired generation's digest is written after the reply (off the pause, under the lock).
+    await settledManifest(s.live)
     h = await history(s, true)
     assert.deepEqual(shape(h), [
       [5, true, { kind: 'undo', of: 2 }],
