@@ -132,6 +132,8 @@ async function crash (w: World, point: string, states: Array<Record<string, Cont
     },
   })
   let res: CliResult
+  let diedAt = Infinity
+  s.child.once('exit', () => { diedAt = Date.now() })
   try {
     // Writes acknowledged into every database, so the old files have WAL content at the pause.
     await waitUntil('writes acknowledged into every database', () => w.names.every((n) => (writes.get(n) ?? 0) >= 5))
@@ -148,6 +150,10 @@ async function crash (w: World, point: string, states: Array<Record<string, Cont
   orphans.push(...alive)
   assert.deepEqual(alive, [], 'the killed primary\'s workers exited')
   assert.deepEqual(traffic.stats.badBodies, [], 'no response mixed generations')
+  // Requests fail once no primary accepts connections; none may fail before (the exit is seen a
+  // moment after the death: a failure within 250 ms of it is the death's).
+  const early = traffic.stats.failedAt.filter((at) => at < diedAt - 250)
+  assert.deepEqual(early, [], `no request failed before the primary died (${traffic.stats.errors.slice(0, 3).join('; ')})`)
   return { acked, ok: traffic.stats.ok, failed: traffic.stats.failed }
 }
 

@@ -36,6 +36,8 @@ export async function request (port: number, path: string, opts: { method?: stri
 export interface LoadStats {
   ok: number
   failed: number
+  /** When each failure happened (Date.now()), in order. */
+  failedAt: number[]
   errors: string[]
   /** Responses whose body failed the check (torn reads, wrong data). */
   bad: number
@@ -48,7 +50,7 @@ export interface LoadStats {
  * `check` returns an error string for a bad body, or null.
  */
 export function load (port: number, opts: { paths: string[], concurrency?: number, maxMs?: number, keepAlive?: boolean, check?: (path: string, body: Record<string, unknown>) => string | null }): { stop: () => Promise<LoadStats>, stats: LoadStats } {
-  const stats: LoadStats = { ok: 0, failed: 0, errors: [], bad: 0, badBodies: [] }
+  const stats: LoadStats = { ok: 0, failed: 0, failedAt: [], errors: [], bad: 0, badBodies: [] }
   let running = true
   const started = Date.now()
   const maxMs = opts.maxMs ?? 120_000
@@ -60,6 +62,7 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
         const res = await request(port, path, { keepAlive: opts.keepAlive })
         if (res.status !== 200) {
           stats.failed++
+          stats.failedAt.push(Date.now())
           if (stats.errors.length < 20) stats.errors.push(`${path}: HTTP ${res.status} ${res.body.slice(0, 200)}`)
           continue
         }
@@ -72,6 +75,7 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
         }
       } catch (err) {
         stats.failed++
+        stats.failedAt.push(Date.now())
         if (stats.errors.length < 20) stats.errors.push(`${path}: ${(err as Error).message}`)
       }
     }
