@@ -56,7 +56,9 @@ export async function abort (s: Session, ctx: ServerContext): Promise<number> {
     const wanted = ids.length === 0 ? stages.all() : ids.map((id) => stages.get(id))
     if (wanted.length === 0) throw new HotswapError('HOTSWAP_ERR_UNKNOWN_STAGE', 'nothing is staged')
     for (const rec of wanted) await stages.drop(rec, 'aborted')
-    ctx.logger.info(`aborted ${wanted.map((r) => `stage ${r.id} of ${r.db}`).join(', ')}`, { event: 'abort', stages: wanted.map((r) => r.id) })
+    ctx.logger.info(`aborted ${wanted.map((r) => `stage ${r.id} of ${r.db} (checked against generation ${r.checkedAgainst}, which stays live)`).join(', ')}`, {
+      event: 'abort', stages: wanted.map((r) => ({ id: r.id, db: r.db, checkedAgainst: r.checkedAgainst })),
+    })
   })
   await s.stdout('OK\n')
   return ExitCodes.ok
