@@ -107,6 +107,14 @@ test('three hosts under load: fleet cp switches all; an alternating client never
     assert.deepEqual(h.workers, { ready: 2, total: 2 })
     assert.equal(h.databases[0]?.generation, 2)
   }
+
+  // One host pushed on its own: the fleet no longer agrees, and status says which host differs.
+  const [host1] = fleet.hosts as [Host]
+  const pushed = await fleet.hotswap(host1, ['cp', '-', LIVE], { input: pushable(cwd, 'v2').bytes })
+  assert.equal(pushed.code, 0, pushed.stderr)
+  const split = await cli(['fleet', 'status', LIVE], { cwd })
+  assert.equal(split.code, 1, split.stderr)
+  assert.match(split.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_DISAGREES\] the fleet does not agree: live: host1 sha256:[0-9a-f]{12} vs host2, host3 sha256:[0-9a-f]{12}$/m)
 })
 
 test('one host refuses (its live schema differs), then one cannot be reached (its sshd stopped): every stage aborted, every host unchanged, exit 1 naming the host', async (t) => {
@@ -133,6 +141,10 @@ test('one host refuses (its live schema differs), then one cannot be reached (it
   assert.match(unreachable.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_REFUSED\] fleet cp to db\/live\.sqlite3: refused by host3; /m)
   assert.match(unreachable.stderr, /^ {2}host3: HOTSWAP_ERR_UNREACHABLE stage: ssh failed: .*Connection refused/m)
   await unchanged(serves)
+  const status = await cli(['fleet', 'status', LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd })
+  assert.equal(status.code, 1)
+  assert.match(status.stdout.toString(), /^host3 {2}unreachable {2}HOTSWAP_ERR_UNREACHABLE /m)
+  assert.match(status.stderr, /^ERROR \[HOTSWAP_ERR_UNREACHABLE\] the fleet does not agree: unreachable: host3; live: host1 digest unknown$/m)
   assert.equal(host2.name, 'host2')
 })
 

@@ -100,5 +100,5 @@ export async function fleetStatus (settings: FleetSettings, live: string | undef
     ...(unreachable.length > 0 ? [`unreachable: ${unreachable.join(', ')}`] : []),
     ...differ.map(([db, byDigest]) => `${db}: ${Object.entries(byDigest).map(([d, hs]) => `${hs.join(', ')} ${d === 'unknown' ? 'digest unknown' : d.slice(0, 19)}`).join(' vs ')}`),
   ]
-  return reportError(new HotswapError(unreachable.length > 0 && differ.length === 0 ? 'HOTSWAP_ERR_UNREACHABLE' : 'HOTSWAP_ERR_FLEET_DISAGREES', `the fleet does not agree: ${parts.join('; ')}`))
+  return reportError(new HotswapError(unreachable.length > 0 ? 'HOTSWAP_ERR_UNREACHABLE' : 'HOTSWAP_ERR_FLEET_DISAGREES', `the fleet does not agree: ${parts.join('; ')}`))
 }
