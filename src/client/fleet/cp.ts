@@ -2,7 +2,8 @@
 //
 //   stage on every host at once (stage.ts) ─▶ votes: any failure, or digests that differ?
 //       └─ yes ─▶ abort every stage made ─▶ exit 1, each host's reason       (nothing changed)
-//   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts)
+//   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts): all
+//   READY ─▶ "start" to all ─▶ all PAUSED
 //       └─ one fails before all PAUSED ─▶ "abort" to the others, abort the stages ─▶ exit 1
 //   every host PAUSED ─▶ "go" to all ─▶ each OK
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
@@ -16,7 +17,7 @@ import { failureOf, hostLines } from './reasons.js'
 import { fleetSource } from './source.js'
 import { Ssh } from './ssh.js'
 import { abortOn, historyOn, stageOn, type HostStage, type Vote } from './stage.js'
-import { allPaused, heldFailure, holdOn, type Held } from './switch.js'
+import { all, heldFailure, holdOn, type Held } from './switch.js'
 
 export interface FleetCpOptions {
   src: string
@@ -92,7 +93,10 @@ async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], 
 async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision): Promise<number> {
   const hosts = [...votes.keys()]
   const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs)))
-  if (!await allPaused(held, ssh.timeoutMs)) {
+  // Every host's CLI started before any pauses; then all are started at once.
+  const ready = await all(held, 'ready', ssh.timeoutMs)
+  if (ready) for (const h of held) h.start()
+  if (!ready || !await all(held, 'paused', ssh.timeoutMs)) {
     for (const h of held) h.abort()
     const results = await Promise.all(held.map(async (h) => await h.done))
     const lines: string[] = []

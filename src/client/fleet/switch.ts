@@ -1,6 +1,8 @@
 // Pause everywhere, then switch everywhere: one held commit per host, its stdin a pipe of ours.
 //
-//   REMOTE commit ID --hold MS ─▶ "PAUSED" (every worker of the host paused, requests queue)
+//   REMOTE commit ID --hold MS --ready ─▶ "READY" (its CLI started; nothing paused yet)
+//   every host READY ─▶ "start\n" to all, so that no host waits paused for another's start-up
+//     ─▶ "PAUSED" (every worker of the host paused, requests queue)
 //   every host PAUSED ─▶ "go\n" to all ─▶ each installs, resumes, prints "OK"
 //   any host fails before all PAUSED ─▶ "abort\n" to the others: they resume unchanged
 //
@@ -15,25 +17,32 @@ import { collect, type RemoteResult, type Ssh } from './ssh.js'
 
 export interface Held {
   host: FleetHost
+  /** true once the host printed READY (or PAUSED); false when it ended before. */
+  ready: Promise<boolean>
   /** true once the host printed PAUSED; false when it ended (or timed out) before. */
   paused: Promise<boolean>
   /** When PAUSED and OK were seen here (performance.now()). */
   pausedAt?: number
   okAt?: number
+  start: () => void
   go: () => void
   abort: () => void
   done: Promise<RemoteResult>
 }
 
 export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number): Promise<Held> {
-  const child = await ssh.spawn(host, ['commit', stage, '--hold', String(holdMs)])
+  const child = await ssh.spawn(host, ['commit', stage, '--hold', String(holdMs), '--ready'])
   child.stdin.on('error', () => {}) // ssh gone: its exit says why.
   let out = ''
   let resolvePaused: (v: boolean) => void = () => {}
+  let resolveReady: (v: boolean) => void = () => {}
   const paused = new Promise<boolean>((resolve) => { resolvePaused = resolve })
+  const ready = new Promise<boolean>((resolve) => { resolveReady = resolve })
   const held: Held = {
     host,
+    ready,
     paused,
+    start: () => { child.stdin.write('start\n') },
     go: () => { child.stdin.write('go\n') },
     abort: () => { child.stdin.end('abort\n') },
     // The pause wait and the install together are bounded by the hold and one step's time out.
@@ -41,20 +50,21 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   }
   child.stdout.on('data', (c: Buffer | string) => {
     out += c.toString()
+    if (/^(READY|PAUSED)$/m.test(out)) resolveReady(true)
     if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true) }
     if (held.okAt === undefined && /^OK$/m.test(out)) held.okAt = performance.now()
   })
-  void held.done.then(() => { resolvePaused(false) })
+  void held.done.then(() => { resolveReady(false); resolvePaused(false) })
   return held
 }
 
-/** true once every host is paused; false as soon as one is not (then nothing was told to go). */
-export async function allPaused (held: Held[], timeoutMs: number): Promise<boolean> {
+/** true once every host is ready (or paused); false as soon as one is not, or at the time out. */
+export async function all (held: Held[], what: 'ready' | 'paused', timeoutMs: number): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
     let left = held.length
     const timer = setTimeout(() => resolve(false), timeoutMs)
     for (const h of held) {
-      void h.paused.then((ok) => {
+      void h[what].then((ok) => {
         if (!ok) { clearTimeout(timer); resolve(false) } else if (--left === 0) { clearTimeout(timer); resolve(true) }
       })
     }
