@@ -10,23 +10,22 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, type Host, load, pushable, request, runProcess, seed, sh, startHosts, tempDir, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, type Fleet, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
 } from '../support/index.js'
 
 const LIVE = 'db/live.sqlite3'
 
 /** A coordinator folder whose hotswap.config.json reaches hotswap on every host (its own directory). */
-function coordinator (t: { after: (fn: () => void) => void }, fleet: Fleet): string {
-  const dir = tempDir()
-  t.after(dir.cleanup)
-  writeFileSync(join(dir.dir, 'hotswap.config.json'), JSON.stringify({
+function coordinator (t: TestContext, fleet: Fleet): string {
+  const dir = testDir(t)
+  writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify({
     fleet: {
       hosts: fleet.hosts.map((h) => ({ name: h.name, remote: `cd ${sh(h.dir)} && ${sh(process.execPath)} ${sh(BIN)}` })),
       sshConfig: fleet.config,
       hold: 10_000,
     },
   }))
-  return dir.dir
+  return dir
 }
 
 async function startFleet (t: Parameters<typeof startHosts>[0], opts: { schemaOf?: (h: Host) => string | undefined } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
@@ -149,8 +148,7 @@ test('one host refuses (its live schema differs), then one cannot be reached (it
 })
 
 test('bad fleet input: no hosts, an unknown key, a host name ssh would read as an option: coded errors, nothing run', async (t) => {
-  const dir = tempDir()
-  t.after(dir.cleanup)
+  const dir = { dir: testDir(t) }
   const noHosts = await cli(['fleet', 'status'], { cwd: dir.dir })
   assert.equal(noHosts.code, 2)
   assert.match(noHosts.stderr, /^ERROR \[HOTSWAP_ERR_USAGE\] no hosts: /)
