@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, type Fleet, Outsider, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
 } from '../support/index.js'
 
 const LIVE = 'db/live.sqlite3'
@@ -116,7 +116,7 @@ test('three hosts under load: fleet cp switches all; an alternating client never
   assert.match(split.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_DISAGREES\] the fleet does not agree: live: host1 sha256:[0-9a-f]{12} vs host2, host3 sha256:[0-9a-f]{12}$/m)
 })
 
-test('one host refuses (its live schema differs), then one cannot be reached (its sshd stopped): every stage aborted, every host unchanged, exit 1 naming the host', async (t) => {
+test('a host refuses at its stage (its live schema differs), at its pause (its file held open by another process), or cannot be reached (its sshd stopped): every stage aborted, every host unchanged, exit 1 naming the host', async (t) => {
   const { fleet, serves, cwd } = await startFleet(t, { schemaOf: (h) => h.name === 'host2' ? 'CREATE TABLE extra (x INTEGER);' : undefined })
   const [host1, host2, host3] = fleet.hosts as [Host, Host, Host]
   const v1 = pushable(cwd, 'v1')
@@ -130,6 +130,22 @@ test('one host refuses (its live schema differs), then one cannot be reached (it
   assert.match(refused.stderr, /^ {2}host1: staged [0-9a-f]{8} .*\n {4}its stage [0-9a-f]{8} aborted$/m)
   await unchanged(serves)
   assert.equal(existsSync(join(cwd, '.hotswap', 'fleet')), false, 'no decision was recorded')
+
+  // host1's live file held open by an outside process: host1 refuses at its pause (holders are
+  // checked then); host3, ready or paused, is told to abort and resumes on its old file.
+  const outsider = new Outsider(join(host1.dir, LIVE))
+  t.after(async () => { await outsider.kill() })
+  await outsider.ready()
+  for (const cmd of ['open', 'query']) assert.equal((await outsider.run(cmd)).ok, true, cmd)
+  const busy = await cli(['fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd, timeoutMs: 40_000 })
+  await outsider.kill()
+  assert.equal(busy.code, 1, busy.stderr)
+  assert.match(busy.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_REFUSED\] fleet cp to db\/live\.sqlite3: host1 did not pause; every host resumed on its old file, nothing changed on any host$/m)
+  assert.match(busy.stderr, /^ {2}host1: HOTSWAP_ERR_DB_BUSY pause: /m)
+  assert.match(busy.stderr, /^ {2}host3: (not paused yet|paused), told to abort: resumed on its old file\n {4}its stage aborted$/m)
+  await unchanged(serves)
+  const [decided] = readdirSync(join(cwd, '.hotswap', 'fleet'))
+  assert.equal((JSON.parse(readFileSync(join(cwd, '.hotswap', 'fleet', decided as string), 'utf8')) as { state: string }).state, 'aborted')
 
   // host3's sshd stopped and its control master gone: ssh to it is refused at the stage.
   process.kill(host3.sshdPid, 'SIGTERM')

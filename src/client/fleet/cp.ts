@@ -9,6 +9,7 @@
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
 //   summary (pause per host, skew between the first and the last OK) ─▶ OK
 
+import { performance } from 'node:perf_hooks'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
@@ -97,18 +98,23 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   const ready = await all(held, 'ready', ssh.timeoutMs)
   if (ready) for (const h of held) h.start()
   if (!ready || !await all(held, 'paused', ssh.timeoutMs)) {
+    // The hosts that failed on their own ended before this abort (none did: the late ones timed out).
+    const abortAt = performance.now()
     for (const h of held) h.abort()
+    const ended = held.filter((h) => h.endedAt !== undefined && h.endedAt <= abortAt)
+    const culprits = ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
     const results = await Promise.all(held.map(async (h) => await h.done))
     const lines: string[] = []
     for (const [i, h] of held.entries()) {
       const r = results[i] as (typeof results)[number]
-      lines.push(...(h.pausedAt === undefined ? hostLines(h.host.name, failureOf(r, 'pause')) : [`${h.host.name}: paused, told to abort, resumed unchanged`]))
+      const own = culprits.includes(h)
+        ? hostLines(h.host.name, failureOf(r, h.pausedAt === undefined ? 'pause' : 'hold'))
+        : [`${h.host.name}: ${h.pausedAt === undefined ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
       const err = await abortOn(ssh, h.host, (votes.get(h.host) as Vote).stage)
-      lines.push(err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`)
+      lines.push(...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`)
     }
-    decision.update('aborted')
-    const failedHosts = held.filter((h) => h.pausedAt === undefined).map((h) => h.host.name)
-    throw new HotswapError('HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${failedHosts.join(', ')} did not pause; every host resumed on its old file, nothing changed on any host`, lines)
+    decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
+    throw new HotswapError('HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${culprits.map((h) => h.host.name).join(', ')} did not pause; every host resumed on its old file, nothing changed on any host`, lines)
   }
   for (const h of held) h.go()
   const results = await Promise.all(held.map(async (h) => await h.done))

@@ -22,8 +22,11 @@ export interface Held {
   /** true once the host printed PAUSED; false when it ended (or timed out) before. */
   paused: Promise<boolean>
   /** When PAUSED and OK were seen here (performance.now()). */
+  readyAt?: number
   pausedAt?: number
   okAt?: number
+  /** When its ssh ended. */
+  endedAt?: number
   start: () => void
   go: () => void
   abort: () => void
@@ -50,11 +53,11 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   }
   child.stdout.on('data', (c: Buffer | string) => {
     out += c.toString()
-    if (/^(READY|PAUSED)$/m.test(out)) resolveReady(true)
+    if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true) }
     if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true) }
     if (held.okAt === undefined && /^OK$/m.test(out)) held.okAt = performance.now()
   })
-  void held.done.then(() => { resolveReady(false); resolvePaused(false) })
+  void held.done.then(() => { held.endedAt = performance.now(); resolveReady(false); resolvePaused(false) })
   return held
 }
 
