@@ -85,7 +85,11 @@ export class Ssh {
       opts.input.on('error', () => { child.kill('SIGTERM') })
       opts.input.pipe(child.stdin)
     }
-    return await collect(child, opts.timeoutMs ?? this.#o.timeoutMs)
+    try {
+      return await collect(child, opts.timeoutMs ?? this.#o.timeoutMs)
+    } finally {
+      opts.input?.destroy() // A host that refused early leaves the rest unread: its file closed.
+    }
   }
 }
 
