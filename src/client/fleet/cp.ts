@@ -62,7 +62,7 @@ async function run (o: FleetCpOptions, sourcePath: string): Promise<number> {
   const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
   const [digest] = digests as Set<string>
   const decision = await decideOrAbort(ssh, o, stages, digest as string)
-  return await switchAll(ssh, o, votes, decision)
+  return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)))
 }
 
 /** Aborts every stage made; one line per host: its reason, or its vote and that it was aborted. */
@@ -91,7 +91,7 @@ async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], 
   }
 }
 
-async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision): Promise<number> {
+async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, stagedMs: number): Promise<number> {
   const hosts = [...votes.keys()]
   const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs)))
   // Every host's CLI started before any pauses; then all are started at once.
@@ -136,7 +136,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   const stuck = hosts.filter((h) => outcomes[h.name] === undefined)
   if (stuck.length > 0) return await compensate(ssh, o, votes, decision, outcomes, stuck, lines)
   decision.update('committed', outcomes)
-  await summary(ssh, o, held, votes)
+  await summary(ssh, o, held, votes, stagedMs)
   process.stdout.write('OK\n')
   return ExitCodes.ok
 }
@@ -172,7 +172,7 @@ async function liveDigestOn (ssh: Ssh, host: FleetHost, live: string): Promise<s
 }
 
 /** One line on stderr: the hosts, each one's pause (its live generation's, from its history), the skew. */
-async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<FleetHost, Vote>): Promise<void> {
+async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<FleetHost, Vote>, stagedMs: number): Promise<void> {
   const pauses = await Promise.all(held.map(async (h) => {
     try {
       const [db] = await historyOn(ssh, h.host, o.live)
@@ -185,5 +185,5 @@ async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<Fl
   const oks = held.flatMap((h) => h.okAt === undefined ? [] : [h.okAt])
   const skew = oks.length > 1 ? `${(Math.max(...oks) - Math.min(...oks)).toFixed(1)} ms` : 'n/a'
   const [vote] = votes.values()
-  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; pause ${pauses.join(', ')}; skew between the first and the last OK ${skew}\n`)
+  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; staged in ${stagedMs} ms (the slowest host); pause ${pauses.join(', ')}; skew between the first and the last OK ${skew}\n`)
 }
