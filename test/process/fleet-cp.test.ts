@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, Outsider, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, type Fleet, fixture, Outsider, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
 } from '../support/index.js'
 
 const LIVE = 'db/live.sqlite3'
@@ -28,13 +28,13 @@ function coordinator (t: TestContext, fleet: Fleet): string {
   return dir
 }
 
-async function startFleet (t: Parameters<typeof startHosts>[0], opts: { schemaOf?: (h: Host) => string | undefined } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
-  const fleet = await startHosts(t, 3)
+async function startFleet (t: Parameters<typeof startHosts>[0], opts: { n?: number, app?: string, schemaOf?: (h: Host) => string | undefined } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
+  const fleet = await startHosts(t, opts.n ?? 3)
   for (const host of fleet.hosts) {
     const extraSql = opts.schemaOf?.(host)
     seed(join(host.dir, LIVE), { label: 'v0', ...(extraSql === undefined ? {} : { extraSql }) })
   }
-  const serves = await Promise.all(fleet.hosts.map(async (host) => await fleet.serveOn(host, { workers: 2 })))
+  const serves = await Promise.all(fleet.hosts.map(async (host) => await fleet.serveOn(host, { workers: 2, ...(opts.app === undefined ? {} : { app: opts.app }) })))
   return { fleet, serves, cwd: coordinator(t, fleet) }
 }
 
@@ -177,4 +177,20 @@ test('bad fleet input: no hosts, an unknown key, a host name ssh would read as a
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, new RegExp(`^ERROR \\[HOTSWAP_ERR_CONFIG\\] .*hotswap\\.config\\.json: "${field.replace(/[[\].]/g, '\\$&')}" `))
   }
+})
+
+test('after the go, a host whose commit fails although its new file is live (a worker failed its resume): checked, counted as switched, no undo', async (t) => {
+  const { fleet, serves, cwd } = await startFleet(t, { n: 2, app: fixture('resume-fail-app.mjs') })
+  const [, host2] = fleet.hosts as [Host, Host]
+  writeFileSync(join(host2.dir, 'resume-throws'), '')
+  const r = await cli(['fleet', 'cp', pushable(cwd, 'v1').path, LIVE], { cwd, timeoutMs: 40_000 })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout.toString(), 'OK\n')
+  assert.match(r.stderr, /: 2 hosts switched to /)
+  const [name] = readdirSync(join(cwd, '.hotswap', 'fleet'))
+  const record = JSON.parse(readFileSync(join(cwd, '.hotswap', 'fleet', name as string), 'utf8')) as { state: string, hosts: Array<{ name: string, outcome: string }> }
+  assert.equal(record.state, 'committed')
+  assert.deepEqual(record.hosts.map((h) => h.outcome), ['switched', 'switched on a retry'])
+  await waitUntil('host2 serves v1 from a replaced worker', async () => (await request(serves[1]?.port as number, '/label')).json().label === 'v1', 20_000)
+  await unchanged(serves, 'v1')
 })
