@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, fixture, Outsider, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, type Fleet, fixture, type SeedOptions, Outsider, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
 } from '../support/index.js'
 
 const LIVE = 'db/live.sqlite3'
@@ -28,12 +28,9 @@ function coordinator (t: TestContext, fleet: Fleet): string {
   return dir
 }
 
-async function startFleet (t: Parameters<typeof startHosts>[0], opts: { n?: number, app?: string, schemaOf?: (h: Host) => string | undefined } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
+async function startFleet (t: Parameters<typeof startHosts>[0], opts: { n?: number, app?: string, seedOf?: (h: Host) => Partial<SeedOptions> } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
   const fleet = await startHosts(t, opts.n ?? 3)
-  for (const host of fleet.hosts) {
-    const extraSql = opts.schemaOf?.(host)
-    seed(join(host.dir, LIVE), { label: 'v0', ...(extraSql === undefined ? {} : { extraSql }) })
-  }
+  for (const host of fleet.hosts) seed(join(host.dir, LIVE), { label: 'v0', ...opts.seedOf?.(host) })
   const serves = await Promise.all(fleet.hosts.map(async (host) => await fleet.serveOn(host, { workers: 2, ...(opts.app === undefined ? {} : { app: opts.app }) })))
   return { fleet, serves, cwd: coordinator(t, fleet) }
 }
@@ -117,7 +114,7 @@ test('three hosts under load: fleet cp switches all; an alternating client never
 })
 
 test('a host refuses at its stage (its live schema differs), at its pause (its file held open by another process), or cannot be reached (its sshd stopped): every stage aborted, every host unchanged, exit 1 naming the host', async (t) => {
-  const { fleet, serves, cwd } = await startFleet(t, { schemaOf: (h) => h.name === 'host2' ? 'CREATE TABLE extra (x INTEGER);' : undefined })
+  const { fleet, serves, cwd } = await startFleet(t, { seedOf: (h) => h.name === 'host2' ? { extraSql: 'CREATE TABLE extra (x INTEGER);' } : {} })
   const [host1, host2, host3] = fleet.hosts as [Host, Host, Host]
   const v1 = pushable(cwd, 'v1')
 
@@ -179,11 +176,22 @@ test('bad fleet input: no hosts, an unknown key, a host name ssh would read as a
   }
 })
 
-test('after the go, a host whose commit fails although its new file is live (a worker failed its resume): checked, counted as switched, no undo', async (t) => {
-  const { fleet, serves, cwd } = await startFleet(t, { n: 2, app: fixture('resume-fail-app.mjs') })
-  const [, host2] = fleet.hosts as [Host, Host]
+test('votes that differ (one host not in WAL mode) abort everything; after the go, a host whose commit fails although its new file is live (a worker failed its resume) counts as switched, no undo', async (t) => {
+  // host3's live database is not in WAL mode: the file it stages (set to its journal mode) is not
+  // the same bytes as host1's, and the hosts' votes differ.
+  const { fleet, serves, cwd } = await startFleet(t, { app: fixture('resume-fail-app.mjs'), seedOf: (h) => h.name === 'host3' ? { wal: false } : {} })
+  const [host1, host2, host3] = fleet.hosts as [Host, Host, Host]
+  const v1 = pushable(cwd, 'v1')
+  const differ = await cli(['fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd, timeoutMs: 40_000 })
+  assert.equal(differ.code, 1, differ.stderr)
+  assert.match(differ.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_MISMATCH\] fleet cp to db\/live\.sqlite3: the hosts staged files that differ; every stage aborted, nothing changed on any host$/m)
+  const voted = [...differ.stderr.matchAll(/^ {2}(host\d): staged [0-9a-f]{8} \((sha256:[0-9a-f]{12}), /gm)].map((m) => [m[1], m[2]])
+  assert.equal(voted.length, 2, differ.stderr)
+  assert.notEqual(voted[0]?.[1], voted[1]?.[1])
+  await unchanged(serves)
+
   writeFileSync(join(host2.dir, 'resume-throws'), '')
-  const r = await cli(['fleet', 'cp', pushable(cwd, 'v1').path, LIVE], { cwd, timeoutMs: 40_000 })
+  const r = await cli(['fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host2.name}`], { cwd, timeoutMs: 40_000 })
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.toString(), 'OK\n')
   assert.match(r.stderr, /: 2 hosts switched to /)
@@ -192,5 +200,5 @@ test('after the go, a host whose commit fails although its new file is live (a w
   assert.equal(record.state, 'committed')
   assert.deepEqual(record.hosts.map((h) => h.outcome), ['switched', 'switched on a retry'])
   await waitUntil('host2 serves v1 from a replaced worker', async () => (await request(serves[1]?.port as number, '/label')).json().label === 'v1', 20_000)
-  await unchanged(serves, 'v1')
+  await unchanged(serves.slice(0, 2), 'v1')
 })
