@@ -104,15 +104,14 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
     const ended = held.filter((h) => h.endedAt !== undefined && h.endedAt <= abortAt)
     const culprits = ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
     const results = await Promise.all(held.map(async (h) => await h.done))
-    const lines: string[] = []
-    for (const [i, h] of held.entries()) {
+    const lines = (await Promise.all(held.map(async (h, i) => {
       const r = results[i] as (typeof results)[number]
       const own = culprits.includes(h)
         ? hostLines(h.host.name, failureOf(r, h.pausedAt === undefined ? 'pause' : 'hold'))
         : [`${h.host.name}: ${h.pausedAt === undefined ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
       const err = await abortOn(ssh, h.host, (votes.get(h.host) as Vote).stage)
-      lines.push(...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`)
-    }
+      return [...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`]
+    }))).flat()
     decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
     throw new HotswapError('HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${culprits.map((h) => h.host.name).join(', ')} did not pause; every host resumed on its old file, nothing changed on any host`, lines)
   }

@@ -52,7 +52,10 @@ export class Decision {
     return d
   }
 
-  /** The end of the decision (best effort: the hosts already are where they are). */
+  /**
+   * The end of the decision. Best effort: the hosts already are where they are, so a record that
+   * cannot be written is said on stderr, and the command's outcome stands.
+   */
   update (state: DecisionState, outcomes: Record<string, string> = {}): void {
     this.record.state = state
     this.record.updatedAt = new Date().toISOString()
@@ -60,7 +63,11 @@ export class Decision {
       const o = outcomes[h.name]
       if (o !== undefined) h.outcome = o
     }
-    this.#write()
+    try {
+      this.#write()
+    } catch (err) {
+      process.stderr.write(`WARNING the fleet decision ${this.path} still says "decided": recording "${state}" failed: ${(err as Error).message}\n`)
+    }
   }
 
   #write (): void {
