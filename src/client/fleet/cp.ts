@@ -181,8 +181,11 @@ async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<Fl
       return `${h.host.name} ?`
     }
   }))
-  const oks = held.flatMap((h) => h.okAt === undefined ? [] : [h.okAt])
-  const skew = oks.length > 1 ? `${(Math.max(...oks) - Math.min(...oks)).toFixed(1)} ms` : 'n/a'
+  const spread = (times: Array<number | undefined>): string => {
+    const ts = times.filter((x): x is number => x !== undefined)
+    return ts.length > 1 ? `${(Math.max(...ts) - Math.min(...ts)).toFixed(1)} ms` : 'n/a'
+  }
+  const skew = spread(held.map((h) => h.okAt))
   const [vote] = votes.values()
-  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; staged in ${stagedMs} ms (the slowest host); pause ${pauses.join(', ')}; skew between the first and the last OK ${skew}\n`)
+  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; staged in ${stagedMs} ms (the slowest host); pause ${pauses.join(', ')}; the hosts paused within ${spread(held.map((h) => h.pausedAt))}; skew between the first and the last OK ${skew}\n`)
 }
