@@ -6,11 +6,12 @@
 // keeps its file, no stage is left anywhere, exit 1 naming the host.
 
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, fixture, type SeedOptions, Outsider, type Host, load, pushable, request, runProcess, seed, sh, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, type Fleet, fixture, type SeedOptions, Outsider, type Host, load, pushable, request, runProcess, seed, sh, sleep, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
 } from '../support/index.js'
 
 const LIVE = 'db/live.sqlite3'
@@ -143,6 +144,24 @@ test('a host refuses at its stage (its live schema differs), at its pause (its f
   await unchanged(serves)
   const [decided] = readdirSync(join(cwd, '.hotswap', 'fleet'))
   assert.equal((JSON.parse(readFileSync(join(cwd, '.hotswap', 'fleet', decided as string), 'utf8')) as { state: string }).state, 'aborted')
+
+  // The coordinator SIGTERMed while host1 is paused and host3 still drains a slow request: it
+  // tells every host to abort, aborts the stages, and exits 1; nothing changed anywhere.
+  const locks = (): number => (serves[0] as RemoteServe).logs().filter((l) => /^lock taken/.test(String(l.message))).length
+  const locksBefore = locks()
+  const slow = request((serves[2] as RemoteServe).port, '/slow?ms=6000')
+  const coordinatorProcess = spawn(process.execPath, [BIN, 'fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let interruptedErr = ''
+  coordinatorProcess.stderr.setEncoding('utf8').on('data', (d: string) => { interruptedErr += d })
+  const exited = new Promise<number | null>((resolve) => coordinatorProcess.once('close', resolve))
+  await waitUntil('host1 to pause for the fleet cp', () => locks() > locksBefore, 20_000)
+  await sleep(300)
+  coordinatorProcess.kill('SIGTERM')
+  assert.equal(await exited, 1, interruptedErr)
+  assert.match(interruptedErr, /^SIGTERM: stopping the fleet cp; every stage is aborted, nothing is switched$/m)
+  assert.match(interruptedErr, /^ERROR \[HOTSWAP_ERR_ABORTED\] fleet cp to db\/live\.sqlite3: interrupted by SIGTERM before the switch; every host resumed on its old file, nothing changed on any host$/m)
+  assert.equal((await slow).json().label, 'v0', 'the slow request finished on the old file')
+  await unchanged(serves)
 
   // host3's sshd stopped and its control master gone: ssh to it is refused at the stage.
   process.kill(host3.sshdPid, 'SIGTERM')

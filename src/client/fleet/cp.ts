@@ -8,12 +8,14 @@
 //   every host PAUSED ─▶ "go" to all ─▶ each OK
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
 //   summary (pause per host, skew between the first and the last OK) ─▶ OK
+// A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
 
 import { performance } from 'node:perf_hooks'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
 import { Decision } from './decision.js'
+import { Interrupt } from './interrupt.js'
 import { failureOf, hostLines } from './reasons.js'
 import { fleetSource } from './source.js'
 import { Ssh } from './ssh.js'
@@ -38,31 +40,33 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
   } catch (err) {
     return reportError(err)
   }
+  const interrupt = new Interrupt()
   try {
-    return await run(o, source.path)
+    return await run(o, source.path, interrupt)
   } catch (err) {
     return reportError(err)
   } finally {
+    interrupt.close()
     source.cleanup()
   }
 }
 
-async function run (o: FleetCpOptions, sourcePath: string): Promise<number> {
+async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const ssh = new Ssh({ sshConfig: o.settings.sshConfig, timeoutMs: o.settings.timeoutMs })
   const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
   const stages = await Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags })))
   const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
   const failed = stages.filter((s) => s.failure !== undefined)
-  if (failed.length > 0 || digests.size > 1) {
+  if (failed.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
     const lines = await abortAll(ssh, stages)
-    const code = failed.length === 0 ? 'HOTSWAP_ERR_FLEET_MISMATCH' : 'HOTSWAP_ERR_FLEET_REFUSED'
-    const why = failed.length === 0 ? 'the hosts staged files that differ' : `refused by ${failed.map((s) => s.host.name).join(', ')}`
+    const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length === 0 ? 'HOTSWAP_ERR_FLEET_MISMATCH' : 'HOTSWAP_ERR_FLEET_REFUSED'
+    const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal}` : failed.length === 0 ? 'the hosts staged files that differ' : `refused by ${failed.map((s) => s.host.name).join(', ')}`
     throw new HotswapError(code, `fleet cp to ${o.live}: ${why}; every stage aborted, nothing changed on any host`, lines)
   }
   const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
   const [digest] = digests as Set<string>
   const decision = await decideOrAbort(ssh, o, stages, digest as string)
-  return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)))
+  return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)), interrupt)
 }
 
 /** Aborts every stage made; one line per host: its reason, or its vote and that it was aborted. */
@@ -91,18 +95,18 @@ async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], 
   }
 }
 
-async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, stagedMs: number): Promise<number> {
+async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, stagedMs: number, interrupt: Interrupt): Promise<number> {
   const hosts = [...votes.keys()]
   const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs)))
   // Every host's CLI started before any pauses; then all are started at once.
-  const ready = await all(held, 'ready', ssh.timeoutMs)
+  const ready = await all(held, 'ready', ssh.timeoutMs, interrupt.happened)
   if (ready) for (const h of held) h.start()
-  if (!ready || !await all(held, 'paused', ssh.timeoutMs)) {
+  if (!ready || !await all(held, 'paused', ssh.timeoutMs, interrupt.happened) || interrupt.signal !== undefined) {
     // The hosts that failed on their own ended before this abort (none did: the late ones timed out).
     const abortAt = performance.now()
     for (const h of held) h.abort()
     const ended = held.filter((h) => h.endedAt !== undefined && h.endedAt <= abortAt)
-    const culprits = ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
+    const culprits = interrupt.signal !== undefined ? [] : ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
     const results = await Promise.all(held.map(async (h) => await h.done))
     const lines = (await Promise.all(held.map(async (h, i) => {
       const r = results[i] as (typeof results)[number]
@@ -113,8 +117,10 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
       return [...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`]
     }))).flat()
     decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
-    throw new HotswapError('HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${culprits.map((h) => h.host.name).join(', ')} did not pause; every host resumed on its old file, nothing changed on any host`, lines)
+    const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal} before the switch` : `${culprits.map((h) => h.host.name).join(', ')} did not pause`
+    throw new HotswapError(interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : 'HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${why}; every host resumed on its old file, nothing changed on any host`, lines)
   }
+  interrupt.switching()
   for (const h of held) h.go()
   const results = await Promise.all(held.map(async (h) => await h.done))
   const outcomes: Record<string, string> = {}

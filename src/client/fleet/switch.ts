@@ -61,11 +61,12 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   return held
 }
 
-/** true once every host is ready (or paused); false as soon as one is not, or at the time out. */
-export async function all (held: Held[], what: 'ready' | 'paused', timeoutMs: number): Promise<boolean> {
+/** true once every host is ready (or paused); false as soon as one is not, at the time out, or on `stop`. */
+export async function all (held: Held[], what: 'ready' | 'paused', timeoutMs: number, stop?: Promise<void>): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
     let left = held.length
     const timer = setTimeout(() => resolve(false), timeoutMs)
+    void stop?.then(() => { clearTimeout(timer); resolve(false) })
     for (const h of held) {
       void h[what].then((ok) => {
         if (!ok) { clearTimeout(timer); resolve(false) } else if (--left === 0) { clearTimeout(timer); resolve(true) }
