@@ -105,9 +105,15 @@ test('three hosts under load: fleet cp switches all; an alternating client never
     assert.equal(h.databases[0]?.generation, 2)
   }
 
+  // From stdin (spooled, then sent to every host), to the database by its name.
+  const piped = await cli(['fleet', 'cp', '-', 'live'], { cwd, input: pushable(cwd, 'v2').bytes, timeoutMs: 40_000 })
+  assert.equal(piped.code, 0, piped.stderr)
+  assert.equal(piped.stdout.toString(), 'OK\n')
+  await unchanged(serves, 'v2')
+
   // One host pushed on its own: the fleet no longer agrees, and status says which host differs.
   const [host1] = fleet.hosts as [Host]
-  const pushed = await fleet.hotswap(host1, ['cp', '-', LIVE], { input: pushable(cwd, 'v2').bytes })
+  const pushed = await fleet.hotswap(host1, ['cp', '-', LIVE], { input: pushable(cwd, 'v3').bytes })
   assert.equal(pushed.code, 0, pushed.stderr)
   const split = await cli(['fleet', 'status', LIVE], { cwd })
   assert.equal(split.code, 1, split.stderr)
