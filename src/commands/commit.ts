@@ -1,6 +1,9 @@
 import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
+import { reportError } from '../client/output.js'
 import { remoteCommand } from '../client/remote-command.js'
+import { startLine } from '../client/start-line.js'
+import { HotswapError } from '../shared/errors.js'
 import { socketPath } from '../shared/socket-path.js'
 
 export default class Commit extends HotswapCommand {
@@ -22,12 +25,24 @@ A stage whose database was swapped after it was staged is refused (its checks ra
   static flags = {
     force: Flags.boolean({ description: 'swap even when another process has a live database open' }),
     hold: Flags.integer({ description: 'once every worker is paused, print PAUSED and wait up to MS for a "go" line on stdin before installing ("abort", end of input or the time out: resume unchanged); for a fleet coordinator', min: 1, max: 600_000 }),
+    ready: Flags.boolean({ description: 'with --hold: print READY, then wait for a "start" line on stdin before asking the server to pause (a fleet coordinator starts every host\'s pause at once)' }),
     socket: socketFlag,
   }
 
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Commit)
     const hold = flags.hold === undefined ? [] : ['--hold', String(flags.hold)]
+    if (flags.ready && flags.hold === undefined) {
+      process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', '--ready goes with --hold MS (commit ID --hold MS --ready)'))
+      return
+    }
+    if (flags.ready) {
+      process.stdout.write('READY\n')
+      if (!await startLine(process.stdin)) {
+        process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_ABORTED', 'the held commit was not told to start: nothing was paused, the stage stays'))
+        return
+      }
+    }
     process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : []), ...hold],
       flags.hold === undefined ? {} : { stdin: process.stdin })
   }

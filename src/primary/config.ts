@@ -3,9 +3,8 @@
 // directory, or --config PATH), then the defaults. An invalid value is a start-up error that
 // names the field.
 
-import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { readConfigFile } from '../shared/config-file.js'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
 import { realpathOr } from '../shared/managed.js'
@@ -57,8 +56,6 @@ export const DEFAULTS = {
   stageTtlMs: 3_600_000,
 }
 
-const CONFIG_NAMES = ['hotswap.config.json', 'hotswap.config.mjs', 'hotswap.config.js']
-
 function bad (field: string, what: string, source: string): HotswapError {
   return new HotswapError('HOTSWAP_ERR_CONFIG', `${source}: "${field}" ${what}`)
 }
@@ -95,33 +92,15 @@ function logLevel (v: unknown, source: string): string | undefined {
 }
 
 const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
-  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env'])
+  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env',
+  // The fleet commands' section (client/fleet/config.ts checks it); serve ignores it.
+  'fleet'])
 
 /** Reads and checks a config file; paths in it resolve against the file's own folder. */
 export async function loadConfigFile (cwd: string, explicit?: string): Promise<PartialSettings & { file?: string }> {
-  let file: string | undefined
-  if (explicit !== undefined) {
-    file = resolve(cwd, explicit)
-    if (!existsSync(file)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `config file not found: ${file}`)
-  } else {
-    file = CONFIG_NAMES.map((n) => resolve(cwd, n)).find((p) => existsSync(p))
-    if (file === undefined) return {}
-  }
-  let raw: unknown
-  try {
-    if (file.endsWith('.json')) {
-      raw = JSON.parse(readFileSync(file, 'utf8'))
-    } else {
-      const mod = await import(pathToFileURL(file).href) as { default?: unknown }
-      raw = mod.default
-    }
-  } catch (err) {
-    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot read ${file}: ${(err as Error).message}`)
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new HotswapError('HOTSWAP_ERR_CONFIG', `${file}: the config must be an object`)
-  // Own keys only: a name from the file never reaches Object.prototype (an .mjs config's
-  // `__proto__: {...}` would otherwise lend it settings that the key check never saw).
-  const c: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, Object.fromEntries(Object.entries(raw)))
+  const read = await readConfigFile(cwd, explicit)
+  if (read === undefined) return {}
+  const { file, config: c } = read
   const source = file
   for (const key of Object.keys(c)) {
     if (!KNOWN.has(key)) throw bad(key, `is not a known setting (known: ${[...KNOWN].join(', ')})`, source)

@@ -36,6 +36,14 @@ export const ErrorCodes = {
   HOTSWAP_ERR_STAGE_EXPIRED: 'the staged file expired before its commit',
   HOTSWAP_ERR_STAGE_STALE: 'the database was swapped after the file was staged',
   HOTSWAP_ERR_ALREADY_STAGED: 'the database already has a staged file',
+  HOTSWAP_ERR_UNREACHABLE: 'a fleet host cannot be reached over ssh',
+  HOTSWAP_ERR_REMOTE: 'hotswap on a fleet host failed without saying why (not installed, or not running)',
+  HOTSWAP_ERR_FLEET_TIMEOUT: 'a fleet host did not answer in time',
+  HOTSWAP_ERR_FLEET_MISMATCH: 'the fleet hosts staged files that differ',
+  HOTSWAP_ERR_FLEET_REFUSED: 'a fleet host refused or could not be reached: nothing changed on any host',
+  HOTSWAP_ERR_FLEET_UNDONE: 'a fleet host could not switch after the decision: the hosts that had switched were undone',
+  HOTSWAP_ERR_FLEET_SPLIT: 'the fleet is left split: a host could not switch and a switched host could not be undone',
+  HOTSWAP_ERR_FLEET_DISAGREES: 'the fleet hosts do not serve the same live database',
   HOTSWAP_ERR_INTERNAL: 'internal error',
 } as const
 

@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { BIN, cli, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir } from '../support/index.js'
+import { BIN, cli, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -93,4 +93,33 @@ test('refused before its pause (an unknown stage), a held commit exits at once a
   const r = await h.done
   assert.equal(r.code, 1)
   assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_UNKNOWN_STAGE\]/)
+})
+
+test('--ready: READY before anything is paused; a "start" line then pauses (PAUSED), a go installs; an end of input before the start pauses nothing', async () => {
+  const id = await stage('ready-v')
+  const child = spawn(process.execPath, [BIN, 'commit', id, '--hold', '10000', '--ready', '--socket', served.socket], { cwd: t.dir, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+  const seen = async (line: string): Promise<void> => { await waitUntil(line.trim(), () => stdout.includes(line), 10_000) }
+  const done = new Promise<number | null>((resolve) => child.on('close', resolve))
+  await seen('READY\n')
+  await sleep(200)
+  assert.equal(stdout, 'READY\n', 'nothing paused before the start line')
+  assert.equal((await request(served.port, '/label', { keepAlive: false })).json().label, labelOf(live), 'a request is served at once: no pause yet')
+  child.stdin.write('start\n')
+  await seen('PAUSED\n')
+  child.stdin.write('go\n')
+  assert.equal(await done, 0, stderr)
+  assert.equal(stdout, 'READY\nPAUSED\nOK\n')
+  assert.equal(labelOf(live), 'ready-v')
+
+  const next = await stage('ready-w')
+  const ended = await cli(['commit', next, '--hold', '10000', '--ready', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(ended.code, 1)
+  assert.equal(ended.stdout.toString(), 'READY\n')
+  assert.match(ended.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the held commit was not told to start/)
+  assert.equal(labelOf(live), 'ready-v')
+  assert.equal((await cli(['abort', next, '--socket', served.socket], { cwd: t.dir })).code, 0)
 })

@@ -1,0 +1,197 @@
+// `hotswap fleet cp SRC LIVE`: one database to every host, all of them or none.
+//
+//   stage on every host at once (stage.ts) ─▶ votes: any failure, or digests that differ?
+//       └─ yes ─▶ abort every stage made ─▶ exit 1, each host's reason       (nothing changed)
+//   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts): all
+//   READY ─▶ "start" to all ─▶ all PAUSED
+//       └─ one fails before all PAUSED ─▶ "abort" to the others, abort the stages ─▶ exit 1
+//   every host PAUSED ─▶ "go" to all ─▶ each OK
+//       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
+//   summary (pause per host, skew between the first and the last OK) ─▶ OK
+// A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
+
+import { performance } from 'node:perf_hooks'
+import { ExitCodes, HotswapError } from '../../shared/errors.js'
+import { reportError } from '../output.js'
+import type { FleetHost, FleetSettings } from './config.js'
+import { Decision } from './decision.js'
+import { Interrupt } from './interrupt.js'
+import { failureOf, hostLines } from './reasons.js'
+import { fleetSource } from './source.js'
+import { Ssh } from './ssh.js'
+import { abortOn, historyOn, stageOn, type HostStage, type Vote } from './stage.js'
+import { all, heldFailure, holdOn, type Held } from './switch.js'
+
+export interface FleetCpOptions {
+  src: string
+  live: string
+  settings: FleetSettings
+  skipIntegrityCheck: boolean
+  skipSchemaCheck: boolean
+  cwd: string
+}
+
+const short = (digest: string): string => digest.slice(0, 19)
+
+export async function fleetCp (o: FleetCpOptions): Promise<number> {
+  let source
+  try {
+    source = await fleetSource(o.src, o.cwd)
+  } catch (err) {
+    return reportError(err)
+  }
+  const interrupt = new Interrupt()
+  try {
+    return await run(o, source.path, interrupt)
+  } catch (err) {
+    return reportError(err)
+  } finally {
+    interrupt.close()
+    source.cleanup()
+  }
+}
+
+async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt): Promise<number> {
+  const ssh = new Ssh({ sshConfig: o.settings.sshConfig, timeoutMs: o.settings.timeoutMs })
+  const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
+  const stages = await Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags })))
+  const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
+  const failed = stages.filter((s) => s.failure !== undefined)
+  if (failed.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
+    const lines = await abortAll(ssh, stages)
+    const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length === 0 ? 'HOTSWAP_ERR_FLEET_MISMATCH' : 'HOTSWAP_ERR_FLEET_REFUSED'
+    const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal}` : failed.length === 0 ? 'the hosts staged files that differ' : `refused by ${failed.map((s) => s.host.name).join(', ')}`
+    throw new HotswapError(code, `fleet cp to ${o.live}: ${why}; every stage aborted, nothing changed on any host`, lines)
+  }
+  const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
+  const [digest] = digests as Set<string>
+  const decision = await decideOrAbort(ssh, o, stages, digest as string)
+  return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)), interrupt)
+}
+
+/** Aborts every stage made; one line per host: its reason, or its vote and that it was aborted. */
+async function abortAll (ssh: Ssh, stages: HostStage[]): Promise<string[]> {
+  const lines = await Promise.all(stages.map(async (s) => {
+    const own = s.failure !== undefined ? hostLines(s.host.name, s.failure) : [`${s.host.name}: staged ${s.stage ?? '?'} (${short(s.vote?.digest ?? '?')}, checked against generation ${s.vote?.checkedAgainst ?? '?'})`]
+    if (s.stage === undefined) return own
+    const err = await abortOn(ssh, s.host, s.stage)
+    return [...own, err === undefined ? `  its stage ${s.stage} aborted` : `  its stage ${s.stage} is left: ${err.code} ${err.message}`]
+  }))
+  return lines.flat()
+}
+
+async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], digest: string): Promise<Decision> {
+  try {
+    return Decision.create(o.settings.stateDir, {
+      decision: 'commit',
+      live: o.live,
+      digest,
+      hosts: stages.map((s) => ({ name: s.host.name, remote: s.host.remote, stage: (s.vote as Vote).stage, checkedAgainst: (s.vote as Vote).checkedAgainst })),
+    })
+  } catch (err) {
+    const lines = await abortAll(ssh, stages)
+    const e = err as HotswapError
+    throw new HotswapError(e.code, `${e.message}; every stage aborted, nothing changed on any host`, lines)
+  }
+}
+
+async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, stagedMs: number, interrupt: Interrupt): Promise<number> {
+  const hosts = [...votes.keys()]
+  const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs)))
+  // Every host's CLI started before any pauses; then all are started at once.
+  const ready = await all(held, 'ready', ssh.timeoutMs, interrupt.happened)
+  if (ready) for (const h of held) h.start()
+  if (!ready || !await all(held, 'paused', ssh.timeoutMs, interrupt.happened) || interrupt.signal !== undefined) {
+    // The hosts that failed on their own ended before this abort (none did: the late ones timed out).
+    const abortAt = performance.now()
+    for (const h of held) h.abort()
+    const ended = held.filter((h) => h.endedAt !== undefined && h.endedAt <= abortAt)
+    const culprits = interrupt.signal !== undefined ? [] : ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
+    const results = await Promise.all(held.map(async (h) => await h.done))
+    const lines = (await Promise.all(held.map(async (h, i) => {
+      const r = results[i] as (typeof results)[number]
+      const own = culprits.includes(h)
+        ? hostLines(h.host.name, failureOf(r, h.pausedAt === undefined ? 'pause' : 'hold'))
+        : [`${h.host.name}: ${h.pausedAt === undefined ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
+      const err = await abortOn(ssh, h.host, (votes.get(h.host) as Vote).stage)
+      return [...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`]
+    }))).flat()
+    decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
+    const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal} before the switch` : `${culprits.map((h) => h.host.name).join(', ')} did not pause`
+    throw new HotswapError(interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : 'HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${why}; every host resumed on its old file, nothing changed on any host`, lines)
+  }
+  interrupt.switching()
+  for (const h of held) h.go()
+  const results = await Promise.all(held.map(async (h) => await h.done))
+  const outcomes: Record<string, string> = {}
+  const failedAfterGo: Array<{ held: Held, failure: HotswapError }> = []
+  for (const [i, h] of held.entries()) {
+    const failure = heldFailure(results[i] as (typeof results)[number], h)
+    if (failure === undefined) outcomes[h.host.name] = 'switched'
+    else failedAfterGo.push({ held: h, failure })
+  }
+  const lines: string[] = []
+  for (const { held: h, failure } of failedAfterGo) {
+    // Forward once more (no hold); then the live digest says whether the first attempt installed.
+    const vote = votes.get(h.host) as Vote
+    const again = await ssh.run(h.host, ['commit', vote.stage])
+    if (again.code === 0 || await liveDigestOn(ssh, h.host, o.live) === vote.digest) outcomes[h.host.name] = 'switched on a retry'
+    else lines.push(...hostLines(h.host.name, failure), ...hostLines(`  ${h.host.name} (retried)`, failureOf(again, 'commit')))
+  }
+  const stuck = hosts.filter((h) => outcomes[h.name] === undefined)
+  if (stuck.length > 0) return await compensate(ssh, o, votes, decision, outcomes, stuck, lines)
+  decision.update('committed', outcomes)
+  await summary(ssh, o, held, votes, stagedMs)
+  process.stdout.write('OK\n')
+  return ExitCodes.ok
+}
+
+/** After the go, a host could not switch: the ones that did are undone, so the fleet ends all old. */
+async function compensate (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, outcomes: Record<string, string>, stuck: FleetHost[], lines: string[]): Promise<number> {
+  const switched = [...votes.keys()].filter((h) => !stuck.includes(h))
+  const undone = await Promise.all(switched.map(async (h) => {
+    const r = await ssh.run(h, ['undo', o.live])
+    outcomes[h.name] = r.code === 0 ? 'undone' : 'switched, undo failed'
+    return r.code === 0 ? [`${h.name}: switched, then undone`] : hostLines(h.name, failureOf(r, 'undo'))
+  }))
+  for (const h of stuck) {
+    outcomes[h.name] = 'not switched'
+    const err = await abortOn(ssh, h, (votes.get(h) as Vote).stage)
+    if (err !== undefined) lines.push(`${h.name}: its stage is left: ${err.code} ${err.message}`)
+  }
+  const split = switched.filter((h) => outcomes[h.name] !== 'undone')
+  decision.update(split.length === 0 ? 'undone' : 'split', outcomes)
+  const names = stuck.map((h) => h.name).join(', ')
+  return reportError(split.length === 0
+    ? new HotswapError('HOTSWAP_ERR_FLEET_UNDONE', `fleet cp to ${o.live}: ${names} could not switch; ${switched.length === 0 ? 'no host had switched' : `${switched.map((h) => h.name).join(', ')} undone`}: every host serves its old file (decision ${decision.path})`, [...lines, ...undone.flat()])
+    : new HotswapError('HOTSWAP_ERR_FLEET_SPLIT', `fleet cp to ${o.live}: ${names} could not switch and ${split.map((h) => h.name).join(', ')} could not be undone: the fleet is split (decision ${decision.path})`, [...lines, ...undone.flat()]))
+}
+
+async function liveDigestOn (ssh: Ssh, host: FleetHost, live: string): Promise<string | null | undefined> {
+  try {
+    const [db] = await historyOn(ssh, host, live)
+    return db?.generations?.find((g) => g.id === db.live)?.digest
+  } catch {
+    return undefined
+  }
+}
+
+/** One line on stderr: the hosts, each one's pause (its live generation's, from its history), the skew. */
+async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<FleetHost, Vote>, stagedMs: number): Promise<void> {
+  const pauses = await Promise.all(held.map(async (h) => {
+    try {
+      const [db] = await historyOn(ssh, h.host, o.live)
+      const g = db?.generations?.find((x) => x.id === db.live)
+      return typeof g?.pauseMs === 'number' ? `${h.host.name} ${g.pauseMs.toFixed(1)} ms` : `${h.host.name} ?`
+    } catch {
+      return `${h.host.name} ?`
+    }
+  }))
+  const spread = (times: Array<number | undefined>): string => {
+    const ts = times.filter((x): x is number => x !== undefined)
+    return ts.length > 1 ? `${(Math.max(...ts) - Math.min(...ts)).toFixed(1)} ms` : 'n/a'
+  }
+  const skew = spread(held.map((h) => h.okAt))
+  const [vote] = votes.values()
+  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; staged in ${stagedMs} ms (the slowest host); pause ${pauses.join(', ')}; the hosts paused within ${spread(held.map((h) => h.pausedAt))}; skew between the first and the last OK ${skew}\n`)
+}

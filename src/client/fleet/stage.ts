@@ -1,0 +1,77 @@
+// A host's stage and its vote, the first step of a fleet cp, run on every host at once:
+//
+//   SRC bytes ─ssh─▶ REMOTE cp - LIVE --stage ─▶ stage id  (received and checked there as a push)
+//   REMOTE history LIVE --json ─▶ its stage record ─▶ vote: (stage id, digest, checkedAgainst)
+//
+// The digest is the host's SHA-256 of the staged file after its checks set the live database's
+// journal mode on it: equal on every host that will serve the same bytes.
+
+import { createReadStream } from 'node:fs'
+import { HotswapError } from '../../shared/errors.js'
+import type { FleetHost } from './config.js'
+import { failureOf } from './reasons.js'
+import type { Ssh } from './ssh.js'
+
+export interface Vote {
+  stage: string
+  digest: string
+  checkedAgainst: number
+}
+
+/** What one host did: its stage id once it has one (even if its vote then failed). */
+export interface HostStage {
+  host: FleetHost
+  stage?: string
+  vote?: Vote
+  failure?: HotswapError
+  ms: number
+}
+
+export interface StageOptions {
+  live: string
+  sourcePath: string
+  flags: string[]
+}
+
+interface HistoryJson { databases?: Array<{ name?: string, live?: number, generations?: Array<{ id?: number, digest?: string | null, pauseMs?: number | null }>, staged?: Array<{ id?: string, digest?: string, checkedAgainst?: number }> }> }
+
+/** `history LIVE --json` on the host: its one database's record. */
+export async function historyOn (ssh: Ssh, host: FleetHost, live: string | undefined): Promise<NonNullable<HistoryJson['databases']>> {
+  const r = await ssh.run(host, ['history', ...(live === undefined ? [] : [live]), '--json'])
+  if (r.code !== 0) throw failureOf(r, 'history')
+  try {
+    const parsed = JSON.parse(r.stdout) as HistoryJson
+    if (!Array.isArray(parsed.databases)) throw new Error('no databases list')
+    return parsed.databases
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `history: the host answered something else than its JSON (${(err as Error).message})`)
+  }
+}
+
+export async function stageOn (ssh: Ssh, host: FleetHost, o: StageOptions): Promise<HostStage> {
+  const started = Date.now()
+  const result: HostStage = { host, ms: 0 }
+  try {
+    const r = await ssh.run(host, ['cp', '-', o.live, '--stage', ...o.flags], { input: createReadStream(o.sourcePath, { highWaterMark: 1024 * 1024 }) })
+    const id = r.stdout.trim()
+    if (r.code !== 0) throw failureOf(r, 'stage')
+    if (!/^[0-9a-f]{8}$/.test(id)) throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `stage: the host answered ${JSON.stringify(id.slice(0, 64))}, not a stage id`)
+    result.stage = id
+    const [db] = await historyOn(ssh, host, o.live)
+    const rec = db?.staged?.find((s) => s.id === id)
+    if (rec === undefined || typeof rec.digest !== 'string' || typeof rec.checkedAgainst !== 'number') {
+      throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `history: the host does not list stage ${id}`)
+    }
+    result.vote = { stage: id, digest: rec.digest, checkedAgainst: rec.checkedAgainst }
+  } catch (err) {
+    result.failure = err instanceof HotswapError ? err : new HotswapError('HOTSWAP_ERR_INTERNAL', (err as Error).message)
+  }
+  result.ms = Date.now() - started
+  return result
+}
+
+/** Drops a host's stage (after a refusal elsewhere); its failure, if the drop failed. */
+export async function abortOn (ssh: Ssh, host: FleetHost, stage: string): Promise<HotswapError | undefined> {
+  const r = await ssh.run(host, ['abort', stage])
+  return r.code === 0 ? undefined : failureOf(r, `abort of stage ${stage}`)
+}
