@@ -19,9 +19,9 @@ test('the host\'s own coded error, with its detail lines; an unknown code kept i
 })
 
 test('ssh failing (255), no hotswap there (127), another exit, a time out', () => {
-  const unreachable = failureOf(result(255, 'ssh: connect to host 10.0.0.3 port 22: Connection refused\r\n'), 'stage')
+  const unreachable = failureOf(result(255, 'ssh: connect to host 127.0.0.3 port 22: Connection refused\r\n'), 'stage')
   assert.equal(unreachable.code, 'HOTSWAP_ERR_UNREACHABLE')
-  assert.equal(unreachable.message, 'stage: ssh failed: ssh: connect to host 10.0.0.3 port 22: Connection refused')
+  assert.equal(unreachable.message, 'stage: ssh failed: ssh: connect to host 127.0.0.3 port 22: Connection refused')
   const missing = failureOf(result(127, 'bash: line 1: hotswap: command not found\n'), 'stage')
   assert.equal(missing.code, 'HOTSWAP_ERR_REMOTE')
   assert.match(missing.message, /^stage: hotswap was not found on the host \(exit 127: bash: line 1: hotswap: command not found\)$/)
