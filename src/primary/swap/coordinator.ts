@@ -9,6 +9,7 @@
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ manifests saved ─▶ intent gone
 //        ─▶ beyond --keep removed ─▶ unlock ─▶ OK ─▶ (after the reply) retired files' digests
 //
+// The checks once the lock is held (still valid, owner and mode, outside holders) are preflight.ts.
 // Any failure before the last rename resumes everyone on the old files and changes nothing;
 // a crash anywhere is finished or undone at the next start from the intent (generations/intent.ts).
 // A worker whose resume fails is replaced (rolling, graceful), and the commit reports it.
@@ -27,8 +28,8 @@ import type { TaskPool } from '../sqlite/pool.js'
 import type { ManagedWorker } from '../managed-worker.js'
 import type { Supervisor } from '../supervisor.js'
 import { SwapLock } from './lock.js'
-import { keepOwnership } from './ownership.js'
 import { pauseAll, resumeAll, type FailedWorker } from './pause.js'
+import { preflight } from './preflight.js'
 
 export interface CommitItem {
   db: DatabaseInfo
@@ -155,26 +156,7 @@ export class SwapCoordinator {
     if (req.isCancelled()) {
       throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before the swap; nothing was changed')
     }
-    for (const item of req.items) {
-      const live = this.#store(item.db).live.id
-      if (item.stage !== undefined && !this.#opts.stages.has(item.stage)) {
-        throw new HotswapError('HOTSWAP_ERR_UNKNOWN_STAGE', `stage ${item.stage.id} of ${item.db.name} was committed or aborted while this commit waited for the swap lock`)
-      }
-      // An undo chose its generation against the live one before it had the lock: a swap that
-      // ran meanwhile made another one live (and may have removed the one chosen).
-      if (item.undoOf !== undefined && item.undoFrom !== live) {
-        throw new HotswapError('HOTSWAP_ERR_UNKNOWN_GENERATION',
-          `another swap of ${item.db.name} ran while this undo waited for the swap lock (generation ${live} is live now, not ${item.undoFrom ?? '?'}); nothing was changed: see hotswap history, and undo again`)
-      }
-      if (item.stage !== undefined && item.stage.checkedAgainst !== live) {
-        throw new HotswapError('HOTSWAP_ERR_STAGE_STALE',
-          `stage ${item.stage.id} of ${item.db.name} was checked against generation ${item.stage.checkedAgainst}, but generation ${live} is live now; abort it and stage again`)
-      }
-      // The new file takes the live file's owner, group and mode, so a swap does not change who
-      // may read it (before the pause: a refusal here costs the app nothing).
-      await keepOwnership(item.newPath, item.db.path)
-    }
-    await this.#refuseOutsideHolders(dbs, req.force)
+    await preflight(this.#opts, req)
 
     const commit = randomBytes(6).toString('hex')
     const plans: Planned[] = req.items.map((item) => this.#store(item.db).plan({
@@ -210,9 +192,7 @@ export class SwapCoordinator {
     try {
       pauseValues = await pauseAll(this.#opts, targets, dbs, req.force)
     } catch (err) {
-      await resumeAll(this.#opts, targets, dbs, err)
-      supervisor.releaseHellos()
-      await removeIntent(intent)
+      await this.#abandon(err, intent, targets, dbs)
       log.warn(`${req.kind} of ${names.join(', ')} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file(s)`)
       throw err
     }
@@ -247,9 +227,7 @@ export class SwapCoordinator {
       installStartedAt = r.startedAt
       if (trace) log.debug(`renamed into ${dbs.map((d) => d.path).join(', ')}`, { timings: r.timings })
     } catch (err) {
-      await resumeAll(this.#opts, targets, dbs, err)
-      supervisor.releaseHellos()
-      await removeIntent(intent)
+      await this.#abandon(err, intent, targets, dbs)
       log.warn(`install into ${names.join(', ')} refused; every worker resumed on the old file(s)`)
       throw err
     }
@@ -321,7 +299,7 @@ export class SwapCoordinator {
 
   /** Waits for the go of a held commit; abandons it (resumed, unchanged) without one. */
   async #held (hold: NonNullable<CommitRequest['hold']>, intent: Intent, targets: ManagedWorker[], dbs: DatabaseInfo[]): Promise<void> {
-    const { supervisor, logger: log } = this.#opts
+    const log = this.#opts.logger
     let timer: NodeJS.Timeout | undefined
     const go = await (async () => {
       await hold.paused()
@@ -330,36 +308,16 @@ export class SwapCoordinator {
     if (go) return
     const err = new HotswapError('HOTSWAP_ERR_ABORTED',
       `the commit of ${dbs.map((d) => d.name).join(', ')} was held paused and not told to go (told to abort, its input ended, or ${hold.timeoutMs} ms passed); every worker resumed on the old files, nothing was changed`)
-    await resumeAll(this.#opts, targets, dbs, err)
-    supervisor.releaseHellos()
-    await removeIntent(intent)
+    await this.#abandon(err, intent, targets, dbs)
     log.warn(err.message, { event: 'hold-abandoned', commit: intent.id })
     throw err
   }
 
-  /** Outside processes are looked for before the pause, so a refusal costs the app nothing. */
-  async #refuseOutsideHolders (dbs: DatabaseInfo[], force: boolean): Promise<void> {
-    const { supervisor, pool, logger: log } = this.#opts
-    // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
-    // The live workers are left out (their managed connections are open until the pause); each
-    // scans itself once those are closed and reports the rest (pauseAll). A worker on its way
-    // out (stopping after a listen timeout, draining) is not paused, so it is scanned here.
-    const holders = await pool.run('findHolders', {
-      paths: dbs.map((d) => d.path),
-      excludePids: supervisor.live().map((w) => w.pid),
-    }, 'swap')
-    if (holders.length === 0) return
-    const workers = new Map(supervisor.all().map((w) => [w.pid, w]))
-    const named = holders.map((h) => {
-      const w = workers.get(h.pid)
-      return w === undefined ? `pid ${h.pid} (${h.command})` : `worker ${w.id} (pid ${h.pid}, ${w.state}: not paused by swaps)`
-    })
-    const paths = dbs.map((d) => d.path).join(', ')
-    if (!force) {
-      throw new HotswapError('HOTSWAP_ERR_DB_BUSY',
-        `another process has ${paths} open: ${[...new Set(named)].join(', ')}; stop it, or push with --force`)
-    }
-    log.warn(`--force: swapping although ${[...new Set(named)].join(', ')} has the database open`)
+  /** A commit given up before any rename: every worker resumed on the old files, no intent left. */
+  async #abandon (err: unknown, intent: Intent, targets: ManagedWorker[], dbs: DatabaseInfo[]): Promise<void> {
+    await resumeAll(this.#opts, targets, dbs, err)
+    this.#opts.supervisor.releaseHellos()
+    await removeIntent(intent)
   }
 
   /** Each retired generation's size and digest as kept (the app wrote to it while it was live). */
