@@ -67,7 +67,11 @@ export function keptFileName (id: number): string {
 /** Makes the folder (0700: it holds copies of the data) on the live file's filesystem. */
 export function ensureFolder (livePath: string): string {
   const dir = folderOf(livePath)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_CONFIG', `cannot make ${dir}, where the kept generations of ${livePath} go: ${(err as Error).message}`)
+  }
   if (statSync(dir).dev !== statSync(livePath).dev) {
     throw new HotswapError('HOTSWAP_ERR_CONFIG',
       `${dir} is on another filesystem than ${livePath}: kept generations must be on the same one (a rename, not a copy); serve --keep 0 keeps none`)

@@ -178,3 +178,10 @@ test('retired records a kept generation\'s size and digest, on disk; a pruned on
   assert.equal(readFileSync(join(folderOf(store.db.path), 'manifest.json'), 'utf8'), before, 'an id no longer listed changes nothing')
   assert.ok(existsSync(store.keptPath(1)))
 })
+
+test('a .hotswap that is not a folder is HOTSWAP_ERR_CONFIG naming it, not a raw error', (t) => {
+  const dir = testDir(t)
+  const db = servedDb(dir, 'app', 'v0')
+  writeFileSync(join(dir, '.hotswap'), 'not a folder')
+  throwsCode(() => GenerationStore.openSync(db, 1, keptLogger().log), 'HOTSWAP_ERR_CONFIG', /cannot make .*\.hotswap\/app\.sqlite3.*kept generations/)
+})
