@@ -9,11 +9,12 @@
 // open connection; where it names one, theirs is used as it is.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { lstatSync, mkdirSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
+import { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
 
 /** One word for the remote shell, single-quoted. */
@@ -35,10 +36,20 @@ export interface SshOptions {
   timeoutMs: number
 }
 
-/** Where our control sockets live when the user's configuration has none: private to the user. */
-function controlDir (): string {
+/**
+ * Where our control sockets live when the user's configuration has none: private to the user.
+ * The name in the shared temp directory is predictable, so one made there first by someone else
+ * (or left open to others) is refused: its sockets would carry this user's ssh sessions.
+ */
+export function controlDir (): string {
   const dir = join(tmpdir(), `hotswap-ssh-${userInfo().uid}`)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const st = lstatSync(dir)
+  const uid = process.getuid?.()
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw new HotswapError('HOTSWAP_ERR_SOCKET_UNSAFE',
+      `${dir}, where the ssh control sockets go, is not a directory private to this user (owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}); remove it, or name a ControlPath in your ssh config`)
+  }
   return dir
 }
 
