@@ -48,60 +48,15 @@ export interface InstallOutput {
  * The caller unlinks `oldLinkPath` (when not null) after the workers have resumed.
  */
 export function install (input: InstallInput): TaskResult<InstallOutput> {
-  const startedAt = clock()
-  const { tempPath, livePath, force, busyTimeoutMs } = input
-  const timings: Record<string, number> = {}
-  if (input.submittedAt !== undefined) timings.queued = Math.round((startedAt - input.submittedAt) * 1000) / 1000
-  // A missing temp file is a bug in the caller; find out before touching the live database.
-  fs.statSync(tempPath)
-
-  let t = performance.now()
-  const quiet = quiesceLive(livePath, force, busyTimeoutMs)
-  timings.checkpoint = since(t)
-  if (!quiet.ok) return quiet
-
-  // No SQLite connection of this thread has the live file open any more. SQLite finds a
-  // database's -wal and hot -journal by name, not by inode, and applies whatever it finds
-  // there to the file at that path (https://www.sqlite.org/wal.html, "the WAL file is ...
-  // part of the persistent state of the database"; https://www.sqlite.org/lockingv3.html,
-  // "hot journals"). We reproduced a leftover -wal replaying the old rows over the renamed-in
-  // file, silently. After the TRUNCATE checkpoint above the -wal holds nothing we need. A
-  // stale -shm alone is harmless, but the next opener rebuilds it anyway, so it goes too.
-  t = performance.now()
-  removeSideFiles(livePath)
-  timings.cleanup = since(t)
-
-  // rename(2) over a file drops its last link and frees its blocks inside the call: about
-  // 24 ms for 100 MB on our disks, all of it inside the pause. A second link keeps the old
-  // inode alive, so the rename only swaps a directory entry (about 0.2 ms); the caller
-  // unlinks it after resume. Without it (EPERM on some filesystems, EXDEV never here since
-  // it is in the same directory) the swap is just slower.
-  t = performance.now()
-  const kept = input.keepPath !== null && linkAt(livePath, input.keepPath)
-  const oldLinkPath = kept ? null : linkOld(livePath)
-  timings.link = since(t)
-
-  // rename(2) replaces the directory entry atomically: every open() of the live path sees
-  // either the old file or the new one, whole (https://man7.org/linux/man-pages/man2/rename.2.html).
-  t = performance.now()
-  try {
-    fs.renameSync(tempPath, livePath)
-  } catch (err) {
-    if (oldLinkPath !== null) fs.rmSync(oldLinkPath, { force: true })
-    if (kept && input.keepPath !== null) fs.rmSync(input.keepPath, { force: true })
-    throw err
-  }
-  timings.rename = since(t)
-
-  // The rename is durable only once the directory is fsynced (fsync(2): "calling fsync() on
-  // the file does not necessarily ensure that the entry in the directory containing the file
-  // has also reached disk"); otherwise a power cut could bring the old file back after the
-  // new one was reported installed.
-  t = performance.now()
-  fsyncDirectory(path.dirname(livePath))
-  timings.fsyncDir = since(t)
-
-  return { ok: true, value: { oldLinkPath, kept, timings, startedAt } }
+  // One database is a set of one; with no keep path the old file is linked beside the live one
+  // under a temporary name, which the caller removes after resume.
+  const keepPath = input.keepPath ?? oldLinkPathFor(input.livePath)
+  const r = installSet({ items: [{ tempPath: input.tempPath, livePath: input.livePath, keepPath }], force: input.force, busyTimeoutMs: input.busyTimeoutMs, submittedAt: input.submittedAt })
+  if (!r.ok) return r
+  const { directories: _directories, ...timings } = r.value.timings
+  const one = r.value.installed[0] ?? { oldLinkPath: null, kept: false }
+  if (input.keepPath !== null) return { ok: true, value: { oldLinkPath: one.oldLinkPath, kept: one.kept, timings, startedAt: r.value.startedAt } }
+  return { ok: true, value: { oldLinkPath: one.kept ? keepPath : one.oldLinkPath, kept: false, timings, startedAt: r.value.startedAt } }
 }
 
 export interface InstallSetItem {
@@ -144,10 +99,20 @@ export function installSet (input: InstallSetInput, afterRename: (i: number) => 
   }
   timings.checkpoint = since(t)
 
-  // As install() does, per file: the side files go, the old file is linked aside.
+  // No SQLite connection of this thread has a live file open any more. SQLite finds a
+  // database's -wal and hot -journal by name, not by inode, and applies whatever it finds
+  // there to the file at that path (https://www.sqlite.org/wal.html, "the WAL file is ...
+  // part of the persistent state of the database"; https://www.sqlite.org/lockingv3.html,
+  // "hot journals"). We reproduced a leftover -wal replaying the old rows over the renamed-in
+  // file, silently. After the TRUNCATE checkpoint above the -wal holds nothing we need. A
+  // stale -shm alone is harmless, but the next opener rebuilds it anyway, so it goes too.
   t = performance.now()
   for (const item of items) removeSideFiles(item.livePath)
   timings.cleanup = since(t)
+  // rename(2) over a file drops its last link and frees its blocks inside the call: about
+  // 24 ms for 100 MB on our disks, all of it inside the pause. A second link (the kept
+  // generation, or a temporary one when that fails: EPERM on some filesystems) keeps the old
+  // inode alive, so the rename only swaps a directory entry (about 0.2 ms).
   t = performance.now()
   const installed = items.map((item) => {
     const kept = linkAt(item.livePath, item.keepPath)
@@ -155,6 +120,8 @@ export function installSet (input: InstallSetInput, afterRename: (i: number) => 
   })
   timings.link = since(t)
 
+  // rename(2) replaces the directory entry atomically: every open() of the live path sees
+  // either the old file or the new one, whole (https://man7.org/linux/man-pages/man2/rename.2.html).
   t = performance.now()
   for (const [i, item] of items.entries()) {
     try {
@@ -177,7 +144,9 @@ export function installSet (input: InstallSetInput, afterRename: (i: number) => 
   }
   timings.rename = since(t)
 
-  // One fsync per directory flushes every entry renamed in it.
+  // A rename is durable only once its directory is fsynced (fsync(2): "calling fsync() on the
+  // file does not necessarily ensure that the entry in the directory containing the file has
+  // also reached disk"); one fsync per directory flushes every entry renamed in it.
   t = performance.now()
   const dirs = new Set(items.map((x) => path.dirname(x.livePath)))
   for (const dir of dirs) fsyncDirectory(dir)

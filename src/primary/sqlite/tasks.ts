@@ -9,7 +9,7 @@
 // process holds on it, including those of SQLite connections in other pool threads. Unlink,
 // link and rename do not open the file and are safe.
 //
-//   push:  upload ─▶ temp file ─▶ validate ───────────▶ [lock, pause] ─▶ install ──────────▶ [resume]
+//   push:  upload ─▶ temp file ─▶ validate ───────────▶ [lock, pause] ─▶ installSet ───────▶ [resume]
 //                                 header, integrity,                    checkpoint, rm side
 //                                 schema, journal mode,                 files, link old,
 //                                 fsync                                 rename, fsync dir
@@ -17,13 +17,14 @@
 //   pull:  live db ─▶ snapshot (VACUUM INTO) ─▶ file streamed to the client
 //   who else has it open: /proc/*/fd ─▶ findHolders
 //   what a kept file holds: SHA-256 ─▶ digest (an upload once validated, a retired generation)
-//   a commit of several: installSet (all quiesced, all linked, all renamed, each dir fsynced once)
+//   a commit of several: the same installSet (all quiesced, all linked, all renamed, each dir
+//   fsynced once); install() is a set of one, for the start-up recovery (no pool there)
 //
 // Every task takes one structured-clonable input and returns a TaskResult (result.ts).
 
 import { findHolders } from './holders.js'
 import { digest } from './digest.js'
-import { install, installSet as installSetWith, type InstallSetInput } from './install.js'
+import { installSet as installSetWith, type InstallSetInput } from './install.js'
 import { crashPoint } from '../../shared/crash-point.js'
 import type { TaskResult } from './result.js'
 import { readSourceThroughSqlite, snapshot } from './snapshot.js'
@@ -36,7 +37,6 @@ function installSet (input: InstallSetInput): ReturnType<typeof installSetWith> 
 
 const tasks = {
   validate,
-  install,
   installSet,
   digest,
   findHolders,
@@ -48,4 +48,4 @@ const tasks = {
 export type TaskTable = typeof tasks
 
 // Piscina calls the module's export named as the task; every entry of the table is one.
-export { validate, install, installSet, digest, findHolders, snapshot, readSourceThroughSqlite }
+export { validate, installSet, digest, findHolders, snapshot, readSourceThroughSqlite }
