@@ -130,8 +130,13 @@ test('a host refuses at its stage (its live schema differs), at its pause (its f
   // tells every host to abort, aborts the stages, and exits 1; nothing changed anywhere.
   const locks = (): number => (serves[0] as RemoteServe).logs().filter((l) => /^lock taken/.test(String(l.message))).length
   const locksBefore = locks()
-  const slow = request((serves[2] as RemoteServe).port, '/slow?ms=6000')
+  const leases = (): number => (serves[2] as RemoteServe).logs().filter((l) => /^lease fleet taken/.test(String(l.message))).length
+  const leasesBefore = leases()
   const coordinatorProcess = spawn(process.execPath, [BIN, 'fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The slow request starts once the cp holds the fleet's lease (its stages come next): it still
+  // runs when host3 is told to pause, however long the lease took.
+  await waitUntil('the fleet cp to lease host3', () => leases() > leasesBefore, 20_000)
+  const slow = request((serves[2] as RemoteServe).port, '/slow?ms=6000')
   let interruptedErr = ''
   coordinatorProcess.stderr.setEncoding('utf8').on('data', (d: string) => { interruptedErr += d })
   const exited = new Promise<number | null>((resolve) => coordinatorProcess.once('close', resolve))
