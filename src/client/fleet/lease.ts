@@ -25,7 +25,12 @@ export function leaseOwner (command: string): string {
 }
 
 async function leaseOn (ssh: Ssh, host: FleetHost, owner: string): Promise<Held | HotswapError> {
-  const child = await ssh.spawn(host, ['lease', 'fleet', '--owner', owner])
+  let child
+  try {
+    child = await ssh.spawn(host, ['lease', 'fleet', '--owner', owner])
+  } catch (err) {
+    return err instanceof HotswapError ? err : new HotswapError('HOTSWAP_ERR_UNREACHABLE', `lease: ${(err as Error).message}`)
+  }
   child.stdin.on('error', () => {})
   let out = ''
   const leased = new Promise<boolean>((resolve) => {
