@@ -50,6 +50,9 @@ test('the coordinator SIGKILLed before the decision, after it, and between the i
     const finished = decisions(cwd).find((d) => d.id === record?.id)
     assert.equal(finished?.state, point === 'fleet-before-decision' ? 'aborted' : 'committed')
   }
+  const status = await cli(['fleet', 'status', FLEET_LIVE], { cwd })
+  assert.equal(status.code, 0, status.stderr)
+  assert.match(status.stdout.toString(), /^the fleet agrees: live sha256:[0-9a-f]{12} on 3 hosts$/m)
   const none = await cli(['fleet', 'recover'], { cwd })
   assert.equal(none.code, 0, none.stderr)
   assert.match(none.stdout.toString(), /^no unfinished fleet decision in .*: nothing to recover\n$/)
