@@ -65,6 +65,7 @@ export class Decision {
   /** A record already on disk (`fleet recover`); one that cannot be read is HOTSWAP_ERR_CONFIG naming it. */
   static load (dir: string, id: string): Decision {
     const path = join(dir, `${id}.json`)
+    if (!existsSync(path)) throw new HotswapError('HOTSWAP_ERR_USAGE', `no fleet decision ${id} in ${dir}`)
     let r: DecisionRecord
     try {
       r = JSON.parse(readFileSync(path, 'utf8')) as DecisionRecord
