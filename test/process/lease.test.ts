@@ -5,8 +5,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { BIN, cli, type Served, serveLiveForFile, tempDir } from '../support/index.js'
+import { cli, cliUntil, type HeldCli, type Served, serveLiveForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -14,17 +13,8 @@ let served: Served
 serveLiveForFile({ workers: 1, label: 'v1' }, (s) => { ({ t, served } = s) })
 
 /** A `hotswap lease fleet` whose stdin is ours: resolves once it printed LEASED (or ended). */
-async function holder (owner: string): Promise<{ end: () => void, kill: () => void, done: Promise<{ code: number | null, stdout: string, stderr: string }> }> {
-  const child = spawn(process.execPath, [BIN, 'lease', 'fleet', '--owner', owner, '--socket', served.socket], { cwd: t.dir, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  const leased = new Promise<void>((resolve) => {
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); if (stdout.includes('LEASED\n')) resolve() })
-  })
-  const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-  await Promise.race([leased, done])
-  return { end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), done }
+async function holder (owner: string): Promise<HeldCli> {
+  return await cliUntil(['lease', 'fleet', '--owner', owner, '--socket', served.socket], 'LEASED\n', { cwd: t.dir })
 }
 
 test('a held lease: a second is FLEET_BUSY naming the holder; its end of input frees it; a SIGKILLed holder frees it too', async () => {
