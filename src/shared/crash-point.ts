@@ -5,6 +5,7 @@
 //   commit: before-intent ─▶ after-intent ─▶ paused ─▶ renamed-1 … renamed-N ─▶ resumed ─▶ saved
 //   fleet cp (the coordinator): fleet-before-decision (every vote in) ─▶ fleet-decided (recorded,
 //   every host paused, no go yet) ─▶ fleet-between-installs (the first host's OK, the others not told to go)
+//   fleet undo: fleet-between-installs as well
 
 const AT = process.env.HOTSWAP_TEST_CRASH_AT
 

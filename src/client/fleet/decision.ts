@@ -119,6 +119,7 @@ export class Decision {
    * cannot be written is said on stderr, and the command's outcome stands.
    */
   update (state: DecisionState, outcomes: Record<string, string> = {}): void {
+    const was = this.record.state
     this.record.state = state
     this.record.updatedAt = new Date().toISOString()
     for (const h of this.record.hosts) {
@@ -128,7 +129,7 @@ export class Decision {
     try {
       this.#write()
     } catch (err) {
-      process.stderr.write(`WARNING the fleet decision ${this.path} still says "decided": recording "${state}" failed: ${(err as Error).message}\n`)
+      process.stderr.write(`WARNING the fleet decision ${this.path} still says "${was}": recording "${state}" failed: ${(err as Error).message}\n`)
     }
   }
 

@@ -31,7 +31,7 @@ export function refuseUnfinished (stateDir: string, live: string, command: strin
   const open = Decision.unfinished(stateDir).filter((d) => d.record.live === live)
   if (open.length === 0) return
   throw new HotswapError('HOTSWAP_ERR_FLEET_UNFINISHED',
-    `fleet ${command} to ${live}: the fleet decision ${open.map((d) => d.record.id).join(', ')} is unfinished (${open.map((d) => d.record.state).join(', ')}); run \`hotswap fleet recover\` first, nothing was done`)
+    `fleet ${command} ${command === 'cp' ? 'to' : 'of'} ${live}: the fleet decision ${open.map((d) => d.record.id).join(', ')} is unfinished (${open.map((d) => d.record.state).join(', ')}); run \`hotswap fleet recover\` first, nothing was done`)
 }
 
 async function probe (ssh: Ssh, h: RecordHost, live: string): Promise<Probe> {

@@ -10,6 +10,7 @@
 //   a host that fails after the go ─▶ its undo again (no hold) ─▶ still not? the hosts that went
 //     back go forward again (`undo --to FROM`) ─▶ HOTSWAP_ERR_FLEET_UNDONE (or SPLIT)
 
+import { crashArmed, crashPoint } from '../../shared/crash-point.js'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
@@ -84,7 +85,11 @@ async function undoAll (ssh: Ssh, settings: FleetSettings, live: string): Promis
     decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
     throw new HotswapError('HOTSWAP_ERR_FLEET_REFUSED', `fleet undo of ${live}: not every host paused; every host resumed unchanged, nothing changed on any host`, lines)
   }
-  for (const h of held) h.go()
+  // The crash point of the tests (fleet-between-installs): the first host's OK before the others' go.
+  const [first, ...others] = held as [Held, ...Held[]]
+  first.go()
+  if (crashArmed('fleet-between-installs')) { await first.done; crashPoint('fleet-between-installs') }
+  for (const h of others) h.go()
   const results = await Promise.all(held.map(async (h) => await h.done))
   const outcomes: Record<string, string> = {}
   const lines: string[] = []
