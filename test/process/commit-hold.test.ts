@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { BIN, cli, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
+import { BIN, cli, cliUntil, type HeldCli, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -24,17 +24,8 @@ async function stage (label: string): Promise<string> {
 }
 
 /** `commit ID --hold MS`, its stdin ours: resolves once it printed PAUSED, with what to send and its end. */
-async function held (id: string, ms: number): Promise<{ send: (s: string) => void, end: () => void, kill: () => void, done: Promise<{ code: number | null, stdout: string, stderr: string }> }> {
-  const child = spawn(process.execPath, [BIN, 'commit', id, '--hold', String(ms), '--socket', served.socket], { cwd: t.dir, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  const paused = new Promise<void>((resolve) => {
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); if (stdout.includes('PAUSED\n')) resolve() })
-  })
-  const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-  await Promise.race([paused, done])
-  return { send: (s) => child.stdin.write(s), end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), done }
+async function held (id: string, ms: number): Promise<HeldCli> {
+  return await cliUntil(['commit', id, '--hold', String(ms), '--socket', served.socket], 'PAUSED\n', { cwd: t.dir })
 }
 
 test('go: PAUSED, then the install; a request sent while held waits and reads the new data', async () => {

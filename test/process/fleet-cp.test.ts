@@ -7,39 +7,14 @@
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, fixture, type SeedOptions, Outsider, type Host, load, pushable, request, runProcess, seed, sh, sleep, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, decisions, fixture, FLEET_LIVE, testDir, Outsider, type Host, load, pushable, request, runProcess, sleep, stagesLeft, startFleet, type RemoteServe, waitUntil, isRunning,
 } from '../support/index.js'
 
-const LIVE = 'db/live.sqlite3'
-
-/** A coordinator folder whose hotswap.config.json reaches hotswap on every host (its own directory). */
-function coordinator (t: TestContext, fleet: Fleet): string {
-  const dir = testDir(t)
-  writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify({
-    fleet: {
-      hosts: fleet.hosts.map((h) => ({ name: h.name, remote: `cd ${sh(h.dir)} && ${sh(process.execPath)} ${sh(BIN)}` })),
-      sshConfig: fleet.config,
-      hold: 10_000,
-    },
-  }))
-  return dir
-}
-
-async function startFleet (t: Parameters<typeof startHosts>[0], opts: { n?: number, app?: string, seedOf?: (h: Host) => Partial<SeedOptions> } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
-  const fleet = await startHosts(t, opts.n ?? 3)
-  for (const host of fleet.hosts) seed(join(host.dir, LIVE), { label: 'v0', ...opts.seedOf?.(host) })
-  const serves = await Promise.all(fleet.hosts.map(async (host) => await fleet.serveOn(host, { workers: 2, ...(opts.app === undefined ? {} : { app: opts.app }) })))
-  return { fleet, serves, cwd: coordinator(t, fleet) }
-}
-
-function stagesLeft (host: Host): string[] {
-  const dir = join(host.dir, 'db', '.hotswap', 'live.sqlite3')
-  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('stage-') || n.includes('.tmp')) : []
-}
+const LIVE = FLEET_LIVE
 
 async function unchanged (serves: RemoteServe[], label = 'v0'): Promise<void> {
   for (const s of serves) {
@@ -133,7 +108,7 @@ test('a host refuses at its stage (its live schema differs), at its pause (its f
   assert.match(refused.stderr, /extra/, 'the schema diff of host2 is shown')
   assert.match(refused.stderr, /^ {2}host1: staged [0-9a-f]{8} .*\n {4}its stage [0-9a-f]{8} aborted$/m)
   await unchanged(serves)
-  assert.equal(existsSync(join(cwd, '.hotswap', 'fleet')), false, 'no decision was recorded')
+  assert.deepEqual(decisions(cwd), [], 'no decision was recorded (the stages\' record went with them)')
 
   // host1's live file held open by an outside process: host1 refuses at its pause (holders are
   // checked then); host3, ready or paused, is told to abort and resumes on its old file.
@@ -155,8 +130,13 @@ test('a host refuses at its stage (its live schema differs), at its pause (its f
   // tells every host to abort, aborts the stages, and exits 1; nothing changed anywhere.
   const locks = (): number => (serves[0] as RemoteServe).logs().filter((l) => /^lock taken/.test(String(l.message))).length
   const locksBefore = locks()
-  const slow = request((serves[2] as RemoteServe).port, '/slow?ms=6000')
+  const leases = (): number => (serves[2] as RemoteServe).logs().filter((l) => /^lease fleet taken/.test(String(l.message))).length
+  const leasesBefore = leases()
   const coordinatorProcess = spawn(process.execPath, [BIN, 'fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The slow request starts once the cp holds the fleet's lease (its stages come next): it still
+  // runs when host3 is told to pause, however long the lease took.
+  await waitUntil('the fleet cp to lease host3', () => leases() > leasesBefore, 20_000)
+  const slow = request((serves[2] as RemoteServe).port, '/slow?ms=6000')
   let interruptedErr = ''
   coordinatorProcess.stderr.setEncoding('utf8').on('data', (d: string) => { interruptedErr += d })
   const exited = new Promise<number | null>((resolve) => coordinatorProcess.once('close', resolve))

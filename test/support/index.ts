@@ -10,6 +10,7 @@
 //   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
+//   fleet-run.ts  those hosts serving, a coordinator folder, what a fleet test checks after
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
 
 export * from './wait.js'
@@ -22,3 +23,4 @@ export * from './faults.js'
 export * from './ecosystem.js'
 export * from './fleet.js'
 export * from './netns.js'
+export * from './fleet-run.js'

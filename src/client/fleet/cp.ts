@@ -1,21 +1,29 @@
 // `hotswap fleet cp SRC LIVE`: one database to every host, all of them or none.
 //
-//   stage on every host at once (stage.ts) ─▶ votes: any failure, or digests that differ?
-//       └─ yes ─▶ abort every stage made ─▶ exit 1, each host's reason       (nothing changed)
+//   no unfinished decision of LIVE (recover.ts) ─▶ the fleet's lease on every host (lease.ts)
+//   a "staging" record ─▶ stage on every host at once (stage.ts), each stage id recorded
+//     ─▶ votes: any failure, or digests that differ?
+//       └─ yes ─▶ abort every stage made, the record removed ─▶ exit 1, each host's reason  (nothing changed)
 //   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts): all
 //   READY ─▶ "start" to all ─▶ all PAUSED
 //       └─ one fails before all PAUSED ─▶ "abort" to the others, abort the stages ─▶ exit 1
 //   every host PAUSED ─▶ "go" to all ─▶ each OK
+//   (crash points: fleet-before-decision, fleet-decided once all PAUSED, fleet-between-installs
+//   after the first host's OK, the others told to go only then; a killed coordinator's record
+//   is finished by `fleet recover`)
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
 //   summary (pause per host, skew between the first and the last OK) ─▶ OK
 // A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
 
 import { performance } from 'node:perf_hooks'
+import { crashArmed, crashPoint } from '../../shared/crash-point.js'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
 import { Decision } from './decision.js'
 import { Interrupt } from './interrupt.js'
+import { FleetLease } from './lease.js'
+import { refuseUnfinished } from './recover.js'
 import { failureOf, hostLines } from './reasons.js'
 import { fleetSource } from './source.js'
 import { Ssh } from './ssh.js'
@@ -53,19 +61,43 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
 
 async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const ssh = new Ssh({ sshConfig: o.settings.sshConfig, timeoutMs: o.settings.timeoutMs })
+  // No unfinished decision of this LIVE (asked again under the fleet's lock, lease.ts, held for
+  // the whole command).
+  refuseUnfinished(o.settings.stateDir, o.live, 'cp')
+  const lease = await FleetLease.take(ssh, o.settings.hosts, 'cp')
+  try {
+    refuseUnfinished(o.settings.stateDir, o.live, 'cp')
+    return await staged(o, ssh, sourcePath, interrupt)
+  } finally {
+    await lease.release()
+  }
+}
+
+async function staged (o: FleetCpOptions, ssh: Ssh, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
-  const stages = await Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags })))
+  // Each stage id is on the coordinator's disk as soon as it is known: a coordinator killed
+  // before the decision leaves what `fleet recover` aborts.
+  const journal = Decision.create(o.settings.stateDir, {
+    decision: 'commit', live: o.live, digest: '', hosts: o.settings.hosts.map((h) => ({ name: h.name, remote: h.remote, stage: '', checkedAgainst: 0 })),
+  }, 'staging')
+  const stages = await Promise.all(o.settings.hosts.map(async (host) => {
+    const s = await stageOn(ssh, host, { live: o.live, sourcePath, flags })
+    if (s.stage !== undefined) journal.staged(host.name, s.stage)
+    return s
+  }))
   const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
   const failed = stages.filter((s) => s.failure !== undefined)
   if (failed.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
     const lines = await abortAll(ssh, stages)
+    if (!lines.some((l) => / is left: /.test(l))) journal.discard()
     const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length === 0 ? 'HOTSWAP_ERR_FLEET_MISMATCH' : 'HOTSWAP_ERR_FLEET_REFUSED'
     const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal}` : failed.length === 0 ? 'the hosts staged files that differ' : `refused by ${failed.map((s) => s.host.name).join(', ')}`
     throw new HotswapError(code, `fleet cp to ${o.live}: ${why}; every stage aborted, nothing changed on any host`, lines)
   }
   const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
   const [digest] = digests as Set<string>
-  const decision = await decideOrAbort(ssh, o, stages, digest as string)
+  crashPoint('fleet-before-decision')
+  const decision = await decideOrAbort(ssh, journal, stages, digest as string)
   return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)), interrupt)
 }
 
@@ -80,16 +112,13 @@ async function abortAll (ssh: Ssh, stages: HostStage[]): Promise<string[]> {
   return lines.flat()
 }
 
-async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], digest: string): Promise<Decision> {
+async function decideOrAbort (ssh: Ssh, journal: Decision, stages: HostStage[], digest: string): Promise<Decision> {
   try {
-    return Decision.create(o.settings.stateDir, {
-      decision: 'commit',
-      live: o.live,
-      digest,
-      hosts: stages.map((s) => ({ name: s.host.name, remote: s.host.remote, stage: (s.vote as Vote).stage, checkedAgainst: (s.vote as Vote).checkedAgainst })),
-    })
+    journal.decide(digest, new Map(stages.map((s) => [s.host.name, s.vote as Vote])))
+    return journal
   } catch (err) {
     const lines = await abortAll(ssh, stages)
+    journal.update('aborted')
     const e = err as HotswapError
     throw new HotswapError(e.code, `${e.message}; every stage aborted, nothing changed on any host`, lines)
   }
@@ -121,7 +150,11 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
     throw new HotswapError(interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : 'HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${why}; every host resumed on its old file, nothing changed on any host`, lines)
   }
   interrupt.switching()
-  for (const h of held) h.go()
+  crashPoint('fleet-decided')
+  const [first, ...others] = held as [Held, ...Held[]]
+  first.go()
+  if (crashArmed('fleet-between-installs')) { await first.done; crashPoint('fleet-between-installs') }
+  for (const h of others) h.go()
   const results = await Promise.all(held.map(async (h) => await h.done))
   const outcomes: Record<string, string> = {}
   const failedAfterGo: Array<{ held: Held, failure: HotswapError }> = []

@@ -33,8 +33,9 @@ export interface Held {
   done: Promise<RemoteResult>
 }
 
-export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number): Promise<Held> {
-  const child = await ssh.spawn(host, ['commit', stage, '--hold', String(holdMs), '--ready'])
+/** `command`: what is held (a fleet undo holds `undo LIVE --to G`); the stage's commit by default. */
+export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number, command = ['commit', stage]): Promise<Held> {
+  const child = await ssh.spawn(host, [...command, '--hold', String(holdMs), '--ready'])
   child.stdin.on('error', () => {}) // ssh gone: its exit says why.
   let out = ''
   let resolvePaused: (v: boolean) => void = () => {}
