@@ -33,7 +33,10 @@ export interface Held {
   done: Promise<RemoteResult>
 }
 
-export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number): Promise<Held> {
+/** What a terminal's progress is told as a held commit goes on. */
+export type HeldPhase = 'ready' | 'paused' | 'switched'
+
+export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number, watch: (phase: HeldPhase) => void = () => {}): Promise<Held> {
   const child = await ssh.spawn(host, ['commit', stage, '--hold', String(holdMs), '--ready'])
   child.stdin.on('error', () => {}) // ssh gone: its exit says why.
   let out = ''
@@ -53,9 +56,9 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   }
   child.stdout.on('data', (c: Buffer | string) => {
     out += c.toString()
-    if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true) }
-    if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true) }
-    if (held.okAt === undefined && /^OK$/m.test(out)) held.okAt = performance.now()
+    if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true); watch('ready') }
+    if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true); watch('paused') }
+    if (held.okAt === undefined && /^OK$/m.test(out)) { held.okAt = performance.now(); watch('switched') }
   })
   void held.done.then(() => { held.endedAt = performance.now(); resolveReady(false); resolvePaused(false) })
   return held
