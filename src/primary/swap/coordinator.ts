@@ -4,6 +4,7 @@
 //
 //   validated files ─▶ lock ─▶ fresh? outside holders? ─▶ plan (ids, keep paths) ─▶ INTENT
 //        ─▶ PAUSE every worker on every database of the set (drain, close, ack)
+//        ─▶ (a held commit: quiesce the live files, then wait for the go, see #held)
 //        ─▶ INSTALL the set in piscina (every file checkpointed first, so one refusal changes
 //           nothing; then -wal/-shm removed, old files linked as kept, renames, dirs fsynced)
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ manifests saved ─▶ intent gone
@@ -204,7 +205,20 @@ export class SwapCoordinator {
       throw err
     }
     crashPoint('paused')
-    if (req.hold !== undefined) await this.#held(req.hold, intent, targets, dbs)
+    // A held commit empties the live files' WALs before it waits: at the go (the fleet's skew)
+    // the install has only its links, renames and directory fsync left.
+    let quiesced: boolean[] | undefined
+    if (req.hold !== undefined) {
+      try {
+        const q = await pool.run('quiesceSet', { livePaths: dbs.map((d) => d.path), force: req.force, busyTimeoutMs: 50 }, 'swap')
+        quiesced = q.quiesced
+      } catch (err) {
+        await this.#abandon(err, intent, targets, dbs)
+        log.warn(`held ${req.kind} of ${names.join(', ')} refused before its hold; every worker resumed on the old file(s)`)
+        throw err
+      }
+      await this.#held(req.hold, intent, targets, dbs)
+    }
     const t1 = performance.now()
     const goAt = epoch(t1)
     // Nothing is logged at info level inside the window: a log line is a synchronous write to a
@@ -224,6 +238,7 @@ export class SwapCoordinator {
         items: req.items.map((item, i) => ({ tempPath: item.newPath, livePath: item.db.path, keepPath: (plans[i] as Planned).keepPath })),
         force: req.force,
         busyTimeoutMs: 50,
+        ...(quiesced === undefined ? {} : { quiesced }),
       }, 'swap')
       for (const [i, x] of r.installed.entries()) {
         const plan = plans[i] as Planned
