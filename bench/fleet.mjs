@@ -185,7 +185,7 @@ export function rowsF (f) {
   return [
     ['14 fleet skew first → last resume p50 / p95', `${fmtMs(f.skewMs.p50)} / ${fmtMs(f.skewMs.p95)}`, `go arrival spread ${fmtMs(f.goSpreadMs.p50)} / ${fmtMs(f.goSpreadMs.p95)}`,
       `${f.swaps} swaps of 1 MB to ${f.hosts} hosts, idle; the hosts' resume times (the summary says p50 ${fmtMs(f.reportedSkewMs.p50)})`],
-    ['14   go → resume per host p50', per((h) => fmtMs(f.goToResumeMs[h].p50)), '', 'install (checkpoint, link, rename, fsync dir) + resume of 2 workers'],
+    ['14   go → resume per host p50', per((h) => fmtMs(f.goToResumeMs[h].p50)), '', 'links, renames, fsync dir, resume of 2 workers (the checkpoint ran before the hold)'],
     ['14 fleet pause per host p50', per((h) => fmtMs(f.pauseMs[h].p50)), `single-host ${per((h) => fmtMs(f.singlePauseMs[h].p50))}`, 'includes the wait for the other hosts to pause'],
     ['14   ssh round trip per host p50', per((h) => fmtMs(f.rtt[h].p50)), '', 'a line echoed through the control master'],
     [`14 fleet stage ${fmtBytes(f.stage.bytes)}: 3 hosts / 1 host`, `${fmtMs(f.stage.allMs)}`, `1 host: ${per((h) => fmtMs(f.stage.singleMs[h]))}`,

@@ -7,7 +7,8 @@
 //       └─ one fails before all PAUSED ─▶ "abort" to the others, abort the stages ─▶ exit 1
 //   every host PAUSED ─▶ "go" to all ─▶ each OK
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
-//   summary (pause per host, skew between the first and the last OK) ─▶ OK
+//   summary.ts (per host its pause and go → resume, the skew between the first and the last
+//   host's resume, from each host's own record) ─▶ OK; on a terminal, per-host lines (progress.ts)
 // A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
 
 import { performance } from 'node:perf_hooks'
