@@ -11,6 +11,7 @@
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
+//   prometheus.ts  a strict parser of the Prometheus text format; GETs of the metrics listener
 
 export * from './wait.js'
 export * from './files.js'
@@ -22,3 +23,4 @@ export * from './faults.js'
 export * from './ecosystem.js'
 export * from './fleet.js'
 export * from './netns.js'
+export * from './prometheus.js'
