@@ -6,7 +6,7 @@
 //
 //   scrape ─▶ each live worker: hotswap:metrics (1 s) ─▶ [registry JSON, …] ─▶ aggregate ─▶ text
 
-import { AggregatorRegistry, type Counter, type Registry } from 'prom-client'
+import { AggregatorRegistry, type Counter, Registry } from 'prom-client'
 import type { Logger } from '../../shared/logger.js'
 import type { Supervisor } from '../supervisor.js'
 
@@ -26,5 +26,11 @@ export async function appRegistry (supervisor: Supervisor, timeouts: Counter, lo
     }
   }))
   const registries = replies.flat().map((metrics) => (metrics as MetricJson[]).filter((m) => typeof m.name === 'string' && !m.name.startsWith('hotswap_')))
-  return AggregatorRegistry.aggregate(registries)
+  try {
+    return AggregatorRegistry.aggregate(registries)
+  } catch (err) {
+    // A metric whose `aggregator` prom-client does not know: hotswap's own metrics still go out.
+    log.warn(`the app's metrics could not be aggregated, and are left out of this scrape: ${(err as Error).message}`)
+    return new Registry()
+  }
 }
