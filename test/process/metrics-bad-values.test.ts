@@ -34,8 +34,6 @@ test('bad --metrics and --min-ready flags: usage errors, exit 2', async () => {
   for (const [value, message] of [
     ['9464', /^ERROR \[HOTSWAP_ERR_USAGE\] --metrics: "9464" is not an address; give HOST:PORT \(e\.g\. 127\.0\.0\.1:9464\) or a Unix socket path/],
     ['127.0.0.1:99999', /^ERROR \[HOTSWAP_ERR_USAGE\] --metrics: "127\.0\.0\.1:99999": the port must be a number from 1 to 65535/],
-    [':9464', /^ERROR \[HOTSWAP_ERR_USAGE\] --metrics: ":9464" names no host/],
-    ['', /^ERROR \[HOTSWAP_ERR_USAGE\] --metrics: the metrics address is empty/],
   ] as const) await refused(serve('--metrics', value), 2, message)
   await refused(serve('--metrics', '127.0.0.1:9464', '--min-ready', '0'), 2, /^ERROR \[HOTSWAP_ERR_USAGE\] .*--min-ready/)
 })
