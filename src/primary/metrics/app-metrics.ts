@@ -1,8 +1,9 @@
 // The app's own prom-client metrics, from every live worker, aggregated the way prom-client's
 // cluster support does it (AggregatorRegistry.aggregate: counters and histograms summed, and
 // each metric's own `aggregator` otherwise). Asked over hotswap's IPC (worker/metrics.ts), each
-// worker with its own timeout: one that does not answer in time (its event loop stuck) is left
-// out of this scrape and counted, instead of failing the scrape as clusterMetrics() would.
+// worker with its own timeout: one that does not answer in time (its event loop stuck), or whose
+// app's metrics fail to collect, is left out of this scrape and counted, instead of failing the
+// scrape as clusterMetrics() would.
 //
 //   scrape ─▶ each live worker: hotswap:metrics (1 s) ─▶ [registry JSON, …] ─▶ aggregate ─▶ text
 
@@ -15,12 +16,12 @@ const WORKER_TIMEOUT_MS = 1000
 interface MetricJson { name?: unknown }
 
 /** The workers' app metrics as one registry; hotswap_* names are hotswap's own and dropped. */
-export async function appRegistry (supervisor: Supervisor, timeouts: Counter, log: Logger): Promise<Registry> {
+export async function appRegistry (supervisor: Supervisor, errors: Counter, log: Logger): Promise<Registry> {
   const replies = await Promise.all(supervisor.live().map(async (w) => {
     try {
       return (await w.rpc.request({ cmd: 'hotswap:metrics' }, WORKER_TIMEOUT_MS)).registries
     } catch (err) {
-      timeouts.inc()
+      errors.inc()
       log.debug(`worker ${w.id} (pid ${w.pid}) sent no metrics: ${(err as Error).message}`)
       return []
     }

@@ -62,7 +62,7 @@ export class HotswapMetrics implements CommitObserver, UploadObserver {
   readonly #pause: Histogram
   readonly #receive: Histogram<'database'>
   readonly #validation: Histogram<'database'>
-  /** Workers that did not answer a scrape's request for the app's metrics in time. */
+  /** Workers left out of a scrape: no answer in time, or the app's metrics failed to collect. */
   readonly scrapeFailures: Counter
 
   constructor (opts: HotswapMetricsOptions) {
@@ -149,8 +149,8 @@ export class HotswapMetrics implements CommitObserver, UploadObserver {
       },
     })
     this.scrapeFailures = new Counter({
-      name: 'hotswap_metrics_worker_timeouts_total',
-      help: 'Workers that did not send the app\'s metrics in time for a scrape (left out of it)',
+      name: 'hotswap_metrics_worker_errors_total',
+      help: 'Workers left out of a scrape: no answer within 1 s, or the app\'s metrics failed to collect',
       registers,
     })
     // Every database's successful swaps exist from the start, at 0.
