@@ -23,8 +23,8 @@ import { checkDatabaseDirectory } from './sqlite/database-directory.js'
 import { recoverSync } from './generations/intent.js'
 import { Stages } from './generations/stages.js'
 import { GenerationStore } from './generations/store.js'
-import { HotswapMetrics } from './metrics/hotswap-metrics.js'
-import { MetricsServer } from './metrics/server.js'
+import type { HotswapMetrics } from './metrics/hotswap-metrics.js'
+import type { MetricsServer } from './metrics/server.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000
@@ -144,10 +144,11 @@ export async function serve (opts: ServeSettings): Promise<number> {
   })
   const stores = new Map<string, GenerationStore>()
   const stages = new Stages(stores, opts.stageTtlMs, getLogger('swap'))
-  // --metrics: hotswap's own metrics observe the swaps and pushes from the start.
-  const metrics = opts.metrics === undefined
+  // --metrics: hotswap's own metrics observe the swaps and pushes from the start. Loaded only
+  // then: prom-client takes 50-300 ms to import.
+  const metrics: HotswapMetrics | undefined = opts.metrics === undefined
     ? undefined
-    : new HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => workers })
+    : new (await import('./metrics/hotswap-metrics.js')).HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => workers })
   const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages, observer: metrics })
   const reload = async (parallel: number): Promise<{ replaced: number, ms: number }> => {
     const { value } = await coordinator.withLock('reload', async () => {
@@ -215,9 +216,9 @@ export async function serve (opts: ServeSettings): Promise<number> {
     if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
   }
   // Before the workers start: /readyz says 503 while they do.
-  const metricsServer = opts.metrics === undefined || metrics === undefined
+  const metricsServer: MetricsServer | undefined = opts.metrics === undefined || metrics === undefined
     ? undefined
-    : new MetricsServer({ address: opts.metrics, metrics, supervisor, minReady: () => opts.minReady ?? workers, logger: getLogger('metrics') })
+    : new (await import('./metrics/server.js')).MetricsServer({ address: opts.metrics, metrics, supervisor, minReady: () => opts.minReady ?? workers, logger: getLogger('metrics') })
   try {
     await metricsServer?.listen()
   } catch (err) {
