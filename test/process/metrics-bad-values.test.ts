@@ -5,7 +5,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { cli, fixture, freePort, liveForFile, tempDir } from '../support/index.js'
@@ -47,7 +47,7 @@ test('from HOTSWAP_METRICS, HOTSWAP_MIN_READY and the config file: configuration
   await refused(serve('--min-ready', '3'), 1, /^ERROR \[HOTSWAP_ERR_CONFIG\] --min-ready 3 is more than the 2 worker\(s\)/)
 })
 
-test('an address in use: a configuration error naming it, nothing started', async () => {
+test('an address in use, a file at the socket path: an error naming it, nothing started, the file kept', async () => {
   const port = await freePort()
   const taken = net.createServer()
   await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve))
@@ -56,4 +56,8 @@ test('an address in use: a configuration error naming it, nothing started', asyn
   } finally {
     taken.close()
   }
+  const notASocket = join(t.dir, 'metrics.txt')
+  writeFileSync(notASocket, 'mine')
+  await refused(serve('--metrics', notASocket), 1, /^ERROR \[HOTSWAP_ERR_SOCKET_IN_USE\] --metrics: .*metrics\.txt exists and is not a socket; refusing to replace it/)
+  assert.equal(readFileSync(notASocket, 'utf8'), 'mine', 'the file at the socket path is left alone')
 })

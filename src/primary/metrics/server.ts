@@ -9,7 +9,7 @@
 
 import { chmodSync, unlinkSync } from 'node:fs'
 import http from 'node:http'
-import { HotswapError } from '../../shared/errors.js'
+import { HotswapError, toHotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
 import { prepareSocketPath } from '../control/server.js'
 import type { Supervisor } from '../supervisor.js'
@@ -51,7 +51,12 @@ export class MetricsServer {
     const a = this.#opts.address
     // A Unix socket path is made safe the way the control socket's is: a live one is never
     // taken over, a stale one is replaced, and anything else at the path is refused.
-    if (a.kind === 'unix') await prepareSocketPath(a.path)
+    if (a.kind === 'unix') {
+      await prepareSocketPath(a.path).catch((err: unknown) => {
+        const e = toHotswapError(err)
+        throw new HotswapError(e.code === 'HOTSWAP_ERR_INTERNAL' ? 'HOTSWAP_ERR_CONFIG' : e.code, `--metrics: ${e.message}`, e.details)
+      })
+    }
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', (err: NodeJS.ErrnoException) => {
         reject(new HotswapError('HOTSWAP_ERR_CONFIG', `cannot listen for metrics on ${this.address} (--metrics): ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.message}`))
