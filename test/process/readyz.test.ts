@@ -1,13 +1,14 @@
 // /readyz of `serve --metrics SOCKET` (a Unix socket path): 503 with its reason while the
 // workers start (each waits before it listens), 200 once they are ready, 503 again while a
 // commit held with `--hold` keeps every worker paused, and 200 once it is given up; the
-// given-up commit counts as swaps_total{result="aborted"}. /livez answers all along.
+// given-up commit counts as swaps_total{result="aborted"}; 503 again from the start of a
+// shutdown, while a slow request drains. /livez answers all along.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { BIN, cli, fixture, sampleValue, scrape, scrapeMetrics, seed, serveForFile, type Served, startServe, tempDir, waitUntil } from '../support/index.js'
+import { BIN, cli, fixture, openRequest, sampleValue, scrape, scrapeMetrics, seed, serveForFile, type Served, startServe, statusJson, tempDir, waitExit, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -20,7 +21,7 @@ serveForFile(async (dir) => {
   target = { socketPath: join(dir.dir, 'm', 'metrics.sock') }
   const s = await startServe({
     dir: dir.dir, dbs: [join(dir.dir, 'live.sqlite3')], app: fixture('metrics-app.mjs'), workers: 2, waitListening: 0,
-    env: { LISTEN_DELAY_MS: '2000' }, args: ['--metrics', target.socketPath],
+    env: { LISTEN_DELAY_MS: '1500' }, args: ['--metrics', target.socketPath],
   })
   first = await waitUntil('the metrics listener to answer', async () => await scrape(target, '/readyz').catch(() => null), 15_000)
   return s
@@ -66,4 +67,20 @@ test('a held commit: 503 while it holds the requests, 200 after; counted as abor
   assert.equal(sampleValue(m, 'hotswap_swaps_total', { database: 'live', result: 'aborted' }), 1)
   assert.equal(sampleValue(m, 'hotswap_swaps_total', { database: 'live', result: 'ok' }), 0)
   assert.equal(sampleValue(m, 'hotswap_swap_holding_requests'), 0)
+})
+
+test('a shutdown: 503 from its start, while a slow request drains; then the listener is gone', async () => {
+  const slow = openRequest(served.port, '/slow?ms=3000')
+  await waitUntil('the slow request in flight', async () => (await statusJson(served.socket, t.dir)).workers.some((w) => (w.inFlight ?? 0) > 0), 15_000)
+  served.child.kill('SIGTERM')
+  const stopping = await waitUntil('/readyz to say shutting down', async () => {
+    const r = await scrape(target, '/readyz').catch(() => null)
+    return r !== null && r.status === 503 && r
+  }, 5000)
+  assert.match(JSON.parse(stopping.body).reason as string, /^the server is shutting down/)
+  assert.equal((await scrape(target, '/livez')).status, 200)
+  const answered = await slow.done
+  assert.ok(!(answered instanceof Error) && answered.status === 200, 'the slow request was answered')
+  assert.equal(await waitExit(served), 0)
+  await assert.rejects(scrape(target, '/livez'), 'the listener is closed and its socket removed')
 })
