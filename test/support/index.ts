@@ -12,6 +12,7 @@
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
 //   fleet-run.ts  those hosts serving, a coordinator folder, what a fleet test checks after
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
+//   prometheus.ts  a strict parser of the Prometheus text format; GETs of the metrics listener
 
 export * from './wait.js'
 export * from './files.js'
@@ -24,3 +25,4 @@ export * from './ecosystem.js'
 export * from './fleet.js'
 export * from './netns.js'
 export * from './fleet-run.js'
+export * from './prometheus.js'
