@@ -41,6 +41,10 @@ export interface PrimaryCalls {
   'hotswap:resume': { fields: { names: string[] }, value: ResumeValue }
   'hotswap:shutdown': { fields: { timeoutMs: number }, value: null }
   'hotswap:stats': { fields: NoFields, value: StatsValue }
+  /** The watchdog's event-loop ping: answered from the worker's event loop, with its RSS. */
+  'hotswap:ping': { fields: NoFields, value: PingValue }
+  /** The watchdog's HTTP check: GET `path` from the app's own server in this worker. */
+  'hotswap:health': { fields: { path: string, timeoutMs: number }, value: HealthValue }
 }
 
 /** Requests a worker sends to the primary. */
@@ -90,6 +94,16 @@ export interface StatsValue {
   inFlight: number
   served: number
   queued: number
+}
+
+export interface PingValue {
+  rss: number
+}
+
+export interface HealthValue {
+  /** The HTTP status the app answered with; null when it could not be asked (the reason in `error`). */
+  status: number | null
+  error?: string
 }
 
 export type Reply =

@@ -7,7 +7,9 @@ import { cp } from './cp.js'
 import { help } from './help.js'
 import { history } from './history.js'
 import { reload } from './reload.js'
+import { scale } from './scale.js'
 import { status } from './status.js'
+import { stop } from './stop.js'
 import { undo } from './undo.js'
 import { version } from './version.js'
 
@@ -20,7 +22,9 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['help', help],
   ['history', history],
   ['reload', reload],
+  ['scale', scale],
   ['status', status],
+  ['stop', stop],
   ['undo', undo],
   ['version', version],
 ])
