@@ -112,8 +112,8 @@ export class Rollover {
    */
   async reload (parallel: number): Promise<{ replaced: number, revived: number }> {
     const host = this.#host
+    const old = host.live() // Before the revived slots' workers, which run the current code already.
     const revived = await this.#revive()
-    const old = host.live()
     let replaced = 0
     for (let i = 0; i < old.length; i += parallel) {
       const batch = old.slice(i, i + parallel)
