@@ -4,18 +4,15 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fixture, isAlive, load, request, startServe, versionedServers } from '../support/index.js'
+import { freshAndReusedLoad, isAlive, request, versionedServers } from '../support/index.js'
 
-const { project, servers, workersOf } = versionedServers()
+const { project, serve, workersOf } = versionedServers()
 
 test('a leaking worker is replaced by --max-memory, new one first, with no failed request', async (t) => {
   const p = project()
-  const s = await startServe({ dir: p.dir, dbs: [p.live], workers: 2, app: fixture('versioned-app.mjs'), args: ['--max-memory', '150M', '--health-interval', '200'] })
-  servers.push(s)
+  const s = await serve({ dir: p.dir, dbs: [p.live], workers: 2, args: ['--max-memory', '150M', '--health-interval', '200'] })
   const before = await workersOf(s)
-  const paths = ['/version', '/slow?ms=40']
-  const fresh = load(s.port, { paths, keepAlive: false, concurrency: 3 })
-  const reused = load(s.port, { paths, concurrency: 3 })
+  const traffic = freshAndReusedLoad(s.port, { paths: ['/version', '/slow?ms=40'], concurrency: 3 })
   try {
     const leak = await request(s.port, '/leak?mb=120', { keepAlive: false })
     assert.equal(leak.status, 200, leak.body)
@@ -40,7 +37,7 @@ test('a leaking worker is replaced by --max-memory, new one first, with no faile
     const other = before.find((x) => x.id !== w.id)
     assert.equal(after.find((x) => x.id !== w.id)?.pid, other?.pid, 'the other worker was left alone')
   } finally {
-    const stats = await Promise.all([fresh.stop(), reused.stop()])
+    const stats = await traffic.stop()
     t.diagnostic(`requests: ${stats.map((x) => `${x.ok} ok, ${x.failed} failed`).join('; ')}`)
     for (const x of stats) assert.equal(x.failed, 0, `no failed request: ${x.errors.join('; ')}`)
   }

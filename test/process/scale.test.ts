@@ -1,22 +1,19 @@
-// `hotswap scale N` under load, on fresh and keep-alive connections with requests in flight:
+// `hotswap scale N` under freshAndReusedLoad, on fresh and keep-alive connections with requests in flight:
 // up to 4 (the new workers start, become ready and get connections), then down to 1 (the three
 // removed workers drain and exit, and are not restarted), with no failed request. A bad N is a
 // usage error (exit 2) from the CLI and from the socket alike, and changes nothing.
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, errorLine, exchange, fixture, frame, isAlive, load, startServe, statusJson, versionedServers, waitUntil } from '../support/index.js'
+import { cli, errorLine, exchange, frame, freshAndReusedLoad, isAlive, statusJson, versionedServers, waitUntil } from '../support/index.js'
 
-const { project, servers, workersOf } = versionedServers()
+const { project, serve, workersOf } = versionedServers()
 
 test('scale up and down under load: no failed request; removed workers drained, not restarted', async (t) => {
   const p = project()
-  const s = await startServe({ dir: p.dir, dbs: [p.live], workers: 2, app: fixture('versioned-app.mjs') })
-  servers.push(s)
+  const s = await serve({ dir: p.dir, dbs: [p.live], workers: 2 })
   const before = await workersOf(s)
-  const paths = ['/version', '/slow?ms=40']
-  const fresh = load(s.port, { paths, keepAlive: false, concurrency: 4 })
-  const reused = load(s.port, { paths, concurrency: 4 })
+  const traffic = freshAndReusedLoad(s.port, { paths: ['/version', '/slow?ms=40'], concurrency: 4 })
   try {
     const up = await cli(['scale', '4', '--socket', s.socket], { cwd: s.dir })
     assert.equal(up.code, 0, up.stderr)
@@ -34,7 +31,7 @@ test('scale up and down under load: no failed request; removed workers drained, 
     const one = await workersOf(s)
     assert.deepEqual(one.map((w) => [w.id, w.pid]), [[1, before[0]?.pid]], 'slot 1 kept its worker; the others are gone')
   } finally {
-    const stats = await Promise.all([fresh.stop(), reused.stop()])
+    const stats = await traffic.stop()
     t.diagnostic(`requests: ${stats.map((x) => `${x.ok} ok, ${x.failed} failed`).join('; ')}`)
     for (const x of stats) {
       assert.equal(x.failed, 0, `no failed request: ${x.errors.join('; ')}`)
