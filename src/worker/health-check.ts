@@ -46,7 +46,10 @@ export async function healthCheck (path: string, timeoutMs: number): Promise<Hea
   }
   return await new Promise<HealthValue>((resolve) => {
     let head = ''
+    let settled = false
     const done = (v: HealthValue): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       conn.destroy()
       serverSide.destroy()
@@ -61,7 +64,8 @@ export async function healthCheck (path: string, timeoutMs: number): Promise<Hea
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(head.slice(0, end))
       done(m === null ? { status: null, error: `not an HTTP response: ${JSON.stringify(head.slice(0, 80))}` } : { status: Number(m[1]) })
     })
-    conn.on('end', () => done({ status: null, error: 'the app closed the connection without a response' }))
+    // Ended, or destroyed by the app (req.socket.destroy()): either way, no status line came.
+    for (const event of ['end', 'close']) conn.on(event, () => done({ status: null, error: 'the app closed the connection without a response' }))
     server.emit('connection', serverSide)
     conn.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: hotswap-health-check\r\nConnection: close\r\n\r\n`)
   })
