@@ -89,10 +89,12 @@ export class Supervisor extends EventEmitter implements WorkerHost {
     this.#rollover = new Rollover(this)
   }
 
+  /** How long a stopping worker may take before SIGKILL (--kill-timeout). */
   get killTimeoutMs (): number {
     return this.#opts.killTimeoutMs
   }
 
+  /** A shutdown has begun: nothing restarts, nothing new is started. */
   get stopping (): boolean {
     return this.#stopping
   }
@@ -186,6 +188,7 @@ export class Supervisor extends EventEmitter implements WorkerHost {
     await Promise.all(this.all().filter((w) => w.state !== 'dead').map(async (w) => await this.stopWorker(w, timeoutMs)))
   }
 
+  /** Stops one worker, drained (SIGKILL after `timeoutMs`); planned unless told (no restart). */
   async stopWorker (w: ManagedWorker, timeoutMs: number, planned = true): Promise<void> {
     // Never inside a swap's pause (see outsideSwap); a reload and shutdown stop outside one.
     await this.outsideSwap()
@@ -193,6 +196,7 @@ export class Supervisor extends EventEmitter implements WorkerHost {
     await w.stop(timeoutMs)
   }
 
+  /** Starts a worker in `slot` (start-up, a restart, and rollover.ts's and scale.ts's forks). */
   fork (slot: number): ManagedWorker {
     const env: Record<string, string> = {
       ...this.#opts.env,
