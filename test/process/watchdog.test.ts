@@ -10,7 +10,7 @@ import { fixture, isAlive, load, openRequest, request, startServe, status, versi
 
 const { project, servers, workersOf } = versionedServers()
 
-const WATCHDOG = ['--health-check', '/healthz', '--health-interval', '200', '--health-timeout', '500', '--health-threshold', '3']
+const WATCHDOG = ['--health-check', '/healthz', '--health-interval', '200', '--health-timeout', '1000', '--health-threshold', '3']
 
 test('a worker failing its health check, then one stuck in a busy loop, are replaced by the watchdog', async (t) => {
   const p = project()
@@ -42,7 +42,7 @@ test('a worker failing its health check, then one stuck in a busy loop, are repl
   // A request that sends its headers, then never lets the event loop turn again.
   const blocked = openRequest(s.port, '/block')
   await blocked.headers
-  const why = await s.waitForLog(/will be replaced: 3 health checks failed in a row; the last: its event loop did not answer a ping within 500 ms$/)
+  const why = await s.waitForLog(/will be replaced: 3 health checks failed in a row; the last: its event loop did not answer a ping within 1000 ms$/)
   const [, slot, pid] = /^worker (\d+) \(pid (\d+)\)/.exec(String(why.message)) ?? []
   t.diagnostic(String(why.message))
   await s.waitForLog(new RegExp(`^worker ${String(slot)} \\(pid ${String(pid)}\\) is still stuck: killing it$`))
