@@ -67,9 +67,9 @@ test('the serve flag table: one header, every flag of `hotswap serve` exactly on
 
 // Every field of a status report, by its path in the JSON. Typed by the report: a field added to
 // (or removed from) StatusReport fails the compile here.
-const PRIMARY: Record<keyof Required<PrimaryStatus>, true> = { pid: true, uptimeMs: true, socket: true, version: true, rss: true, app: true, uid: true, mountNamespace: true, root: true }
+const PRIMARY: Record<keyof Required<PrimaryStatus>, true> = { pid: true, uptimeMs: true, socket: true, version: true, rss: true, app: true, uid: true, mountNamespace: true, root: true, workersWanted: true, workersReady: true, degraded: true }
 const PRIMARY_APP: Record<keyof PrimaryStatus['app'], true> = { path: true, resolved: true }
-const WORKER: Record<keyof Required<WorkerStatus>, true> = { id: true, pid: true, state: true, app: true, uptimeMs: true, restarts: true, rss: true, inFlight: true, served: true }
+const WORKER: Record<keyof Required<WorkerStatus>, true> = { id: true, pid: true, state: true, app: true, uptimeMs: true, restarts: true, rss: true, inFlight: true, served: true, lastError: true, givenUpAt: true }
 const DATABASE: Record<keyof Required<DatabaseStatus>, true> = { name: true, path: true, size: true, journalMode: true, swaps: true, lastSwapAt: true, lastPauseMs: true, generation: true, kept: true, staged: true }
 const REPORT: Record<keyof StatusReport, Record<string, true>> = { primary: PRIMARY, workers: WORKER, databases: DATABASE }
 

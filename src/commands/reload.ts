@@ -7,7 +7,7 @@ import { reportError } from '../client/output.js'
 export default class Reload extends HotswapCommand {
   static description = `Rolling restart of every worker onto the app's current code, with no failed request
 
-Each replacement starts and must become ready before its old worker stops routing, drains and exits. If a replacement never becomes ready, the old workers keep serving and the command exits non-zero. SIGHUP to the primary does the same. Reloads and swaps never overlap.`
+Each replacement starts and must become ready before its old worker stops routing, drains and exits. If a replacement never becomes ready, the old workers keep serving and the command exits non-zero. A worker slot the crash-loop guard gave up is started again first. SIGHUP to the primary does the same. Reloads and swaps never overlap.`
 
   static examples = ['<%= config.bin %> reload', '<%= config.bin %> reload --parallel 2']
 

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
-import { loadConfigFile, mergeSettings, metricsFlag, settingsFromEnv, type PartialSettings } from '../primary/config.js'
+import { healthCheckProblem, loadConfigFile, maxMemoryValue, mergeSettings, metricsFlag, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
 import { workingDirectory } from '../shared/working-directory.js'
 
@@ -26,6 +26,10 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     create: Flags.boolean({ description: 'create a missing --db file as an empty database (WAL journal mode, 0600) before starting', allowNo: true }),
     db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true }),
     'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
+    'health-check': Flags.string({ description: 'the watchdog GETs this path of the app in every worker; one that fails --health-threshold checks in a row is replaced' }),
+    'health-interval': Flags.integer({ description: 'how often the watchdog checks each worker (ms; 0: never) [default: 5000]', min: 0 }),
+    'health-threshold': Flags.integer({ description: 'failed checks in a row that get a worker replaced [default: 3]', min: 1 }),
+    'health-timeout': Flags.integer({ description: 'how long a check (ping, GET) may take (ms) [default: 5000]', min: 1 }),
     'idle-timeout': Flags.integer({ description: 'abort an upload that sends nothing for this long (ms) [default: 60000]', min: 1 }),
     keep: Flags.integer({ description: 'replaced generations each database keeps for undo, beside it in .hotswap/ (0 keeps none) [default: 1]', min: 0 }),
     'kill-timeout': Flags.integer({ description: 'how long a stopping worker may take before SIGKILL (ms) [default: 10000]', min: 1 }),
@@ -34,6 +38,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'log-format': Flags.string({ description: 'json or pretty [default: pretty on a terminal, json otherwise]', options: ['json', 'pretty'] }),
     'log-level': Flags.string({ description: 'error, warn, info, debug … [default: info]' }),
     'max-bytes': Flags.integer({ description: 'largest accepted upload in bytes [default: 64 GiB]', min: 1 }),
+    'max-memory': Flags.string({ description: 'a worker whose RSS is over this size (512M, 1G) is replaced, new one first' }),
     'max-restarts': Flags.integer({ description: 'quick crashes in a row before a worker slot is given up [default: 10]', min: 0 }),
     metrics: Flags.string({ description: 'serve /metrics (Prometheus), /livez and /readyz on HOST:PORT or a Unix socket path [default: off]' }),
     'min-ready': Flags.integer({ description: 'ready workers /readyz needs to answer 200 [default: every worker]', min: 1 }),
@@ -74,6 +79,11 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         stageTtlMs: flags['stage-ttl'],
         metrics: metricsFlag(flags.metrics, cwd),
         minReady: flags['min-ready'],
+        maxMemory: parseMaxMemory(flags['max-memory']),
+        healthCheck: parseHealthCheck(flags['health-check']),
+        healthIntervalMs: flags['health-interval'],
+        healthTimeoutMs: flags['health-timeout'],
+        healthThreshold: flags['health-threshold'],
       }
       // Found by the folder's name, so that its `app` follows a release symlink (see config.ts).
       const fromFile = await loadConfigFile(workingDirectory(), flags.config)
@@ -95,4 +105,19 @@ function parseWorkers (value: string | undefined): number | 'max' | undefined {
     throw new HotswapError('HOTSWAP_ERR_USAGE', `--workers must be a positive integer or "max" (got ${JSON.stringify(value)})`)
   }
   return n
+}
+
+/** A bad flag value is a usage error (exit 2); the same from HOTSWAP_MAX_MEMORY or the config file a configuration error. */
+function parseMaxMemory (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const v = maxMemoryValue(value)
+  if ('problem' in v) throw new HotswapError('HOTSWAP_ERR_USAGE', `--max-memory ${v.problem}`)
+  return v.bytes
+}
+
+function parseHealthCheck (value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const problem = healthCheckProblem(value)
+  if (problem !== null) throw new HotswapError('HOTSWAP_ERR_USAGE', `--health-check ${problem}`)
+  return value
 }

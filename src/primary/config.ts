@@ -8,6 +8,7 @@ import { readConfigFile } from '../shared/config-file.js'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
 import { realpathOr } from '../shared/managed.js'
+import { parseSize } from '../shared/size.js'
 import { DEFAULT_SOCKET, socketPathProblem } from '../shared/socket-path.js'
 import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 
@@ -41,6 +42,14 @@ export interface ServeSettings {
   metrics?: MetricsAddress
   /** --min-ready: ready workers /readyz needs (default: every worker). */
   minReady?: number
+  /** --max-memory: a worker whose RSS is over it (bytes) is replaced. */
+  maxMemory?: number
+  /** --health-check: the app's path the watchdog GETs in every worker. */
+  healthCheck?: string
+  /** The watchdog's period (0: off), the time a check may take, the failures in a row that replace a worker. */
+  healthIntervalMs: number
+  healthTimeoutMs: number
+  healthThreshold: number
 }
 
 /** Everything a flag, variable or config file may set; undefined means "not given here". */
@@ -59,6 +68,40 @@ export const DEFAULTS = {
   idleTimeoutMs: 60_000,
   keep: 1,
   stageTtlMs: 3_600_000,
+  healthIntervalMs: 5000,
+  healthTimeoutMs: 5000,
+  healthThreshold: 3,
+}
+
+/** The smallest --max-memory: below it a unit was surely left out (`512` is bytes). */
+const MIN_MAX_MEMORY = 1024 ** 2
+
+/** `v` as a --max-memory (bytes, or a size such as 512M), or why it is not one. */
+export function maxMemoryValue (v: unknown): { bytes: number } | { problem: string } {
+  const n = typeof v === 'number' ? (Number.isSafeInteger(v) ? v : null) : typeof v === 'string' ? parseSize(v) : null
+  if (n === null) return { problem: `must be a size such as 512M or 1G (K, M, G: 1024s; a plain number is bytes) (got ${JSON.stringify(v)})` }
+  if (n < MIN_MAX_MEMORY) return { problem: `must be at least 1M (got ${JSON.stringify(v)}, ${n} bytes: was the unit left out?)` }
+  return { bytes: n }
+}
+
+/** Why `v` is not a --health-check path (it goes into a request line), or null. */
+export function healthCheckProblem (v: unknown): string | null {
+  if (typeof v !== 'string' || !/^\/[\x21-\x7e]*$/.test(v)) return `must be a path that starts with / (printable ASCII, no spaces), such as /healthz (got ${JSON.stringify(v)})`
+  return null
+}
+
+function maxMemory (v: unknown, field: string, source: string): number | undefined {
+  if (v === undefined) return undefined
+  const value = maxMemoryValue(v)
+  if ('problem' in value) throw bad(field, value.problem, source)
+  return value.bytes
+}
+
+function healthCheck (v: unknown, field: string, source: string): string | undefined {
+  if (v === undefined) return undefined
+  const problem = healthCheckProblem(v)
+  if (problem !== null) throw bad(field, problem, source)
+  return v as string
 }
 
 function bad (field: string, what: string, source: string): HotswapError {
@@ -118,6 +161,7 @@ function logLevel (v: unknown, source: string): string | undefined {
 
 const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
   'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env', 'metrics', 'minReady',
+  'maxMemory', 'healthCheck', 'healthInterval', 'healthTimeout', 'healthThreshold',
   // The fleet commands' section (client/fleet/config.ts checks it); serve ignores it.
   'fleet'])
 
@@ -190,6 +234,11 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     env,
     metrics: metricsValue(c.metrics, realBase, 'metrics', source),
     minReady: int(c.minReady, 'minReady', source, 1),
+    maxMemory: maxMemory(c.maxMemory, 'maxMemory', source),
+    healthCheck: healthCheck(c.healthCheck, 'healthCheck', source),
+    healthIntervalMs: int(c.healthInterval, 'healthInterval', source),
+    healthTimeoutMs: int(c.healthTimeout, 'healthTimeout', source, 1),
+    healthThreshold: int(c.healthThreshold, 'healthThreshold', source, 1),
   }
   if (out.port !== undefined && out.port > 65535) throw bad('port', 'must be at most 65535', source)
   return out
@@ -210,6 +259,8 @@ export function settingsFromEnv (env: NodeJS.ProcessEnv, cwd = process.cwd()): P
     keep: int(get('HOTSWAP_KEEP'), 'HOTSWAP_KEEP', source),
     metrics: metricsValue(get('HOTSWAP_METRICS'), cwd, 'HOTSWAP_METRICS', source),
     minReady: int(get('HOTSWAP_MIN_READY'), 'HOTSWAP_MIN_READY', source, 1),
+    maxMemory: maxMemory(get('HOTSWAP_MAX_MEMORY'), 'HOTSWAP_MAX_MEMORY', source),
+    healthCheck: healthCheck(get('HOTSWAP_HEALTH_CHECK'), 'HOTSWAP_HEALTH_CHECK', source),
   }
 }
 
@@ -255,5 +306,10 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     env,
     metrics: pick('metrics'),
     minReady: pick('minReady'),
+    maxMemory: pick('maxMemory'),
+    healthCheck: pick('healthCheck'),
+    healthIntervalMs: pick('healthIntervalMs') ?? DEFAULTS.healthIntervalMs,
+    healthTimeoutMs: pick('healthTimeoutMs') ?? DEFAULTS.healthTimeoutMs,
+    healthThreshold: pick('healthThreshold') ?? DEFAULTS.healthThreshold,
   }
 }

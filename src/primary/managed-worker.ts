@@ -12,7 +12,7 @@ import type { Worker } from 'node:cluster'
 import { createInterface } from 'node:readline'
 import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type Logger } from '../shared/logger.js'
-import type { HelloValue, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
+import type { HealthValue, HelloValue, PingValue, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
 import { Rpc } from '../shared/rpc.js'
 
 export type WorkerState = 'starting' | 'online' | 'ready' | 'stopping' | 'dead'
@@ -70,6 +70,8 @@ export class ManagedWorker {
   readonly ready: Promise<void>
   /** Settles once it is dead. */
   readonly exited: Promise<void>
+  /** Settles once it is dead and its output is read (what it said last is logged, its startupError known). */
+  readonly outputDone: Promise<void>
   /** Its exit is planned (shutdown, reload, a replacement): it is not restarted. */
   planned = false
   #state: WorkerState = 'starting'
@@ -81,6 +83,7 @@ export class ManagedWorker {
   #markReady!: () => void
   #markFailed!: (err: Error) => void
   #markExited!: () => void
+  #markOutputDone!: () => void
 
   constructor (opts: ManagedWorkerOptions) {
     const { id, worker } = opts
@@ -95,6 +98,7 @@ export class ManagedWorker {
     this.ready = new Promise<void>((resolve, reject) => { this.#markReady = resolve; this.#markFailed = reject })
     this.ready.catch(() => {}) // Not every worker is awaited.
     this.exited = new Promise<void>((resolve) => { this.#markExited = resolve })
+    this.outputDone = new Promise<void>((resolve) => { this.#markOutputDone = resolve })
     this.rpc = new Rpc<PrimaryCalls, WorkerCalls>((msg) => worker.isConnected() && worker.send(msg), {
       // A worker that is no longer starting when its hello is answered (stopped while held) gets no answer.
       'hotswap:hello': () => new Promise<HelloValue>((resolve) => {
@@ -129,6 +133,7 @@ export class ManagedWorker {
         clearTimeout(fallback)
         const why = this.#startupError !== undefined ? `: ${this.#startupError}` : ''
         this.#markFailed(new Error(`worker ${id} exited (${signal ?? `code ${String(code)}`}) before it was ready${why}`))
+        this.#markOutputDone()
       }
       const fallback = setTimeout(failed, 500).unref()
       worker.process.once('close', failed)
@@ -146,6 +151,7 @@ export class ManagedWorker {
         this.#noteStartupError(why)
         this.#log.error(`worker ${id}: ${why}`)
         this.#markFailed(new Error(`worker ${id} ${why}`))
+        this.#markOutputDone()
         this.#gone(null, null)
       })
     }
@@ -166,6 +172,24 @@ export class ManagedWorker {
       return await this.rpc.request({ cmd: 'hotswap:stats' }, 2000)
     } catch {
       return null
+    }
+  }
+
+  /** The watchdog's event-loop ping: its RSS, or null when its event loop does not answer in time. */
+  async ping (timeoutMs: number): Promise<PingValue | null> {
+    try {
+      return await this.rpc.request({ cmd: 'hotswap:ping' }, timeoutMs)
+    } catch {
+      return null
+    }
+  }
+
+  /** The watchdog's HTTP check, asked of the worker (it has the app's server; the port is shared). */
+  async healthCheck (path: string, timeoutMs: number): Promise<HealthValue> {
+    try {
+      return await this.rpc.request({ cmd: 'hotswap:health', path, timeoutMs }, timeoutMs + 500)
+    } catch (err) {
+      return { status: null, error: `no answer: ${(err as Error).message}` }
     }
   }
 

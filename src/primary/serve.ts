@@ -13,7 +13,9 @@ import { ControlServer } from './control/server.js'
 import { maxWorkers } from './cpu-quota.js'
 import { DatabaseLocks } from './database-lock.js'
 import { TaskPool } from './sqlite/pool.js'
+import type { ScaleResult } from './scale.js'
 import { Supervisor } from './supervisor.js'
+import { Watchdog } from './watchdog.js'
 import { SwapCoordinator } from './swap/coordinator.js'
 import { journalModeOfHeader } from './sqlite/header.js'
 import { createSpool, removeSpool } from './control/spool.js'
@@ -148,19 +150,31 @@ export async function serve (opts: ServeSettings): Promise<number> {
   // then: prom-client takes 50-300 ms to import.
   const metrics: HotswapMetrics | undefined = opts.metrics === undefined
     ? undefined
-    : new (await import('./metrics/hotswap-metrics.js')).HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => workers })
+    : new (await import('./metrics/hotswap-metrics.js')).HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => supervisor.slots.wanted })
   const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages, observer: metrics })
-  const reload = async (parallel: number): Promise<{ replaced: number, ms: number }> => {
+  const reload = async (parallel: number): Promise<{ replaced: number, revived: number, ms: number }> => {
     const { value } = await coordinator.withLock('reload', async () => {
       const started = performance.now()
       log.info(`reload: rolling ${supervisor.live().length} worker(s), ${parallel} at a time`)
       const r = await supervisor.reload(parallel)
       const ms = performance.now() - started
-      log.info(`reload complete: ${r.replaced} worker(s) replaced in ${ms.toFixed(0)} ms`)
+      log.info(`reload complete: ${r.replaced} worker(s) replaced${r.revived > 0 ? `, ${r.revived} given-up slot(s) started again` : ''} in ${ms.toFixed(0)} ms`)
       return { ...r, ms }
     })
     return value
   }
+  // Scale, reloads and swaps never overlap: each takes the swap lock.
+  const scale = async (n: number): Promise<ScaleResult> => (await coordinator.withLock('scale', async () => await supervisor.scale(n))).value
+  const watchdog = new Watchdog(supervisor, {
+    intervalMs: opts.healthIntervalMs,
+    timeoutMs: opts.healthTimeoutMs,
+    threshold: opts.healthThreshold,
+    ...(opts.healthCheck === undefined ? {} : { healthCheck: opts.healthCheck }),
+    ...(opts.maxMemory === undefined ? {} : { maxMemory: opts.maxMemory }),
+  })
+  // `hotswap stop`: answered once the shutdown it asked for is done (see the end of stop() below).
+  let requestStop = (_why: string, _code: number): void => {}
+  const stopWaiters: Array<() => void> = []
   const control = new ControlServer({
     socketPath: opts.socket,
     logger: getLogger('control'),
@@ -178,6 +192,12 @@ export async function serve (opts: ServeSettings): Promise<number> {
       journalModes,
       reload,
       uploads: metrics,
+      scale,
+      stop: async () => {
+        const stopped = new Promise<void>((resolve) => stopWaiters.push(resolve))
+        requestStop('hotswap stop', ExitCodes.ok)
+        await stopped
+      },
     },
   })
   try {
@@ -218,7 +238,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   // Before the workers start: /readyz says 503 while they do.
   const metricsServer: MetricsServer | undefined = opts.metrics === undefined || metrics === undefined
     ? undefined
-    : new (await import('./metrics/server.js')).MetricsServer({ address: opts.metrics, metrics, supervisor, minReady: () => opts.minReady ?? workers, logger: getLogger('metrics') })
+    : new (await import('./metrics/server.js')).MetricsServer({ address: opts.metrics, metrics, supervisor, minReady: () => Math.min(opts.minReady ?? supervisor.slots.wanted, supervisor.slots.wanted), logger: getLogger('metrics') })
   try {
     await metricsServer?.listen()
   } catch (err) {
@@ -236,6 +256,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
     pid: process.pid, databases: databases.map((d) => `${d.name}=${d.path}`), socket: opts.socket, port: opts.port ?? null,
   })
   supervisor.start()
+  watchdog.start()
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false
@@ -254,16 +275,24 @@ export async function serve (opts: ServeSettings): Promise<number> {
         // A swap or reload in progress finishes first: taking the lock waits for it. Its reply
         // (OK and the exit frame) then gets out before the connections close.
         await coordinator.withLock('shutdown', async () => {
-          await control.closeConnections(REPLY_GRACE_MS)
+          await control.closeConnections(REPLY_GRACE_MS, 'stop')
+          watchdog.stop()
           await supervisor.stop(opts.killTimeoutMs)
         })
         await metricsServer?.close()
         await pool.close()
         locks.release()
         log.info('stopped')
+        if (stopWaiters.length > 0) {
+          // Everything but the exit is done: `hotswap stop` prints OK now, and returns.
+          await flushLogger()
+          for (const done of stopWaiters.splice(0)) done()
+          await control.closeConnections(REPLY_GRACE_MS)
+        }
         resolveExit(code)
       })()
     }
+    requestStop = stop
     process.on('SIGTERM', () => stop('SIGTERM', ExitCodes.ok))
     process.on('SIGINT', () => stop('SIGINT', ExitCodes.ok))
     process.on('SIGHUP', () => {

@@ -1,14 +1,16 @@
 // The supervisor, the policy over the workers (each one a ManagedWorker): forks them with
 // node:cluster, holds the hello of those that start during a swap, restarts the ones that crash
-// (with a backoff, and gives up on a crash loop), rolls them over onto new code (reload), replaces
-// one whose resume failed, and stops them all on shutdown. A planned exit (shutdown, reload, a
-// replacement) is told apart from a crash, and only a crash restarts.
+// (with a backoff, and gives up on a crash loop: slots.ts keeps the counts and the given-up
+// slots), and stops them all on shutdown. Its parts: rollover.ts (reload, and replacing one
+// worker new-first), scale.ts (`hotswap scale`), watchdog.ts (the checks that ask for a
+// replacement). A planned exit (shutdown, reload, a replacement, a scale down) is told apart
+// from a crash, and only a crash restarts.
 //
-//   #fork(slot) ─▶ ManagedWorker ─▶ … ─▶ exit ─┬─ planned (stop, reload, replace) ─▶ nothing
-//                                               ├─ EX_CONFIG, runtime gone ─────────▶ abandon the slot
-//                                               ├─ too many quick crashes ──────────▶ abandon the slot
-//                                               └─ crash ─▶ backoff ─▶ #fork(slot)
-//   every slot abandoned, none running ─▶ emit 'fatal' (serve stops)
+//   fork(slot) ─▶ ManagedWorker ─▶ … ─▶ exit ─┬─ planned (stop, reload, replace, scale) ─▶ nothing
+//                                              ├─ EX_CONFIG, runtime gone ─────────▶ give the slot up
+//                                              ├─ too many quick crashes ──────────▶ give the slot up
+//                                              └─ crash ─▶ backoff ─▶ fork(slot)
+//   every slot given up, none running ─▶ emit 'fatal' (serve stops)
 
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
@@ -18,6 +20,9 @@ import { ExitCodes, HotswapError } from '../shared/errors.js'
 import type { Logger } from '../shared/logger.js'
 import type { DatabaseInfo, HelloValue, StatsValue } from '../shared/messages.js'
 import { isLive, ManagedWorker, type WorkerPolicy } from './managed-worker.js'
+import { type ReplaceOptions, Rollover, type WorkerHost } from './rollover.js'
+import { scale, type ScaleResult } from './scale.js'
+import { Slots } from './slots.js'
 
 export interface SupervisorOptions {
   /** The app file as given (through any symlink); resolved afresh at every fork. */
@@ -48,11 +53,6 @@ type Options = Required<Omit<SupervisorOptions, 'port' | 'env' | 'cwd'>> & { por
 
 const BOOTSTRAP = fileURLToPath(new URL('../worker/bootstrap.js', import.meta.url))
 
-/** Read afresh (after an await, where TypeScript keeps an earlier narrowing of state). */
-function leaving (w: ManagedWorker): boolean {
-  return w.state === 'dead' || w.state === 'stopping'
-}
-
 /** Why no worker can start any more, when the runtime this primary forks them on is gone. */
 function runtimeMissing (): string | null {
   if (existsSync(BOOTSTRAP)) return null
@@ -64,14 +64,12 @@ function runtimeMissing (): string | null {
  * Emits 'fatal' (an Error) once no worker can be kept running; 'restart' (the slot) when a
  * crashed worker is forked again, 'give-up' (the slot) when a slot is abandoned (metrics/).
  */
-export class Supervisor extends EventEmitter {
+export class Supervisor extends EventEmitter implements WorkerHost {
   readonly #opts: Options
   readonly #workers = new Map<number, ManagedWorker>() // by cluster worker id
-  readonly #restarts = new Map<number, { count: number, quick: number, timer?: NodeJS.Timeout }>()
-  readonly #abandoned = new Set<number>()
+  readonly slots: Slots
+  readonly #rollover: Rollover
   #holdHellos = false
-  readonly #replacing = new Set<ManagedWorker>()
-  #replacements: Promise<void> = Promise.resolve()
   #heldHellos: Array<() => void> = []
   #swapEndWaiters: Array<() => void> = []
   #stopping = false
@@ -83,13 +81,25 @@ export class Supervisor extends EventEmitter {
     // A worker that listens but never called ready() already gets connections from the round
     // robin: drain it like any stopping worker (SIGKILL after --kill-timeout). Not planned: a
     // slot it holds alone restarts as after a crash.
-    listenTimeout: (w) => { void this.#stopOne(w, this.#opts.killTimeoutMs, false) },
+    listenTimeout: (w) => { void this.stopWorker(w, this.#opts.killTimeoutMs, false) },
     exit: (w, code, signal) => this.#onExit(w, code, signal),
   }
 
   constructor (opts: SupervisorOptions) {
     super()
     this.#opts = { minUptimeMs: 1000, maxRestarts: 10, waitReady: false, listenTimeoutMs: 30_000, killTimeoutMs: 10_000, env: {}, ...opts }
+    this.slots = new Slots(this.#opts.workers)
+    this.#rollover = new Rollover(this)
+  }
+
+  /** How long a stopping worker may take before SIGKILL (--kill-timeout). */
+  get killTimeoutMs (): number {
+    return this.#opts.killTimeoutMs
+  }
+
+  /** A shutdown has begun: nothing restarts, nothing new is started. */
+  get stopping (): boolean {
+    return this.#stopping
   }
 
   get log (): Logger {
@@ -106,7 +116,7 @@ export class Supervisor extends EventEmitter {
     // The working directory goes by name, so every fork enters it through today's symlinks: an
     // inherited one is the directory (inode) the primary started in, an old release forever.
     cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true })
-    for (let slot = 1; slot <= this.#opts.workers; slot++) this.#fork(slot)
+    for (let slot = 1; slot <= this.slots.wanted; slot++) this.fork(slot)
   }
 
   /** Workers that answered the handshake and are not on their way out. */
@@ -119,7 +129,17 @@ export class Supervisor extends EventEmitter {
   }
 
   restartsOf (slot: number): number {
-    return this.#restarts.get(slot)?.count ?? 0
+    return this.slots.restartsOf(slot)
+  }
+
+  /** A replacement of `w` is queued or under way (the watchdog leaves it alone meanwhile). */
+  isReplacing (w: ManagedWorker): boolean {
+    return this.#rollover.isReplacing(w)
+  }
+
+  /** While a swap holds the workers (their requests queue at the gate). */
+  get inSwap (): boolean {
+    return this.#holdHellos
   }
 
   /** A swap holds the workers' requests now (between holdHellos and releaseHellos). */
@@ -145,7 +165,7 @@ export class Supervisor extends EventEmitter {
    * (bootstrap's shutdown): they would run on the file being swapped out, and their writes be
    * lost with it.
    */
-  async #outsideSwap (): Promise<void> {
+  async outsideSwap (): Promise<void> {
     while (this.#holdHellos && !this.#stopping) await new Promise<void>((resolve) => this.#swapEndWaiters.push(resolve))
   }
 
@@ -153,99 +173,39 @@ export class Supervisor extends EventEmitter {
     return await w.stats()
   }
 
-  /**
-   * Replaces a worker that cannot go on as it is (its resume failed), the way a reload does:
-   * start a replacement in its slot, wait until it is ready, then stop the old one gracefully
-   * (its requests in flight are answered first). Replacements run one at a time, and a worker
-   * is never stopped before its replacement serves, so capacity never drops to zero even when
-   * every worker failed at once. A replacement that never becomes ready is stopped and the old
-   * worker keeps serving. Returns at once.
-   */
-  replace (w: ManagedWorker, reason: string): void {
-    if (this.#replacing.has(w) || w.state === 'dead' || w.state === 'stopping') return
-    this.#replacing.add(w)
-    this.log.error(`worker ${w.id} (pid ${w.pid}) will be replaced: ${reason}`)
-    this.#replacements = this.#replacements.then(async () => await this.#replaceOne(w))
+  /** Replaces `w` new-first (rollover.ts); returns at once. */
+  replace (w: ManagedWorker, reason: string, opts: ReplaceOptions = {}): void {
+    this.#rollover.replace(w, reason, opts)
   }
 
-  async #replaceOne (w: ManagedWorker): Promise<void> {
-    try {
-      if (this.#stopping || w.state === 'dead' || w.state === 'stopping') return
-      const fresh = this.#fork(w.id)
-      try {
-        await fresh.ready
-      } catch (err) {
-        fresh.planned = true // As in reload(): it may have served already; no SIGKILL, no restart.
-        if (this.#stopping) return
-        this.log.error(`the replacement of worker ${w.id} did not become ready (${(err as Error).message}); worker ${w.id} (pid ${w.pid}) keeps serving`)
-        return
-      }
-      // Outside the lock: a swap may be pausing every worker now. Stop the old one after it.
-      await this.#outsideSwap()
-      if (this.#stopping || leaving(w)) return
-      if (leaving(fresh)) {
-        this.log.error(`the replacement of worker ${w.id} (pid ${fresh.pid}) stopped before it took over; worker ${w.id} (pid ${w.pid}) keeps serving`)
-        return
-      }
-      await this.#stopOne(w, this.#opts.killTimeoutMs)
-      this.log.info(`worker ${w.id} replaced: pid ${w.pid} stopped, pid ${fresh.pid} serves`)
-    } catch (err) {
-      this.log.error(`replacing worker ${w.id} (pid ${w.pid}): ${(err as Error).message}`)
-    } finally {
-      this.#replacing.delete(w)
-    }
+  /** Rolling restart onto the app's current code, given-up slots first (rollover.ts). */
+  async reload (parallel: number): Promise<{ replaced: number, revived: number }> {
+    return await this.#rollover.reload(parallel)
   }
 
-  /**
-   * Rolling restart onto the app's current code: per slot, start a replacement, wait until it
-   * is ready, then drain and stop the old worker. A replacement that never becomes ready is
-   * stopped, the old worker keeps serving, and the rollout stops there.
-   */
-  async reload (parallel: number): Promise<{ replaced: number }> {
-    const old = this.live()
-    let replaced = 0
-    for (let i = 0; i < old.length; i += parallel) {
-      const batch = old.slice(i, i + parallel)
-      const results = await Promise.allSettled(batch.map(async (w) => {
-        if (w.state === 'dead' || this.#replacing.has(w)) return // Its replacement is on the way.
-        const fresh = this.#fork(w.id)
-        try {
-          await fresh.ready
-        } catch (err) {
-          // It exited, or it is being stopped gracefully (the listen timeout): it may have
-          // served requests already, and SIGKILL would fail the ones in flight.
-          fresh.planned = true
-          throw err
-        }
-        await this.#stopOne(w, this.#opts.killTimeoutMs)
-        replaced++
-      }))
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed !== undefined) {
-        const e = failed.reason as Error
-        throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
-          `reload stopped after ${replaced} of ${old.length} worker(s): a replacement did not become ready (${e.message}); the old workers keep serving`)
-      }
-    }
-    return { replaced }
+  /** `hotswap scale N` (scale.ts). */
+  async scale (n: number): Promise<ScaleResult> {
+    return await scale(this, n)
   }
 
   /** Planned stop: every worker drains and exits; stragglers are killed after the timeout. */
   async stop (timeoutMs: number): Promise<void> {
     this.#stopping = true
-    for (const r of this.#restarts.values()) clearTimeout(r.timer)
+    this.slots.clearTimers()
     this.releaseHellos()
-    await Promise.all(this.all().filter((w) => w.state !== 'dead').map(async (w) => await this.#stopOne(w, timeoutMs)))
+    await Promise.all(this.all().filter((w) => w.state !== 'dead').map(async (w) => await this.stopWorker(w, timeoutMs)))
   }
 
-  async #stopOne (w: ManagedWorker, timeoutMs: number, planned = true): Promise<void> {
-    // Never inside a swap's pause (see #outsideSwap); a reload and shutdown stop outside one.
-    await this.#outsideSwap()
+  /** Stops one worker, drained (SIGKILL after `timeoutMs`); planned unless told (no restart). */
+  async stopWorker (w: ManagedWorker, timeoutMs: number, planned = true): Promise<void> {
+    // Never inside a swap's pause (see outsideSwap); a reload and shutdown stop outside one.
+    await this.outsideSwap()
     if (planned) w.planned = true
     await w.stop(timeoutMs)
   }
 
-  #fork (slot: number): ManagedWorker {
+  /** Starts a worker in `slot` (start-up, a restart, and rollover.ts's and scale.ts's forks). */
+  fork (slot: number): ManagedWorker {
     const env: Record<string, string> = {
       ...this.#opts.env,
       HOTSWAP_APP: this.#opts.app,
@@ -323,37 +283,42 @@ export class Supervisor extends EventEmitter {
       this.log.info(`worker ${w.id} (pid ${w.pid}) stopped (${how})`)
       return
     }
-    // Another worker already holds this slot (a reload's replacement): nothing to restart.
-    if (this.all().some((o) => o.id === w.id)) return
+    // Another worker already holds this slot (a reload's replacement), or `scale` removed it:
+    // nothing to restart.
+    if (this.all().some((o) => o.id === w.id) || !this.slots.has(w.id)) return
     const gone = runtimeMissing()
     if (code === ExitCodes.config || gone !== null) {
-      this.#abandon(w.id, `worker ${w.id} cannot start: ${gone ?? (this.lastFailure || 'a configuration error')}; not restarting it`)
+      const why = gone ?? (this.lastFailure || 'a configuration error')
+      this.#giveUp(w, why, `worker ${w.id} cannot start: ${why}; not restarting it`)
       return
     }
     const uptime = Date.now() - w.startedAt
-    const r = this.#restarts.get(w.id) ?? { count: 0, quick: 0 }
-    this.#restarts.set(w.id, r)
-    r.quick = uptime < this.#opts.minUptimeMs ? r.quick + 1 : 0
-    if (r.quick > this.#opts.maxRestarts) {
-      this.#abandon(w.id, `worker ${w.id} crashed ${r.quick} times in a row, each within ${this.#opts.minUptimeMs} ms of starting; ` +
+    const { quick, delayMs } = this.slots.crashed(w.id, uptime, this.#opts.minUptimeMs)
+    if (quick > this.#opts.maxRestarts) {
+      this.#giveUp(w, `crash loop: ${quick} crashes in a row, each within ${this.#opts.minUptimeMs} ms of starting; the last: exited (${how})`,
+        `worker ${w.id} crashed ${quick} times in a row, each within ${this.#opts.minUptimeMs} ms of starting; ` +
         'not restarting it again (crash loop). The other workers keep serving.')
       return
     }
-    const delay = r.quick === 0 ? 0 : Math.min(100 * 2 ** (r.quick - 1), 10_000)
-    this.log.warn(`worker ${w.id} (pid ${w.pid}) died (${how}) after ${uptime} ms; restarting in ${delay} ms`)
-    r.timer = setTimeout(() => {
-      if (this.#stopping) return
-      r.count++
+    this.log.warn(`worker ${w.id} (pid ${w.pid}) died (${how}) after ${uptime} ms; restarting in ${delayMs} ms`)
+    this.slots.restartLater(w.id, delayMs, () => {
+      if (this.#stopping || !this.slots.has(w.id) || this.all().some((o) => o.id === w.id)) return
       this.emit('restart', w.id)
-      this.#fork(w.id)
-    }, delay)
+      this.fork(w.id)
+    })
   }
 
-  #abandon (slot: number, why: string): void {
-    this.#abandoned.add(slot)
-    this.log.error(why)
-    this.emit('give-up', slot)
-    if (this.#abandoned.size >= this.#opts.workers && this.all().length === 0) {
+  /** The slot of `w` is given up: kept for `status` with its last error, until a reload. */
+  #giveUp (w: ManagedWorker, error: string, logLine: string): void {
+    const record = { error, at: Date.now(), pid: w.pid, app: w.app }
+    this.slots.giveUp(w.id, record)
+    this.log.error(logLine)
+    this.emit('give-up', w.id)
+    // What the worker said when it failed (its startupError) may still be in its output pipe.
+    void w.outputDone.then(() => {
+      if (w.startupError !== undefined && !error.includes(w.startupError)) record.error = `${error}: ${w.startupError}`
+    })
+    if (this.slots.allGivenUp() && this.all().length === 0) {
       this.emit('fatal', new HotswapError('HOTSWAP_ERR_CONFIG',
         `no worker could be kept running${this.lastFailure !== '' ? `: ${this.lastFailure}` : ''}`))
     }

@@ -89,6 +89,8 @@ export const ExitCodes = {
   failure: 1,
   /** Bad command-line usage (HOTSWAP_ERR_USAGE), as oclif's own parse errors. */
   usage: 2,
+  /** `status --check`: the server answers, but fewer workers are ready than it should run. */
+  degraded: 3,
   /**
    * EX_CONFIG (sysexits.h): a worker that retrying cannot help, e.g. its port is taken; the
    * supervisor does not restart it.

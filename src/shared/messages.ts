@@ -43,6 +43,10 @@ export interface PrimaryCalls {
   'hotswap:stats': { fields: NoFields, value: StatsValue }
   /** The app's own prom-client metrics, for the primary's /metrics (worker/metrics.ts). */
   'hotswap:metrics': { fields: NoFields, value: AppMetricsValue }
+  /** The watchdog's event-loop ping: answered from the worker's event loop, with its RSS. */
+  'hotswap:ping': { fields: NoFields, value: PingValue }
+  /** The watchdog's HTTP check: GET `path` from the app's own server in this worker. */
+  'hotswap:health': { fields: { path: string, timeoutMs: number }, value: HealthValue }
 }
 
 /** Requests a worker sends to the primary. */
@@ -100,6 +104,16 @@ export interface StatsValue {
  */
 export interface AppMetricsValue {
   registries: unknown[][]
+}
+
+export interface PingValue {
+  rss: number
+}
+
+export interface HealthValue {
+  /** The HTTP status the app answered with; null when it could not be asked (the reason in `error`). */
+  status: number | null
+  error?: string
 }
 
 export type Reply =

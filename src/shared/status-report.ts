@@ -3,6 +3,7 @@
 // managed databases and whether the server sees this client's files). The one type of it.
 //
 //   { primary: PrimaryStatus, workers: WorkerStatus[], databases: DatabaseStatus[] }
+//   workers: one per worker (two share a slot during its replacement), then one per given-up slot
 
 import type { FilesIdentity } from './same-files.js'
 
@@ -14,13 +15,18 @@ export interface PrimaryStatus extends FilesIdentity {
   rss: number
   /** The app as given (through a release symlink, say) and the file it named at the last fork. */
   app: { path: string, resolved: string | null }
+  /** The worker slots wanted (--workers, then `hotswap scale`) and how many of them have a ready worker. */
+  workersWanted: number
+  workersReady: number
+  /** Fewer ready than wanted (`status --check` exits 3). */
+  degraded: boolean
 }
 
 export interface WorkerStatus {
   /** Its slot (1..N). */
   id: number
   pid: number
-  /** The supervisor's WorkerState, as text. */
+  /** The supervisor's WorkerState, as text, or `given-up`: a slot the crash-loop guard stopped restarting. */
   state: string
   /** The app file this worker was forked on (symlinks resolved then). */
   app: string | null
@@ -30,6 +36,9 @@ export interface WorkerStatus {
   rss: number | null
   inFlight: number | null
   served: number | null
+  /** A given-up slot: why (its last error) and when; null for a worker. */
+  lastError: string | null
+  givenUpAt: number | null
 }
 
 export interface DatabaseStatus {

@@ -2,7 +2,7 @@
 //
 //   primary ──fork──▶ bootstrap: gate http ─▶ hello (wait for the current state) ─▶ import APP
 //                         ▲                                                      │
-//                         └──── pause / resume / shutdown / stats (IPC, by seq) ◀┘
+//                         └── pause / resume / shutdown / stats / ping / health (IPC, by seq) ◀┘
 //
 // The worker opens nothing before the primary answers its hello: a worker started during a
 // swap must start paused, and IPC sent before its listener exists would be lost.
@@ -15,6 +15,7 @@ import { ExitCodes } from '../shared/errors.js'
 import { getLogger, flushLogger } from '../shared/logger.js'
 import { Rpc, type Handlers } from '../shared/rpc.js'
 import type { HotswapMessage, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
+import { healthCheck } from './health-check.js'
 import { installHttpGate } from './http-gate.js'
 import { appMetrics } from './metrics.js'
 import { mixedSwap } from './orphaned-swap.js'
@@ -111,6 +112,9 @@ const handlers: Handlers<PrimaryCalls> = {
   },
   'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
   'hotswap:metrics': async () => ({ registries: await appMetrics() }),
+  // Answered from this event loop: a worker stuck in a busy loop does not answer (watchdog.ts).
+  'hotswap:ping': async () => ({ rss: process.memoryUsage.rss() }),
+  'hotswap:health': async (msg) => await healthCheck(msg.path, msg.timeoutMs),
 }
 
 const rpc = new Rpc<WorkerCalls, PrimaryCalls>((msg) => send(msg), handlers)

@@ -55,3 +55,33 @@ test('metrics and minReady: from the file (a socket path relative to it), the en
   assert.equal(mergeSettings(t.dir, {}, {}, { app: 'a.mjs', databases: ['a.sqlite3'] }).metrics, undefined, 'off by default')
   assert.throws(() => metricsFlag('9100', t.dir), (err: Error & { code?: string }) => err.code === 'HOTSWAP_ERR_USAGE' && /^--metrics: "9100" is not an address/.test(err.message))
 })
+
+test('capacity and watchdog keys: sizes and paths read, bad values refused naming the key', async () => {
+  const write = (name: string, config: Record<string, unknown>): string => {
+    const file = join(t.dir, `${name}.json`)
+    writeFileSync(file, JSON.stringify({ app: 'app.mjs', db: 'a.sqlite3', ...config }))
+    return file
+  }
+  const good = await loadConfigFile(t.dir, write('watchdog', { maxMemory: '1.5G', healthCheck: '/healthz?deep=1', healthInterval: 0, healthTimeout: 100, healthThreshold: 1 }))
+  assert.deepEqual([good.maxMemory, good.healthCheck, good.healthIntervalMs, good.healthTimeoutMs, good.healthThreshold], [1.5 * 1024 ** 3, '/healthz?deep=1', 0, 100, 1])
+  assert.equal((await loadConfigFile(t.dir, write('bytes', { maxMemory: 268435456 }))).maxMemory, 256 * 1024 ** 2, 'a number is bytes')
+  const merged = mergeSettings(t.dir, {}, await loadConfigFile(t.dir, write('defaults', {})))
+  assert.deepEqual([merged.maxMemory, merged.healthCheck, merged.healthIntervalMs, merged.healthTimeoutMs, merged.healthThreshold], [undefined, undefined, 5000, 5000, 3])
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ maxMemory: 100 }, /"maxMemory" must be at least 1M \(got 100, 100 bytes: was the unit left out\?\)$/],
+    [{ maxMemory: true }, /"maxMemory" must be a size such as 512M or 1G/],
+    [{ maxMemory: '12 parsecs' }, /"maxMemory" must be a size such as 512M or 1G/],
+    [{ healthCheck: 42 }, /"healthCheck" must be a path that starts with \//],
+    [{ healthCheck: '/x\r\nHost: evil' }, /"healthCheck" must be a path that starts with \//],
+    [{ healthInterval: -5 }, /"healthInterval" must be an integer of at least 0/],
+    [{ healthTimeout: 0 }, /"healthTimeout" must be an integer of at least 1/],
+    [{ healthThreshold: 'three' }, /"healthThreshold" must be an integer of at least 1/],
+  ]
+  for (const [i, [config, message]] of bad.entries()) {
+    await assert.rejects(loadConfigFile(t.dir, write(`bad-${i}`, config)), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'HOTSWAP_ERR_CONFIG')
+      assert.match(err.message, message)
+      return true
+    })
+  }
+})

@@ -48,7 +48,7 @@ test('one slot that crash-loops is given up; the healthy worker keeps serving an
   await s.waitForLog(/^worker 2 crashed 3 times in a row/, 60_000)
   assert.equal(s.child.exitCode, null, 'serve is still running')
   const ws = await workersOf(s)
-  assert.deepEqual(ws.map((w) => [w.id, w.state]), [[1, 'ready']], 'only the healthy slot is listed')
+  assert.deepEqual(ws.map((w) => [w.id, w.state]), [[1, 'ready'], [2, 'given-up']], 'the healthy slot, and the given-up one (test/process/given-up-slot.test.ts)')
   for (let i = 0; i < 6; i++) {
     const res = await request(s.port, '/version', { keepAlive: false })
     assert.equal(res.status, 200)

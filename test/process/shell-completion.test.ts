@@ -40,7 +40,7 @@ async function complete (lines: string[][]): Promise<string[][]> {
 
 test('bash: commands and each command\'s flags complete', async () => {
   const [commands, cpFlags, noFlag] = await complete([['hotswap', 'st'], ['hotswap', 'cp', '--sk'], ['hotswap', 'serve', '--no-w']])
-  assert.deepEqual(commands, ['status'])
+  assert.deepEqual(commands, ['status', 'stop'])
   assert.deepEqual(cpFlags, ['--skip-integrity-check', '--skip-schema-check'])
   assert.deepEqual(noFlag, ['--no-wait-ready'])
 })

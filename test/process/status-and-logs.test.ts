@@ -100,7 +100,7 @@ test('status (text): the primary with its RSS, every worker, every database with
   const bytes = '[\\d.]+ (B|KiB|MiB|GiB)'
   assert.match(lines[0] ?? '', new RegExp(`^hotswap \\S+  primary pid ${main.pid}  up \\d+ s  rss ${bytes}  socket ${lit(main.socket)}$`))
   assert.equal(lines[1], `app ${st.primary.app.path}${st.primary.app.path === st.primary.app.resolved ? '' : `  (at the last fork: ${st.primary.app.resolved ?? 'missing'})`}`)
-  assert.equal(lines[2], 'workers:')
+  assert.equal(lines[2], `workers: ${st.workers.length} of ${st.workers.length} ready`)
   for (const [i, w] of st.workers.entries()) {
     assert.match(lines[3 + i] ?? '', new RegExp(`^  ${w.id}  pid ${w.pid}  ready  up \\d+ s  restarts 0  rss ${bytes}  in flight \\d+  served \\d+$`))
   }

@@ -91,6 +91,17 @@ export function load (port: number, opts: { paths: string[], concurrency?: numbe
   }
 }
 
+/**
+ * load() on fresh connections and on keep-alive ones at once, `concurrency` loops each: the
+ * primary hands some fresh ones to a worker that just started, while the reused ones stay with
+ * the workers they had (those must drain them). stop() stops both: their stats, fresh first.
+ */
+export function freshAndReusedLoad (port: number, opts: { paths: string[], concurrency: number }): { stop: () => Promise<LoadStats[]> } {
+  const fresh = load(port, { ...opts, keepAlive: false })
+  const reused = load(port, opts)
+  return { stop: async () => await Promise.all([fresh.stop(), reused.stop()]) }
+}
+
 export interface LoadFailure {
   at: number
   path: string

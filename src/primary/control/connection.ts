@@ -100,6 +100,11 @@ export class Connection {
     return this.#state
   }
 
+  /** The command it runs (its first word), once its first frame is read. */
+  get command (): string | undefined {
+    return this.#request?.args[0]
+  }
+
   /** Shutdown: an upload still arriving is aborted; a connection with no command yet is closed. */
   interrupt (): void {
     if (this.#request === null) this.#socket.destroy()

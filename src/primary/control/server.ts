@@ -120,23 +120,26 @@ export class ControlServer {
    * finished swap's "OK" and exit frame must reach the client: destroying the connections at
    * once turned a swap that happened into CONNECTION_LOST and exit 1. Bounded: after `graceMs`
    * the commands still running are refused, and after as long again whatever is left is cut.
+   * Connections running the command `except` are left alone: `hotswap stop`, answered once the
+   * shutdown it waits for is done (a second call then closes them).
    */
-  async closeConnections (graceMs: number): Promise<void> {
-    for (const c of this.#connections.values()) c.interrupt()
+  async closeConnections (graceMs: number, except?: string): Promise<void> {
+    const closing = (): Connection[] => [...this.#connections.values()].filter((c) => except === undefined || c.command !== except)
+    for (const c of closing()) c.interrupt()
     const allClosed = async (ms: number): Promise<void> => {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
-        Promise.all([...this.#connections.values()].map(async (c) => await c.closed)),
+        Promise.all(closing().map(async (c) => await c.closed)),
         new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) }),
       ])
       clearTimeout(timer)
     }
     await allClosed(graceMs)
-    for (const c of this.#connections.values()) {
+    for (const c of closing()) {
       if (c.state !== 'finished') c.refuse(new HotswapError('HOTSWAP_ERR_SHUTTING_DOWN', 'the server is shutting down'))
     }
     await allClosed(graceMs)
-    for (const socket of this.#connections.keys()) socket.destroy()
+    for (const [socket, c] of this.#connections) if (except === undefined || c.command !== except) socket.destroy()
   }
 
   #accept (socket: net.Socket): void {

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import type { FileIdentity } from '../../shared/frames.js'
 import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
+import type { ScaleResult } from '../scale.js'
 import type { TaskPool } from '../sqlite/pool.js'
 import type { Supervisor } from '../supervisor.js'
 import type { SwapCoordinator } from '../swap/coordinator.js'
@@ -50,8 +51,12 @@ export interface ServerContext {
   spoolDir: string
   /** Journal mode per database name, read at start-up (a swap keeps it). */
   journalModes: Map<string, string>
-  /** Rolling restart onto new app code (takes the swap lock). */
-  reload: (parallel: number) => Promise<{ replaced: number, ms: number }>
+  /** Rolling restart onto new app code, given-up slots first (takes the swap lock). */
+  reload: (parallel: number) => Promise<{ replaced: number, revived: number, ms: number }>
+  /** `scale N`: more or fewer workers (takes the swap lock). */
+  scale: (n: number) => Promise<ScaleResult>
+  /** `stop`: the graceful shutdown SIGTERM does; resolves once it is done, just before the exit. */
+  stop: () => Promise<void>
   uploads?: UploadObserver
 }
 

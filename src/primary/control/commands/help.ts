@@ -12,7 +12,9 @@ const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]>
   ['help', 'help [COMMAND]', 'Describe available commands or one specific command'],
   ['history', 'history [DB...] [--json]', 'List each database\'s generations, the live one marked'],
   ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
-  ['status', 'status [--json]', 'Show the workers and the managed databases'],
+  ['scale', 'scale N', 'Run N workers: start more, or drain and stop the extra ones'],
+  ['status', 'status [--json] [--check]', 'Show the workers and the managed databases (--check: exit 3 unless every worker is ready)'],
+  ['stop', 'stop', 'Shut the server down gracefully; returns once it has'],
   ['undo', 'undo [DB...] [--to ID]', 'Swap the previous generation back in'],
   ['version', 'version', 'Print the hotswap version'],
 ]

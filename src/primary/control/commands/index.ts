@@ -8,7 +8,9 @@ import { help } from './help.js'
 import { history } from './history.js'
 import { lease } from './lease.js'
 import { reload } from './reload.js'
+import { scale } from './scale.js'
 import { status } from './status.js'
+import { stop } from './stop.js'
 import { undo } from './undo.js'
 import { version } from './version.js'
 
@@ -22,7 +24,9 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['history', history],
   ['lease', lease],
   ['reload', reload],
+  ['scale', scale],
   ['status', status],
+  ['stop', stop],
   ['undo', undo],
   ['version', version],
 ])

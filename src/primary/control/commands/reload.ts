@@ -17,6 +17,6 @@ export async function reload (s: Session, ctx: ServerContext): Promise<number> {
     if (!Number.isInteger(parallel) || parallel < 1) throw new HotswapError('HOTSWAP_ERR_USAGE', `--parallel takes a positive integer (got ${String(v)})`)
   }
   const r = await ctx.reload(parallel)
-  await s.stdout(`reloaded ${r.replaced} worker(s) in ${Math.round(r.ms)} ms\n`)
+  await s.stdout(`reloaded ${r.replaced} worker(s)${r.revived > 0 ? ` and started ${r.revived} given-up slot(s) again` : ''} in ${Math.round(r.ms)} ms\n`)
   return ExitCodes.ok
 }

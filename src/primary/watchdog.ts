@@ -1,0 +1,100 @@
+// The watchdog: every --health-interval, each ready worker is pinged over IPC (its event loop
+// must answer within --health-timeout), asked to GET --health-check PATH from its own app
+// (worker/health-check.ts; 200-399 is healthy), and its RSS (from the ping) compared with
+// --max-memory. A worker over the memory limit is replaced at once; one that fails
+// --health-threshold checks in a row is replaced. Either way new first (rollover.ts): the
+// replacement must be ready before the old worker is drained, or killed when its event loop is
+// stuck (it cannot hear "drain and exit"). pm2 cannot do this (pm2 #2197).
+//
+//   tick ─▶ each ready worker, not being replaced, no check of it still running:
+//             ping ── no answer ────────────────────┐
+//               └─ rss > --max-memory ─▶ replace     ├─▶ failures+1 ─▶ ≥ threshold ─▶ replace
+//             GET PATH ── error, status ≥ 400 ──────┘   (a pass resets the count)
+//   A swap's pause queues requests at the gate: the HTTP check waits for the swap to end.
+
+import { formatBytes } from '../shared/format.js'
+import type { Logger } from '../shared/logger.js'
+import type { ManagedWorker } from './managed-worker.js'
+
+export interface WatchdogOptions {
+  /** 0: no checks at all. */
+  intervalMs: number
+  timeoutMs: number
+  threshold: number
+  /** The app's path to GET (`/healthz`); none: no HTTP check. */
+  healthCheck?: string
+  /** Bytes; none: no memory check. */
+  maxMemory?: number
+}
+
+/** What the watchdog needs of the supervisor. */
+export interface Watched {
+  readonly log: Logger
+  live: () => ManagedWorker[]
+  isReplacing: (w: ManagedWorker) => boolean
+  readonly inSwap: boolean
+  replace: (w: ManagedWorker, reason: string, opts: { stuck?: boolean }) => void
+}
+
+export class Watchdog {
+  readonly #opts: WatchdogOptions
+  readonly #host: Watched
+  readonly #failures = new WeakMap<ManagedWorker, number>()
+  readonly #checking = new WeakSet<ManagedWorker>()
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (host: Watched, opts: WatchdogOptions) {
+    this.#host = host
+    this.#opts = opts
+  }
+
+  start (): void {
+    if (this.#opts.intervalMs === 0) return
+    this.#timer = setInterval(() => { this.#tick() }, this.#opts.intervalMs)
+    this.#timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+  }
+
+  #tick (): void {
+    for (const w of this.#host.live()) {
+      if (w.state !== 'ready' || this.#host.isReplacing(w) || this.#checking.has(w)) continue
+      this.#checking.add(w)
+      void this.#check(w).finally(() => this.#checking.delete(w))
+    }
+  }
+
+  async #check (w: ManagedWorker): Promise<void> {
+    const { timeoutMs, threshold, maxMemory, healthCheck } = this.#opts
+    const host = this.#host
+    const ping = await w.ping(timeoutMs)
+    if (w.state !== 'ready') return
+    let failed: string | null = null
+    if (ping === null) {
+      failed = `its event loop did not answer a ping within ${timeoutMs} ms`
+    } else if (maxMemory !== undefined && ping.rss > maxMemory) {
+      host.replace(w, `its memory (RSS ${formatBytes(ping.rss)}, ${ping.rss} bytes) is over --max-memory ${formatBytes(maxMemory)} (${maxMemory} bytes)`, {})
+      return
+    } else if (healthCheck !== undefined && !host.inSwap) {
+      const h = await w.healthCheck(healthCheck, timeoutMs)
+      if (h.status === null || h.status < 200 || h.status >= 400) {
+        // A swap that began meanwhile held the request at the gate: that says nothing of the app.
+        if (host.inSwap) return
+        failed = `GET ${healthCheck} ${h.status === null ? `failed: ${h.error ?? 'no answer'}` : `answered ${h.status}`}`
+      }
+    }
+    if (w.state !== 'ready' || host.isReplacing(w)) return
+    if (failed === null) {
+      this.#failures.delete(w)
+      return
+    }
+    const n = (this.#failures.get(w) ?? 0) + 1
+    this.#failures.set(w, n)
+    host.log.warn(`worker ${w.id} (pid ${w.pid}) failed a health check (${n} of ${threshold} in a row): ${failed}`)
+    if (n >= threshold) {
+      host.replace(w, `${n} health checks failed in a row; the last: ${failed}`, { stuck: ping === null })
+    }
+  }
+}
