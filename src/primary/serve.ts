@@ -8,7 +8,9 @@ import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
 import { workingDirectory } from '../shared/working-directory.js'
-import type { ServeSettings } from './config.js'
+import { loadConfigFile, type ServeSettings } from './config.js'
+import { checkNodeOptions } from './node-options.js'
+import { watchForReload } from './watch.js'
 import { ControlServer } from './control/server.js'
 import { maxWorkers } from './cpu-quota.js'
 import { DatabaseLocks } from './database-lock.js'
@@ -114,6 +116,8 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const workers = opts.workers === 'max' ? maxWorkers() : opts.workers
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
 
+  checkNodeOptions(opts.nodeOptions)
+
   const journalModes = new Map<string, string>()
   for (const db of databases) {
     // At start-up, not at the first push (or the workers' first write).
@@ -132,6 +136,8 @@ export async function serve (opts: ServeSettings): Promise<number> {
     port: opts.port,
     databases,
     env: opts.env,
+    args: opts.appArgs,
+    nodeOptions: opts.nodeOptions,
     logger: getLogger('supervisor'),
     minUptimeMs: opts.minUptimeMs,
     maxRestarts: opts.maxRestarts,
@@ -142,9 +148,22 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const stores = new Map<string, GenerationStore>()
   const stages = new Stages(stores, opts.stageTtlMs, getLogger('swap'))
   const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages })
+  // A reload forks the workers on the config file's environment as it is now (env, and
+  // env_NAME for --env NAME): a file that no longer reads stops the reload before any fork.
+  const rereadEnvironment = async (): Promise<void> => {
+    if (opts.configFile === undefined) return
+    const fresh = await loadConfigFile(cwd, opts.configFile, opts.envName, true)
+    const env = fresh.env ?? {}
+    const before = supervisor.env
+    const names = [...new Set([...Object.keys(before), ...Object.keys(env)])].filter((k) => before[k] !== env[k])
+    // Names only: values are often secrets.
+    if (names.length > 0) log.info(`reload: the environment from ${opts.configFile} changed: ${names.join(', ')}`, { event: 'env-changed', names })
+    supervisor.setEnv(env)
+  }
   const reload = async (parallel: number): Promise<{ replaced: number, ms: number }> => {
     const { value } = await coordinator.withLock('reload', async () => {
       const started = performance.now()
+      await rereadEnvironment()
       log.info(`reload: rolling ${supervisor.live().length} worker(s), ${parallel} at a time`)
       const r = await supervisor.reload(parallel)
       const ms = performance.now() - started
@@ -214,6 +233,9 @@ export async function serve (opts: ServeSettings): Promise<number> {
     pid: process.pid, databases: databases.map((d) => `${d.name}=${d.path}`), socket: opts.socket, port: opts.port ?? null,
   })
   supervisor.start()
+  const stopWatching = opts.watch
+    ? watchForReload({ app, databases, own: [opts.socket, opts.logFile, spool.dir], logger: getLogger('watch'), reload: async () => await reload(1) })
+    : undefined
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false
@@ -228,6 +250,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       log.info(`${why}: shutting down`)
       void (async () => {
         control.stopAccepting()
+        await stopWatching?.()
         // A swap or reload in progress finishes first: taking the lock waits for it. Its reply
         // (OK and the exit frame) then gets out before the connections close.
         await coordinator.withLock('shutdown', async () => {

@@ -141,6 +141,8 @@ process.on('disconnect', () => {
 async function main (): Promise<void> {
   const appPath = process.env.HOTSWAP_APP
   if (appPath === undefined) throw new Error('HOTSWAP_APP is not set')
+  // The app sees the argv of `node app.js ARGS…` (serve's arguments after --), not this file's.
+  process.argv[1] = appPath
   const hello = await rpc.request({ cmd: 'hotswap:hello' }, 120_000)
   rt.databases = hello.databases
   // A swap pauses this worker as soon as its handshake is answered, but the app may still be
