@@ -19,6 +19,12 @@ import { installHttpGate } from './http-gate.js'
 import { mixedSwap } from './orphaned-swap.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
+/** CPU time used so far, user + system, in microseconds (monit's CPU% is its rate). */
+function cpuMicros (): number {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+
 const log = getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`)
 const rt = getRuntime()
 rt.mode = 'managed'
@@ -108,7 +114,7 @@ const handlers: Handlers<PrimaryCalls> = {
     setImmediate(() => { void flushLogger().then(() => process.exit(ExitCodes.ok)) })
     return null
   },
-  'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
+  'hotswap:stats': async (): Promise<StatsValue> => ({ cpuMicros: cpuMicros(), rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
 }
 
 const rpc = new Rpc<WorkerCalls, PrimaryCalls>((msg) => send(msg), handlers)

@@ -11,6 +11,7 @@
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
+//   tmux.ts    a command on a terminal whose screen is read back (monit); a process's CPU time
 
 export * from './wait.js'
 export * from './files.js'
@@ -22,3 +23,4 @@ export * from './faults.js'
 export * from './ecosystem.js'
 export * from './fleet.js'
 export * from './netns.js'
+export * from './tmux.js'
