@@ -187,6 +187,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       maxBytes: opts.maxBytes,
       spoolDir: spool.dir,
       journalModes,
+      killTimeoutMs: opts.killTimeoutMs,
       reload,
     },
   })

@@ -12,6 +12,7 @@
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
 //   tmux.ts    a command on a terminal whose screen is read back (monit); a process's CPU time
+//   systemd.ts a unit's [Service] settings, read back
 
 export * from './wait.js'
 export * from './files.js'
@@ -24,3 +25,4 @@ export * from './ecosystem.js'
 export * from './fleet.js'
 export * from './netns.js'
 export * from './tmux.js'
+export * from './systemd.js'

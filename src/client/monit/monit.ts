@@ -9,9 +9,9 @@
 //   keys: q / Ctrl-C quit, ↑ ↓ j k or 1-9 pick a worker, a (or Esc) all workers
 
 import type { Key } from 'ink'
-import { type ErrorCode, ErrorCodes, HotswapError, toHotswapError } from '../../shared/errors.js'
+import { HotswapError, toHotswapError } from '../../shared/errors.js'
 import type { MonitReport } from '../../shared/monit-report.js'
-import { runRemote } from '../connection.js'
+import { remoteJson } from '../remote-json.js'
 import { StatusEvents, type LogFeed, type LogLine } from './log-feed.js'
 import { withRates, type MonitModel } from './rates.js'
 import type { ScreenProps } from './view.js'
@@ -25,24 +25,6 @@ export interface MonitOptions {
   intervalMs: number
   /** The log pane's source; StatusEvents unless told. */
   feed?: LogFeed
-}
-
-/** One report from the server (throws a coded error: no server, a refusal). */
-export async function fetchReport (socketPath: string): Promise<MonitReport> {
-  const chunks: Buffer[] = []
-  let stderr = ''
-  const reply = await runRemote({
-    socketPath,
-    args: ['monit'],
-    tty: false,
-    onStdout: (c) => { chunks.push(c) },
-    onStderr: (c) => { stderr += c.toString('utf8') },
-  })
-  if (reply.exit !== 0) {
-    const code = reply.code !== undefined && Object.hasOwn(ErrorCodes, reply.code) ? reply.code as ErrorCode : 'HOTSWAP_ERR_INTERNAL'
-    throw new HotswapError(code, stderr.trim().replace(/^ERROR \[[A-Z_]+\] /, '') || (reply.error ?? `monit exited ${reply.exit}`))
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as MonitReport
 }
 
 /** Runs until q or Ctrl-C; resolves with the exit status. */
@@ -92,7 +74,7 @@ export async function monit (opts: MonitOptions): Promise<number> {
 
   const tick = async (): Promise<void> => {
     try {
-      const report = await fetchReport(opts.socketPath)
+      const report = await remoteJson<MonitReport>(opts.socketPath, ['monit'])
       model = withRates(report, previous)
       previous = report
       error = undefined

@@ -13,6 +13,7 @@ const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]>
   ['history', 'history [DB...] [--json]', 'List each database\'s generations, the live one marked'],
   ['monit', 'monit', 'The counters of hotswap monit, as one JSON line'],
   ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
+  ['startup', 'startup', 'How this server was started, as one JSON line (for hotswap startup systemd)'],
   ['status', 'status [--json]', 'Show the workers and the managed databases'],
   ['undo', 'undo [DB...] [--to ID]', 'Swap the previous generation back in'],
   ['version', 'version', 'Print the hotswap version'],

@@ -8,6 +8,7 @@ import { help } from './help.js'
 import { history } from './history.js'
 import { monit } from './monit.js'
 import { reload } from './reload.js'
+import { startup } from './startup.js'
 import { status } from './status.js'
 import { undo } from './undo.js'
 import { version } from './version.js'
@@ -22,6 +23,7 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['history', history],
   ['monit', monit],
   ['reload', reload],
+  ['startup', startup],
   ['status', status],
   ['undo', undo],
   ['version', version],
