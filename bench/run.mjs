@@ -15,6 +15,7 @@
 //   C. pm2 (cluster mode, 4 instances): copy into place + `pm2 reload` vs `hotswap cp` (6)
 //   G. generations (issue 13, bench/generations.mjs), 2 workers: the pause of a 3-database
 //      commit and of an undo against a push's; --keep 0 vs 1 and the digests at 100 MB / 1 GB
+//   M. monit (issue 15, bench/monit.mjs): its CPU at the default refresh, and the primary's
 //
 // Prints a table, writes bench/results/<date>-<mode>.json and latest-<mode>.json. Every process
 // it starts is stopped by pid, and bench/tmp/<run> is removed, on success and on error.
@@ -24,6 +25,7 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { evaluateG, rowsG, sectionG } from './generations.mjs'
+import { evaluateM, rowsM, sectionM } from './monit.mjs'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
 import {
@@ -673,6 +675,7 @@ function evaluate () {
     target(`5 primary RSS streaming ${fmtBytes(s.bytes)}`, `${rss} MB`, '≤ 150 MB', rss <= 150)
   }
   evaluateG(results.sections.g, target)
+  evaluateM(results.sections.m, target)
   if (c?.speedup !== undefined) {
     const nodeStart = b?.nodeStartMs
     target('6 pm2 reload time / hotswap cp time', `${c.speedup}×`, '≥ 100×', c.speedup >= 100, `pm2 ${fmtMs(c.pm2.servedMs.p50)} vs hotswap ${fmtMs(c.hotswap.servedMs.p50)}` +
@@ -734,6 +737,7 @@ function report () {
       `pm2 ${c.pm2.failures.failed + c.pm2.failures.timeouts} (${c.pm2.failures.torn} torn)`, `${CONFIG.pm2Ships} ships each, light load`])
   }
   rows.push(...rowsG(results.sections.g))
+  rows.push(...rowsM(results.sections.m))
   for (const [name, sec] of Object.entries(results.sections)) if (sec?.error) rows.push([`section ${name} FAILED`, sec.error.split('\n')[0], '', ''])
 
   const targets = [['target', 'measured', 'goal', 'met', 'note'],
@@ -782,7 +786,8 @@ async function main () {
   fs.mkdirSync(RUN_DIR, { recursive: true })
   log(`mode ${MODE}; ${results.machine.nproc} cores, node ${results.machine.node}, SQLite ${results.machine.sqlite}`)
   const g = async () => await sectionG({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load, lightLoad: CONFIG.lightLoad })
-  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g]]) {
+  const m = async () => await sectionM({ runDir: RUN_DIR, quick: QUICK, log })
+  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['m', m]]) {
     if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {
