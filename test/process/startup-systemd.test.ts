@@ -80,8 +80,9 @@ test('bad values: --name, --user, another init system (exit 2); no server (exit 
     assert.match(errorLine(res.stderr), new RegExp(`^ERROR \\[HOTSWAP_ERR_USAGE\\] ${message.source}`))
     assert.equal(res.stdout.length, 0)
   }
-  const upstart = await cli(['startup', 'upstart', '--socket', served.socket], { cwd: t.dir })
+  const upstart = await cli(['startup', 'upstart'], { cwd: t.dir })
   assert.equal(upstart.code, 2, upstart.stderr)
+  assert.match(errorLine(upstart.stderr), /^ERROR \[HOTSWAP_ERR_USAGE\] startup knows systemd only \(got "upstart"\)/)
   const none = await cli(['startup', 'systemd', '--socket', join(t.dir, 'nobody.sock')], { cwd: t.dir })
   assert.equal(none.code, 1, none.stderr)
   assert.match(errorLine(none.stderr), /^ERROR \[HOTSWAP_ERR_NO_SERVER\] /)
