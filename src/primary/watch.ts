@@ -41,7 +41,9 @@ export function ignoredBy (root: string, databases: DatabaseInfo[], own: Array<s
   return (path) => {
     const abs = resolve(path)
     const inReal = abs === root || abs.startsWith(root + sep) ? real + abs.slice(root.length) : abs
-    if (abs.split(sep).some((part) => SKIPPED_DIRS.has(part))) return true
+    // Below the root only: an app that itself lives in a node_modules folder is still watched.
+    const below = abs.startsWith(root + sep) ? abs.slice(root.length + 1) : ''
+    if (below.split(sep).some((part) => SKIPPED_DIRS.has(part))) return true
     if (isReservedName(basename(abs))) return true
     if (exact.has(abs) || exact.has(inReal)) return true
     return prefixes.some((p) => abs === p || abs.startsWith(p + '.') || abs.startsWith(p + sep) || inReal === p)
