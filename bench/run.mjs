@@ -20,6 +20,8 @@
 //      pause and its ssh round trip, the stage time of 1 host and of 3
 //   M. metrics (issue 15, bench/metrics.mjs): req/s with `--metrics` scraped every second
 //      against without it, two servers of a prom-client app, alternating and at once
+//   O. monit (issue 15, bench/monit.mjs): its CPU at the default refresh, and the primary's
+//      CPU while it answers
 //
 // Prints a table, writes bench/results/<date>-<mode>.json and latest-<mode>.json. Every process
 // it starts is stopped by pid, and bench/tmp/<run> is removed, on success and on error.
@@ -31,6 +33,7 @@ import Database from 'better-sqlite3'
 import { evaluateF, rowsF, sectionF, stopFleet } from './fleet.mjs'
 import { evaluateG, rowsG, sectionG } from './generations.mjs'
 import { evaluateM, rowsM, sectionM } from './metrics.mjs'
+import { evaluateM as evaluateO, rowsM as rowsO, sectionM as sectionO } from './monit.mjs'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
 import {
@@ -682,6 +685,7 @@ function evaluate () {
   evaluateG(results.sections.g, target)
   evaluateF(results.sections.f, target)
   evaluateM(results.sections.m, target)
+  evaluateO(results.sections.o, target)
   if (c?.speedup !== undefined) {
     const nodeStart = b?.nodeStartMs
     target('6 pm2 reload time / hotswap cp time', `${c.speedup}×`, '≥ 100×', c.speedup >= 100, `pm2 ${fmtMs(c.pm2.servedMs.p50)} vs hotswap ${fmtMs(c.hotswap.servedMs.p50)}` +
@@ -745,6 +749,7 @@ function report () {
   rows.push(...rowsG(results.sections.g))
   rows.push(...rowsF(results.sections.f))
   rows.push(...rowsM(results.sections.m))
+  rows.push(...rowsO(results.sections.o))
   for (const [name, sec] of Object.entries(results.sections)) if (sec?.error) rows.push([`section ${name} FAILED`, sec.error.split('\n')[0], '', ''])
 
   const targets = [['target', 'measured', 'goal', 'met', 'note'],
@@ -796,7 +801,8 @@ async function main () {
   const g = async () => await sectionG({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load, lightLoad: CONFIG.lightLoad })
   const f = async () => await sectionF({ quick: QUICK, log })
   const m = async () => await sectionM({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load })
-  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f], ['m', m]]) {
+  const o = async () => await sectionO({ runDir: RUN_DIR, quick: QUICK, log })
+  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f], ['m', m], ['o', o]]) {
     if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {

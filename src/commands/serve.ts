@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
-import { healthCheckProblem, loadConfigFile, maxMemoryValue, mergeSettings, metricsFlag, settingsFromEnv, type PartialSettings } from '../primary/config.js'
+import { healthCheckProblem, loadConfigFile, maxMemoryValue, mergeSettings, metricsFlag, nodeOptionProblem, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
 import { workingDirectory } from '../shared/working-directory.js'
 
@@ -19,12 +19,19 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     '<%= config.bin %> serve app.js --workers 4 --db db/production.sqlite3 --port 3000',
     '<%= config.bin %> serve app.js --workers max --db main=db/app.sqlite3 --db cache=db/cache.sqlite3',
     '<%= config.bin %> serve --config /etc/myapp/hotswap.config.json',
+    '<%= config.bin %> serve --env production --node-option=--max-old-space-size=512 -- --app-flag value',
+    '<%= config.bin %> serve app.js --db db/dev.sqlite3 --watch',
   ]
+
+  static usage = '<%= command.id %> [APP] [FLAGS] [-- APP_ARGS...]'
 
   static flags = {
     config: Flags.string({ description: 'config file [default: hotswap.config.json, .mjs or .js in the working directory]' }),
     create: Flags.boolean({ description: 'create a missing --db file as an empty database (WAL journal mode, 0600) before starting', allowNo: true }),
     db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true }),
+    env: Flags.string({ description: 'lay the config file\'s env_NAME section over its env (e.g. --env production)' }),
+    'node-option': Flags.string({ description: 'a node flag for the workers (their execArgv); repeat for more, e.g. --node-option=--max-old-space-size=512', multiple: true }),
+    watch: Flags.boolean({ description: 'development: reload when a file under the app\'s directory changes (not the databases, node_modules)', allowNo: true }),
     'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
     'health-check': Flags.string({ description: 'the watchdog GETs this path of the app in every worker; one that fails --health-threshold checks in a row is replaced' }),
     'health-interval': Flags.integer({ description: 'how often the watchdog checks each worker (ms; 0: never) [default: 5000]', min: 0 }),
@@ -52,9 +59,20 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
   }
 
   async run (): Promise<void> {
-    const { args, flags } = await this.parse(Serve)
+    // Everything after `--` is the app's (process.argv in the workers), never serve's flags.
+    const dashes = this.argv.indexOf('--')
+    const appArgs = dashes === -1 ? undefined : this.argv.slice(dashes + 1)
+    const { args, flags } = await this.parse(Serve, dashes === -1 ? this.argv : this.argv.slice(0, dashes))
     let code: number
     try {
+      const envName = flags.env
+      if (envName !== undefined && !/^[A-Za-z0-9_-]+$/.test(envName)) {
+        throw new HotswapError('HOTSWAP_ERR_USAGE', `--env takes the NAME of an env_NAME section: letters, digits, _ and - (got ${JSON.stringify(envName)})`)
+      }
+      for (const o of flags['node-option'] ?? []) {
+        const problem = nodeOptionProblem(o)
+        if (problem !== null) throw new HotswapError('HOTSWAP_ERR_USAGE', `--node-option ${problem}`)
+      }
       const cwd = process.cwd()
       const fromFlags: PartialSettings = {
         app: args.app,
@@ -84,9 +102,12 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         healthIntervalMs: flags['health-interval'],
         healthTimeoutMs: flags['health-timeout'],
         healthThreshold: flags['health-threshold'],
+        appArgs,
+        nodeOptions: flags['node-option'],
+        watch: flags.watch,
       }
       // Found by the folder's name, so that its `app` follows a release symlink (see config.ts).
-      const fromFile = await loadConfigFile(workingDirectory(), flags.config)
+      const fromFile = await loadConfigFile(workingDirectory(), flags.config, envName)
       code = await serve(mergeSettings(cwd, fromFlags, settingsFromEnv(process.env), fromFile))
     } catch (err) {
       code = reportError(err)

@@ -50,6 +50,16 @@ export interface ServeSettings {
   healthIntervalMs: number
   healthTimeoutMs: number
   healthThreshold: number
+  /** Arguments after `--` (or the config's "args"): the app's process.argv after its path. */
+  appArgs: string[]
+  /** --node-option (or "nodeOptions"): node flags for the workers (their execArgv). */
+  nodeOptions: string[]
+  /** --env NAME: the config file's env_NAME section, laid over its env. */
+  envName?: string
+  /** The config file the settings came from: reload reads its environment again. */
+  configFile?: string
+  /** --watch: reload on source changes under the app's directory (development). */
+  watch: boolean
 }
 
 /** Everything a flag, variable or config file may set; undefined means "not given here". */
@@ -162,17 +172,25 @@ function logLevel (v: unknown, source: string): string | undefined {
 const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
   'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env', 'metrics', 'minReady',
   'maxMemory', 'healthCheck', 'healthInterval', 'healthTimeout', 'healthThreshold',
+  'args', 'nodeOptions', 'watch',
   // The fleet commands' section (client/fleet/config.ts checks it); serve ignores it.
   'fleet'])
 
-/** Reads and checks a config file; paths in it resolve against the file's own folder. */
-export async function loadConfigFile (cwd: string, explicit?: string): Promise<PartialSettings & { file?: string }> {
-  const read = await readConfigFile(cwd, explicit)
-  if (read === undefined) return {}
+/**
+ * Reads and checks a config file; paths in it resolve against the file's own folder. `envName`
+ * (--env) lays the file's env_NAME section over its env; a name the file has no section for is
+ * an error naming the ones it has. `fresh`: read again (reload), not from the module cache.
+ */
+export async function loadConfigFile (cwd: string, explicit?: string, envName?: string, fresh = false): Promise<PartialSettings & { file?: string }> {
+  const read = await readConfigFile(cwd, explicit, fresh)
+  if (read === undefined) {
+    if (envName !== undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--env ${envName}: there is no config file (hotswap.config.json, .mjs or .js in ${cwd}, or --config PATH) to take env_${envName} from`)
+    return {}
+  }
   const { file, config: c } = read
   const source = file
   for (const key of Object.keys(c)) {
-    if (!KNOWN.has(key)) throw bad(key, `is not a known setting (known: ${[...KNOWN].join(', ')})`, source)
+    if (!KNOWN.has(key) && !ENV_SECTION.test(key)) throw bad(key, `is not a known setting (known: ${[...KNOWN].join(', ')}, env_NAME)`, source)
   }
   // The app path keeps the folder as named (through a release symlink, say): every fork resolves
   // it again. The other paths are fixed at start-up, through the links as they are now.
@@ -196,21 +214,23 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
       throw bad(`db[${i}]`, 'must be "[NAME=]PATH" or { "name": ..., "path": ... }', source)
     })
   }
-  let env: Record<string, string> | undefined
-  if (c.env !== undefined) {
-    if (typeof c.env !== 'object' || c.env === null || Array.isArray(c.env)) throw bad('env', 'must be an object of strings', source)
-    for (const [k, v] of Object.entries(c.env)) {
-      if (typeof v !== 'string') throw bad(`env.${k}`, 'must be a string', source)
+  let env = envSection(c.env, 'env', source)
+  const sections = Object.keys(c).filter((k) => ENV_SECTION.test(k))
+  // Every section is checked, chosen or not: a typo in env_staging fails today, not at the next deploy.
+  for (const key of sections) envSection(c[key], key, source)
+  if (envName !== undefined) {
+    const key = `env_${envName}`
+    if (!sections.includes(key)) {
+      throw new HotswapError('HOTSWAP_ERR_CONFIG', `--env ${envName}: ${source} has no "${key}" section (${sections.length === 0 ? 'it has none' : `it has: ${sections.join(', ')}`})`)
     }
-    // fromEntries defines each name as an own property: `env[k] = v` with k "__proto__" set the
-    // object's prototype instead, and the variable was dropped without a word.
-    env = Object.fromEntries(Object.entries(c.env)) as Record<string, string>
+    env = { ...env, ...envSection(c[key], key, source) }
   }
-  for (const key of ['waitReady', 'create'] as const) {
+  for (const key of ['waitReady', 'create', 'watch'] as const) {
     if (c[key] !== undefined && typeof c[key] !== 'boolean') throw bad(key, 'must be true or false', source)
   }
   const out: PartialSettings & { file?: string } = {
     file,
+    configFile: file,
     app: c.app !== undefined ? appAt(str(c.app, 'app', source) as string) : undefined,
     workers: workersValue(c.workers, source),
     databases,
@@ -239,9 +259,46 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     healthIntervalMs: int(c.healthInterval, 'healthInterval', source),
     healthTimeoutMs: int(c.healthTimeout, 'healthTimeout', source, 1),
     healthThreshold: int(c.healthThreshold, 'healthThreshold', source, 1),
+    appArgs: strings(c.args, 'args', source, false),
+    nodeOptions: strings(c.nodeOptions, 'nodeOptions', source, true),
+    watch: c.watch as boolean | undefined,
+    envName,
   }
   if (out.port !== undefined && out.port > 65535) throw bad('port', 'must be at most 65535', source)
   return out
+}
+
+/** `env_production`, `env_staging`, …: the sections --env NAME chooses from. */
+const ENV_SECTION = /^env_[A-Za-z0-9_-]+$/
+
+/** An env object (`env`, `env_NAME`): own string values only. */
+function envSection (v: unknown, field: string, source: string): Record<string, string> | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(field, 'must be an object of strings', source)
+  for (const [k, value] of Object.entries(v)) {
+    if (typeof value !== 'string') throw bad(`${field}.${k}`, 'must be a string', source)
+  }
+  // fromEntries defines each name as an own property: `env[k] = v` with k "__proto__" set the
+  // object's prototype instead, and the variable was dropped without a word.
+  return Object.fromEntries(Object.entries(v)) as Record<string, string>
+}
+
+/** "args", "nodeOptions": arrays of strings; a node option must start with "-". */
+function strings (v: unknown, field: string, source: string, options: boolean): string[] | undefined {
+  if (v === undefined) return undefined
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(field, 'must be an array of strings', source)
+  const list = v as string[]
+  if (options) {
+    const wrong = list.find((o) => nodeOptionProblem(o) !== null)
+    if (wrong !== undefined) throw bad(field, nodeOptionProblem(wrong) as string, source)
+  }
+  return list
+}
+
+/** Why a --node-option value cannot be a node flag (null: it can be one, as far as its shape goes). */
+export function nodeOptionProblem (o: string): string | null {
+  if (!/^--?[A-Za-z]/.test(o)) return `takes node flags, each starting with "-" (got ${JSON.stringify(o)}); arguments for the app go after --`
+  return null
 }
 
 /** HOTSWAP_* variables for serve (the socket's is shared with every command). */
@@ -311,5 +368,10 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     healthIntervalMs: pick('healthIntervalMs') ?? DEFAULTS.healthIntervalMs,
     healthTimeoutMs: pick('healthTimeoutMs') ?? DEFAULTS.healthTimeoutMs,
     healthThreshold: pick('healthThreshold') ?? DEFAULTS.healthThreshold,
+    appArgs: pick('appArgs') ?? [],
+    nodeOptions: pick('nodeOptions') ?? [],
+    envName: pick('envName'),
+    configFile: pick('configFile'),
+    watch: pick('watch') ?? false,
   }
 }

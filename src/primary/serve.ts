@@ -8,7 +8,9 @@ import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
 import { workingDirectory } from '../shared/working-directory.js'
-import type { ServeSettings } from './config.js'
+import { loadConfigFile, type ServeSettings } from './config.js'
+import { checkNodeOptions } from './node-options.js'
+import { watchForReload } from './watch.js'
 import { ControlServer } from './control/server.js'
 import { maxWorkers } from './cpu-quota.js'
 import { DatabaseLocks } from './database-lock.js'
@@ -119,6 +121,8 @@ export async function serve (opts: ServeSettings): Promise<number> {
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
   if (opts.minReady !== undefined && opts.minReady > workers) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--min-ready ${opts.minReady} is more than the ${workers} worker(s): /readyz would never answer 200`)
 
+  checkNodeOptions(opts.nodeOptions)
+
   const journalModes = new Map<string, string>()
   for (const db of databases) {
     // At start-up, not at the first push (or the workers' first write).
@@ -137,6 +141,8 @@ export async function serve (opts: ServeSettings): Promise<number> {
     port: opts.port,
     databases,
     env: opts.env,
+    args: opts.appArgs,
+    nodeOptions: opts.nodeOptions,
     logger: getLogger('supervisor'),
     minUptimeMs: opts.minUptimeMs,
     maxRestarts: opts.maxRestarts,
@@ -152,9 +158,22 @@ export async function serve (opts: ServeSettings): Promise<number> {
     ? undefined
     : new (await import('./metrics/hotswap-metrics.js')).HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => supervisor.slots.wanted })
   const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages, observer: metrics })
+  // A reload forks the workers on the config file's environment as it is now (env, and
+  // env_NAME for --env NAME): a file that no longer reads stops the reload before any fork.
+  const rereadEnvironment = async (): Promise<void> => {
+    if (opts.configFile === undefined) return
+    const fresh = await loadConfigFile(cwd, opts.configFile, opts.envName, true)
+    const env = fresh.env ?? {}
+    const before = supervisor.env
+    const names = [...new Set([...Object.keys(before), ...Object.keys(env)])].filter((k) => before[k] !== env[k])
+    // Names only: values are often secrets.
+    if (names.length > 0) log.info(`reload: the environment from ${opts.configFile} changed: ${names.join(', ')}`, { event: 'env-changed', names })
+    supervisor.setEnv(env)
+  }
   const reload = async (parallel: number): Promise<{ replaced: number, revived: number, ms: number }> => {
     const { value } = await coordinator.withLock('reload', async () => {
       const started = performance.now()
+      await rereadEnvironment()
       log.info(`reload: rolling ${supervisor.live().length} worker(s), ${parallel} at a time`)
       const r = await supervisor.reload(parallel)
       const ms = performance.now() - started
@@ -190,6 +209,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       maxBytes: opts.maxBytes,
       spoolDir: spool.dir,
       journalModes,
+      killTimeoutMs: opts.killTimeoutMs,
       reload,
       uploads: metrics,
       scale,
@@ -257,6 +277,9 @@ export async function serve (opts: ServeSettings): Promise<number> {
   })
   supervisor.start()
   watchdog.start()
+  const stopWatching = opts.watch
+    ? watchForReload({ app, databases, own: [opts.socket, opts.logFile, spool.dir], logger: getLogger('watch'), reload: async () => await reload(1) })
+    : undefined
 
   return await new Promise<number>((resolveExit) => {
     let stopping = false
@@ -272,6 +295,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       metricsServer?.shuttingDown()
       void (async () => {
         control.stopAccepting()
+        await stopWatching?.()
         // A swap or reload in progress finishes first: taking the lock waits for it. Its reply
         // (OK and the exit frame) then gets out before the connections close.
         await coordinator.withLock('shutdown', async () => {

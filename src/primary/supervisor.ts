@@ -38,6 +38,10 @@ export interface SupervisorOptions {
   logger: Logger
   /** Environment for the workers on top of the primary's own. */
   env?: Record<string, string>
+  /** The app's arguments: process.argv after the app's path, in every worker. */
+  args?: string[]
+  /** Node flags for the workers, after the primary's own execArgv. */
+  nodeOptions?: string[]
   /** A worker that exits sooner than this after its start counts toward the crash-loop guard. */
   minUptimeMs?: number
   /** Quick crashes in a row after which a slot is not restarted any more. */
@@ -87,9 +91,18 @@ export class Supervisor extends EventEmitter implements WorkerHost {
 
   constructor (opts: SupervisorOptions) {
     super()
-    this.#opts = { minUptimeMs: 1000, maxRestarts: 10, waitReady: false, listenTimeoutMs: 30_000, killTimeoutMs: 10_000, env: {}, ...opts }
+    this.#opts = { minUptimeMs: 1000, maxRestarts: 10, waitReady: false, listenTimeoutMs: 30_000, killTimeoutMs: 10_000, env: {}, args: [], nodeOptions: [], ...opts }
     this.slots = new Slots(this.#opts.workers)
     this.#rollover = new Rollover(this)
+  }
+
+  /** The workers' environment from the next fork on (a reload that read the config file again). */
+  setEnv (env: Record<string, string>): void {
+    this.#opts.env = env
+  }
+
+  get env (): Record<string, string> {
+    return this.#opts.env
   }
 
   /** How long a stopping worker may take before SIGKILL (--kill-timeout). */
@@ -115,7 +128,7 @@ export class Supervisor extends EventEmitter implements WorkerHost {
     // Workers' stdout/stderr come through the primary, so each line is tagged with its worker.
     // The working directory goes by name, so every fork enters it through today's symlinks: an
     // inherited one is the directory (inode) the primary started in, an old release forever.
-    cluster.setupPrimary({ exec: BOOTSTRAP, args: [], silent: true })
+    cluster.setupPrimary({ exec: BOOTSTRAP, args: this.#opts.args, execArgv: [...process.execArgv, ...this.#opts.nodeOptions], silent: true })
     for (let slot = 1; slot <= this.slots.wanted; slot++) this.fork(slot)
   }
 

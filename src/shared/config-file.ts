@@ -9,8 +9,14 @@ import { HotswapError } from './errors.js'
 
 export const CONFIG_NAMES = ['hotswap.config.json', 'hotswap.config.mjs', 'hotswap.config.js']
 
-/** The file's object (own keys only, no prototype) and its path; undefined when there is none. */
-export async function readConfigFile (cwd: string, explicit?: string): Promise<{ file: string, config: Record<string, unknown> } | undefined> {
+/** Fresh reads so far: each one imports the module under a URL of its own. */
+let reads = 0
+
+/**
+ * The file's object (own keys only, no prototype) and its path; undefined when there is none.
+ * `fresh`: an .mjs/.js file is imported anew (a reload), not taken from the module cache.
+ */
+export async function readConfigFile (cwd: string, explicit?: string, fresh = false): Promise<{ file: string, config: Record<string, unknown> } | undefined> {
   let file: string | undefined
   if (explicit !== undefined) {
     file = resolve(cwd, explicit)
@@ -24,7 +30,8 @@ export async function readConfigFile (cwd: string, explicit?: string): Promise<{
     if (file.endsWith('.json')) {
       raw = JSON.parse(readFileSync(file, 'utf8'))
     } else {
-      const mod = await import(pathToFileURL(file).href) as { default?: unknown }
+      const url = pathToFileURL(file).href + (fresh ? `?reload=${++reads}` : '')
+      const mod = await import(url) as { default?: unknown }
       raw = mod.default
     }
   } catch (err) {

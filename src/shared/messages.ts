@@ -92,6 +92,8 @@ export interface ResumeValue {
 }
 
 export interface StatsValue {
+  /** CPU time used so far, user + system (process.cpuUsage()), in microseconds. */
+  cpuMicros: number
   rss: number
   inFlight: number
   served: number

@@ -21,6 +21,12 @@ import { appMetrics } from './metrics.js'
 import { mixedSwap } from './orphaned-swap.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
+/** CPU time used so far, user + system, in microseconds (monit's CPU% is its rate). */
+function cpuMicros (): number {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+
 const log = getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`)
 const rt = getRuntime()
 rt.mode = 'managed'
@@ -110,7 +116,7 @@ const handlers: Handlers<PrimaryCalls> = {
     setImmediate(() => { void flushLogger().then(() => process.exit(ExitCodes.ok)) })
     return null
   },
-  'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
+  'hotswap:stats': async (): Promise<StatsValue> => ({ cpuMicros: cpuMicros(), rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
   'hotswap:metrics': async () => ({ registries: await appMetrics() }),
   // Answered from this event loop: a worker stuck in a busy loop does not answer (watchdog.ts).
   'hotswap:ping': async () => ({ rss: process.memoryUsage.rss() }),
@@ -147,6 +153,8 @@ process.on('disconnect', () => {
 async function main (): Promise<void> {
   const appPath = process.env.HOTSWAP_APP
   if (appPath === undefined) throw new Error('HOTSWAP_APP is not set')
+  // The app sees the argv of `node app.js ARGS…` (serve's arguments after --), not this file's.
+  process.argv[1] = appPath
   const hello = await rpc.request({ cmd: 'hotswap:hello' }, 120_000)
   rt.databases = hello.databases
   // A swap pauses this worker as soon as its handshake is answered, but the app may still be

@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { freePort, labelOf, request, ROOT, rootReachableByOthers, seed, type Served, startServeArgs, statusJson, tempDir, waitUntil } from '../support/index.js'
+import { freePort, labelOf, request, ROOT, rootReachableByOthers, seed, type Served, serviceKeys, startServeArgs, statusJson, tempDir, waitUntil } from '../support/index.js'
 
 const AS_ROOT = process.getuid?.() === 0
 /** The unit's and the image's user, here: nobody when the tests run as root, else ourselves. */
@@ -50,19 +50,6 @@ function here (text: string): string {
     .replaceAll('/usr/local/bin/node', process.execPath).replaceAll('/usr/bin/node', process.execPath)
 }
 
-/** A systemd unit's [Service] settings: every value of each key, in order. */
-function serviceKeys (unit: string): Map<string, string[]> {
-  const keys = new Map<string, string[]>()
-  let section = ''
-  for (const line of unit.split('\n')) {
-    const s = /^\[(\w+)\]$/.exec(line)
-    if (s !== null) section = s[1] as string
-    const kv = /^(\w+)=(.*)$/.exec(line)
-    if (kv === null || section !== 'Service') continue
-    keys.set(kv[1] as string, [...(keys.get(kv[1] as string) ?? []), kv[2] as string])
-  }
-  return keys
-}
 const unit = serviceKeys(unitText)
 const one = (key: string): string => {
   const v = unit.get(key)

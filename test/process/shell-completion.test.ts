@@ -39,10 +39,10 @@ async function complete (lines: string[][]): Promise<string[][]> {
 }
 
 test('bash: commands and each command\'s flags complete', async () => {
-  const [commands, cpFlags, noFlag] = await complete([['hotswap', 'st'], ['hotswap', 'cp', '--sk'], ['hotswap', 'serve', '--no-w']])
-  assert.deepEqual(commands, ['status', 'stop'])
+  const [commands, cpFlags, noFlag] = await complete([['hotswap', 'stat'], ['hotswap', 'cp', '--sk'], ['hotswap', 'serve', '--no-w']])
+  assert.deepEqual(commands, ['status'])
   assert.deepEqual(cpFlags, ['--skip-integrity-check', '--skip-schema-check'])
-  assert.deepEqual(noFlag, ['--no-wait-ready'])
+  assert.deepEqual(noFlag, ['--no-wait-ready', '--no-watch'])
 })
 
 test('bash: cp, serve and a path flag complete the file names in the working directory', async () => {

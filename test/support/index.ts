@@ -13,6 +13,8 @@
 //   fleet-run.ts  those hosts serving, a coordinator folder, what a fleet test checks after
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
 //   prometheus.ts  a strict parser of the Prometheus text format; GETs of the metrics listener
+//   tmux.ts    a command on a terminal whose screen is read back (monit); a process's CPU time
+//   systemd.ts a unit's [Service] settings, read back
 
 export * from './wait.js'
 export * from './files.js'
@@ -26,3 +28,5 @@ export * from './fleet.js'
 export * from './netns.js'
 export * from './fleet-run.js'
 export * from './prometheus.js'
+export * from './tmux.js'
+export * from './systemd.js'

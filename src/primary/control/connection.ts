@@ -21,6 +21,9 @@ import { gemErrorText, speaksGem } from './gem-words.js'
 import { shown, type ServerContext, type Session } from './session.js'
 import { StdinFrames } from './stdin-frames.js'
 
+/** Commands a client repeats on a timer: logged at debug. */
+const POLLS = new Set(['monit'])
+
 const FIRST_FRAME_TIMEOUT_MS = 10_000
 /** A UTF-16 surrogate that is not half of a pair (in a `u` regex a pair is one code point). */
 const LONE_SURROGATE = /\p{Cs}/u
@@ -234,7 +237,8 @@ export class Connection {
     const ctx = this.#opts.context
     const stdin = this.#stdin.stream
     const name = request.args[0] ?? 'help'
-    log.info(`command: ${request.args.map((a) => a.length > 200 ? `${a.slice(0, 200)}…` : a).join(' ')}`)
+    // A poll (monit asks once a second) at debug: at info it was a log line a second, for ever.
+    log.log(POLLS.has(name) ? 'debug' : 'info', `command: ${request.args.map((a) => a.length > 200 ? `${a.slice(0, 200)}…` : a).join(' ')}`)
     if (this.#opts.isClosing()) {
       stdin.resume()
       this.#fail(new HotswapError('HOTSWAP_ERR_SHUTTING_DOWN', 'the server is shutting down'))

@@ -51,6 +51,8 @@ export interface ServerContext {
   spoolDir: string
   /** Journal mode per database name, read at start-up (a swap keeps it). */
   journalModes: Map<string, string>
+  /** --kill-timeout: how long a stopping worker may take (a unit's TimeoutStopSec covers it). */
+  killTimeoutMs: number
   /** Rolling restart onto new app code, given-up slots first (takes the swap lock). */
   reload: (parallel: number) => Promise<{ replaced: number, revived: number, ms: number }>
   /** `scale N`: more or fewer workers (takes the swap lock). */

@@ -101,6 +101,8 @@ export interface DatabaseHistory {
   swaps: number
   lastSwapAt: number | null
   lastPauseMs: number | null
+  /** The last swaps' pause windows (ms), oldest first, at most PAUSES_KEPT (monit's sparkline). */
+  pauses: number[]
 }
 
 /** Told how each commit ended (primary/metrics/): its report, or what it failed with. */
@@ -108,6 +110,9 @@ export interface CommitObserver {
   committed: (req: CommitRequest, report: CommitReport) => void
   failed: (req: CommitRequest, err: unknown) => void
 }
+
+/** How many pause windows a database's history keeps. */
+export const PAUSES_KEPT = 30
 
 export interface CoordinatorOptions {
   supervisor: Supervisor
@@ -317,10 +322,11 @@ export class SwapCoordinator {
       event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
     })
     for (const d of report.databases) {
-      const h = this.history.get(d.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null }
+      const h = this.history.get(d.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null, pauses: [] }
       h.swaps++
       h.lastSwapAt = Date.now()
       h.lastPauseMs = round(report.pauseMs)
+      h.pauses = [...h.pauses, h.lastPauseMs].slice(-PAUSES_KEPT)
       this.history.set(d.name, h)
     }
 

@@ -7,8 +7,10 @@ import { cp } from './cp.js'
 import { help } from './help.js'
 import { history } from './history.js'
 import { lease } from './lease.js'
+import { monit } from './monit.js'
 import { reload } from './reload.js'
 import { scale } from './scale.js'
+import { startup } from './startup.js'
 import { status } from './status.js'
 import { stop } from './stop.js'
 import { undo } from './undo.js'
@@ -23,8 +25,10 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['help', help],
   ['history', history],
   ['lease', lease],
+  ['monit', monit],
   ['reload', reload],
   ['scale', scale],
+  ['startup', startup],
   ['status', status],
   ['stop', stop],
   ['undo', undo],

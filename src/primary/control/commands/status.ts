@@ -3,14 +3,13 @@
 // for a person. `--check` is for cron and monitoring: one line (or the JSON), and exit 3
 // (ExitCodes.degraded) unless every wanted worker slot has a ready worker.
 
-import { promises as fsp } from 'node:fs'
 import { ExitCodes, HotswapError } from '../../../shared/errors.js'
 import { formatBytes } from '../../../shared/format.js'
 import { filesIdentity } from '../../../shared/same-files.js'
 import type { DatabaseStatus, StatusReport, WorkerStatus } from '../../../shared/status-report.js'
 import { VERSION } from '../../../shared/version.js'
-import { isLive } from '../../managed-worker.js'
 import type { ServerContext, Session } from '../session.js'
+import { sampleDatabase, sampleWorkers } from '../samples.js'
 
 export async function status (s: Session, ctx: ServerContext): Promise<number> {
   s.stdin.resume()
@@ -19,21 +18,18 @@ export async function status (s: Session, ctx: ServerContext): Promise<number> {
   }
   const json = s.args.includes('--json')
   const check = s.args.includes('--check')
-  const workers = await Promise.all(ctx.supervisor.all().map(async (w): Promise<WorkerStatus> => {
-    const stats = isLive(w) ? await ctx.supervisor.stats(w) : null
-    return {
-      id: w.id,
-      pid: w.pid,
-      state: w.state,
-      app: w.app,
-      uptimeMs: Date.now() - w.startedAt,
-      restarts: ctx.supervisor.restartsOf(w.id),
-      rss: stats?.rss ?? null,
-      inFlight: stats?.inFlight ?? null,
-      served: stats?.served ?? null,
-      lastError: null,
-      givenUpAt: null,
-    }
+  const workers = (await sampleWorkers(ctx)).map(({ w, stats, restarts }): WorkerStatus => ({
+    id: w.id,
+    pid: w.pid,
+    state: w.state,
+    app: w.app,
+    uptimeMs: Date.now() - w.startedAt,
+    restarts,
+    rss: stats?.rss ?? null,
+    inFlight: stats?.inFlight ?? null,
+    served: stats?.served ?? null,
+    lastError: null,
+    givenUpAt: null,
   }))
   const givenUp = ctx.supervisor.slots.givenUp()
   for (const g of givenUp) {
@@ -46,13 +42,11 @@ export async function status (s: Session, ctx: ServerContext): Promise<number> {
   const wanted = ctx.supervisor.slots.wanted
   const ready = new Set(workers.filter((w) => w.state === 'ready' && w.id <= wanted).map((w) => w.id)).size
   const databases = await Promise.all(ctx.databases.map(async (d): Promise<DatabaseStatus> => {
-    const h = ctx.coordinator.history.get(d.name)
-    let size: number | null = null
-    try { size = (await fsp.stat(d.path)).size } catch { size = null }
+    const { size, journalMode, history: h, generation } = await sampleDatabase(ctx, d)
     const m = ctx.coordinator.stores.get(d.name)?.manifest
     return {
-      name: d.name, path: d.path, size, journalMode: ctx.journalModes.get(d.name) ?? 'unknown', swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null,
-      generation: m?.live ?? 0, kept: m === undefined ? 0 : m.generations.length - 1, staged: ctx.coordinator.stages.forDatabase(d.name)?.id ?? null,
+      name: d.name, path: d.path, size, journalMode, swaps: h?.swaps ?? 0, lastSwapAt: h?.lastSwapAt ?? null, lastPauseMs: h?.lastPauseMs ?? null,
+      generation, kept: m === undefined ? 0 : m.generations.length - 1, staged: ctx.coordinator.stages.forDatabase(d.name)?.id ?? null,
     }
   }))
   const report: StatusReport = {
