@@ -11,42 +11,10 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, type Fleet, fixture, type SeedOptions, Outsider, type Host, load, pushable, request, runProcess, seed, sh, sleep, startHosts, testDir, type TestContext, type RemoteServe, waitUntil, isRunning,
+  BIN, cli, FLEET_LIVE, fixture, Outsider, type Host, load, pushable, request, runProcess, sleep, startFleet, type RemoteServe, testDir, unchanged, waitUntil, isRunning,
 } from '../support/index.js'
 
-const LIVE = 'db/live.sqlite3'
-
-/** A coordinator folder whose hotswap.config.json reaches hotswap on every host (its own directory). */
-function coordinator (t: TestContext, fleet: Fleet): string {
-  const dir = testDir(t)
-  writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify({
-    fleet: {
-      hosts: fleet.hosts.map((h) => ({ name: h.name, remote: `cd ${sh(h.dir)} && ${sh(process.execPath)} ${sh(BIN)}` })),
-      sshConfig: fleet.config,
-      hold: 10_000,
-    },
-  }))
-  return dir
-}
-
-async function startFleet (t: Parameters<typeof startHosts>[0], opts: { n?: number, app?: string, seedOf?: (h: Host) => Partial<SeedOptions> } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
-  const fleet = await startHosts(t, opts.n ?? 3)
-  for (const host of fleet.hosts) seed(join(host.dir, LIVE), { label: 'v0', ...opts.seedOf?.(host) })
-  const serves = await Promise.all(fleet.hosts.map(async (host) => await fleet.serveOn(host, { workers: 2, ...(opts.app === undefined ? {} : { app: opts.app }) })))
-  return { fleet, serves, cwd: coordinator(t, fleet) }
-}
-
-function stagesLeft (host: Host): string[] {
-  const dir = join(host.dir, 'db', '.hotswap', 'live.sqlite3')
-  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('stage-') || n.includes('.tmp')) : []
-}
-
-async function unchanged (serves: RemoteServe[], label = 'v0'): Promise<void> {
-  for (const s of serves) {
-    assert.equal((await request(s.port, '/label')).json().label, label, `${s.host.name} still serves ${label}`)
-    assert.deepEqual(stagesLeft(s.host), [], `no stage left on ${s.host.name}`)
-  }
-}
+const LIVE = FLEET_LIVE
 
 test('three hosts under load: fleet cp switches all; an alternating client never reads new then old; no request fails; fleet status agrees', async (t) => {
   const { fleet, serves, cwd } = await startFleet(t)

@@ -10,6 +10,7 @@
 //   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
+//   fleet-app.ts  those hosts serving, a coordinator folder, the checks after a fleet fault
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
 
 export * from './wait.js'
@@ -21,4 +22,5 @@ export * from './generations.js'
 export * from './faults.js'
 export * from './ecosystem.js'
 export * from './fleet.js'
+export * from './fleet-app.js'
 export * from './netns.js'

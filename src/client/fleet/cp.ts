@@ -1,6 +1,7 @@
 // `hotswap fleet cp SRC LIVE`: one database to every host, all of them or none.
 //
-//   stage on every host at once (stage.ts) ─▶ votes: any failure, or digests that differ?
+//   stage on every host at once (stage.ts), the source's SHA-256 beside ─▶ votes: any failure,
+//   digests that differ, or a host that received other bytes than the source's?
 //       └─ yes ─▶ abort every stage made ─▶ exit 1, each host's reason       (nothing changed)
 //   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts): all
 //   READY ─▶ "start" to all ─▶ all PAUSED
@@ -17,7 +18,7 @@ import type { FleetHost, FleetSettings } from './config.js'
 import { Decision } from './decision.js'
 import { Interrupt } from './interrupt.js'
 import { failureOf, hostLines } from './reasons.js'
-import { fleetSource } from './source.js'
+import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
 import { abortOn, historyOn, stageOn, type HostStage, type Vote } from './stage.js'
 import { all, heldFailure, holdOn, type Held } from './switch.js'
@@ -54,13 +55,28 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
 async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const ssh = new Ssh({ sshConfig: o.settings.sshConfig, timeoutMs: o.settings.timeoutMs })
   const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
-  const stages = await Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags })))
+  const [stages, source] = await Promise.all([
+    Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags }))),
+    sourceDigest(sourcePath),
+  ])
   const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
   const failed = stages.filter((s) => s.failure !== undefined)
-  if (failed.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
-    const lines = await abortAll(ssh, stages)
-    const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length === 0 ? 'HOTSWAP_ERR_FLEET_MISMATCH' : 'HOTSWAP_ERR_FLEET_REFUSED'
-    const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal}` : failed.length === 0 ? 'the hosts staged files that differ' : `refused by ${failed.map((s) => s.host.name).join(', ')}`
+  // Every host must have received the bytes sent: equal votes alone would pass a file that every
+  // host received altered the same way (a wrapper, a proxy, a truncating pipe).
+  const altered = source.digest === undefined ? [] : stages.filter((s) => s.vote !== undefined && s.vote.received !== source.digest)
+  if (failed.length > 0 || source.error !== undefined || altered.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
+    const lines = await abortAll(ssh, stages, (s) => altered.includes(s)
+      ? `${s.vote?.received === undefined ? 'did not report the digest of the bytes it received (its hotswap is older)' : `received ${short(s.vote.received)}`}, not the source's ${short(source.digest ?? '?')}`
+      : undefined)
+    if (source.error !== undefined) lines.unshift(`the source: ${source.error.code} ${source.error.message}`)
+    const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length > 0 ? 'HOTSWAP_ERR_FLEET_REFUSED' : source.error !== undefined ? 'HOTSWAP_ERR_SOURCE' : 'HOTSWAP_ERR_FLEET_MISMATCH'
+    const why = interrupt.signal !== undefined
+      ? `interrupted by ${interrupt.signal}`
+      : failed.length > 0
+        ? `refused by ${failed.map((s) => s.host.name).join(', ')}`
+        : source.error !== undefined
+          ? 'the source could not be read for its digest'
+          : altered.length > 0 ? `${altered.map((s) => s.host.name).join(', ')} received a file that differs from the source` : 'the hosts staged files that differ'
     throw new HotswapError(code, `fleet cp to ${o.live}: ${why}; every stage aborted, nothing changed on any host`, lines)
   }
   const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
@@ -69,10 +85,11 @@ async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt)
   return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)), interrupt)
 }
 
-/** Aborts every stage made; one line per host: its reason, or its vote and that it was aborted. */
-async function abortAll (ssh: Ssh, stages: HostStage[]): Promise<string[]> {
+/** Aborts every stage made; one line per host: its reason, or its vote (and `note` on it) and that it was aborted. */
+async function abortAll (ssh: Ssh, stages: HostStage[], note: (s: HostStage) => string | undefined = () => undefined): Promise<string[]> {
   const lines = await Promise.all(stages.map(async (s) => {
-    const own = s.failure !== undefined ? hostLines(s.host.name, s.failure) : [`${s.host.name}: staged ${s.stage ?? '?'} (${short(s.vote?.digest ?? '?')}, checked against generation ${s.vote?.checkedAgainst ?? '?'})`]
+    const noted = note(s)
+    const own = s.failure !== undefined ? hostLines(s.host.name, s.failure) : [`${s.host.name}: staged ${s.stage ?? '?'} (${short(s.vote?.digest ?? '?')}, checked against generation ${s.vote?.checkedAgainst ?? '?'})${noted === undefined ? '' : `: ${noted}`}`]
     if (s.stage === undefined) return own
     const err = await abortOn(ssh, s.host, s.stage)
     return [...own, err === undefined ? `  its stage ${s.stage} aborted` : `  its stage ${s.stage} is left: ${err.code} ${err.message}`]
