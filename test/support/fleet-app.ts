@@ -81,3 +81,5 @@ export async function fleetAgrees (serves: RemoteServe[], label: string, generat
   if (generation !== undefined) assert.equal(live, generation, 'the expected live generation')
   return live as number
 }
+
+export type { FleetHistory } from '../../src/client/fleet/history.js'

@@ -37,7 +37,7 @@ export interface StageOptions {
   flags: string[]
 }
 
-interface HistoryJson { databases?: Array<{ name?: string, live?: number, generations?: Array<{ id?: number, digest?: string | null, pauseMs?: number | null }>, staged?: Array<{ id?: string, digest?: string, checkedAgainst?: number, received?: string }> }> }
+interface HistoryJson { databases?: Array<{ name?: string, live?: number, generations?: Array<{ id?: number, digest?: string | null, pauseMs?: number | null, createdAt?: string, bytes?: number }>, staged?: Array<{ id?: string, digest?: string, checkedAgainst?: number, received?: string }> }> }
 
 /** `history LIVE --json` on the host: its one database's record. */
 export async function historyOn (ssh: Ssh, host: FleetHost, live: string | undefined): Promise<NonNullable<HistoryJson['databases']>> {
