@@ -6,13 +6,17 @@
 //   fleetAgrees(serves, label) ─▶ per host: /label over HTTP (answered: nothing stuck paused),
 //        history over its socket (one live generation for all, nothing staged), integrity_check,
 //        no stage, record temp or upload temp left in db/ and its .hotswap/ folder
+//   loadEach(serves) ─▶ HTTP load on every host; stop() ─▶ each host's stats
+//   onDecision(cwd, fn) ─▶ fn once the coordinator recorded its decision (before any host pauses)
+//   onHeld(serve, fn) ─▶ fn once the host's held commit logged that it is paused
 
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { sleep } from './wait.js'
 import { join } from 'node:path'
 import { integrity, labelOf, leftovers, seed, testDir, type SeedOptions, type TestContext } from './files.js'
 import { generationsFolder, historyOf } from './generations.js'
-import { request } from './http.js'
+import { load, request, type LoadStats } from './http.js'
 import { BIN } from './serve.js'
 import { sh, startHosts, type Fleet, type Host, type RemoteServe } from './fleet.js'
 
@@ -80,6 +84,41 @@ export async function fleetAgrees (serves: RemoteServe[], label: string, generat
   const [live] = lives as Set<number>
   if (generation !== undefined) assert.equal(live, generation, 'the expected live generation')
   return live as number
+}
+
+/** `concurrency` requests in flight on every host until stop(). */
+export function loadEach (serves: RemoteServe[], concurrency = 2): { stop: () => Promise<LoadStats[]> } {
+  const loads = serves.map((s) => load(s.port, { paths: ['/label'], concurrency }))
+  return { stop: async () => await Promise.all(loads.map(async (l) => await l.stop())) }
+}
+
+/** The coordinator's decision records (.hotswap/fleet/<time>-<id>.json). */
+export function decisionsIn (cwd: string): string[] {
+  const dir = join(cwd, '.hotswap', 'fleet')
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^\d{8}T\d{6}Z-[0-9a-f]{8}\.json$/.test(n)) : []
+}
+
+/** Polls (10 ms) until `ready()` is true, then calls `fn` at once; gives up after `timeoutMs`. */
+async function when (what: string, ready: () => boolean, fn: () => unknown, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
+    await sleep(10)
+  }
+  await fn()
+}
+
+/** Calls `fn` once a new decision is recorded in `cwd` (the votes are in, no host paused yet). */
+export async function onDecision (cwd: string, fn: () => unknown, timeoutMs = 30_000): Promise<void> {
+  const before = decisionsIn(cwd).length
+  await when('a fleet decision', () => decisionsIn(cwd).length > before, fn, timeoutMs)
+}
+
+/** Calls `fn` once the host's held commit has paused every worker (its "held paused" log line). */
+export async function onHeld (serve: RemoteServe, fn: () => unknown, timeoutMs = 30_000): Promise<void> {
+  const held = (): number => serve.logs().filter((l) => l.event === 'held').length
+  const before = held()
+  await when(`${serve.host.name} held paused`, () => held() > before, fn, timeoutMs)
 }
 
 export type { FleetHistory } from '../../src/client/fleet/history.js'

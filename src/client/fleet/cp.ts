@@ -20,7 +20,8 @@ import { Interrupt } from './interrupt.js'
 import { failureOf, hostLines } from './reasons.js'
 import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
-import { abortOn, historyOn, stageOn, type HostStage, type Vote } from './stage.js'
+import { LeftStages } from './left-stages.js'
+import { historyOn, stageOn, type HostStage, type Vote } from './stage.js'
 import { all, heldFailure, holdOn, type Held } from './switch.js'
 
 export interface FleetCpOptions {
@@ -55,6 +56,8 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
 async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const ssh = new Ssh({ sshConfig: o.settings.sshConfig, timeoutMs: o.settings.timeoutMs })
   const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
+  // Stages earlier fleet cps could not abort on these hosts (they were away) go first.
+  await new LeftStages(o.settings.stateDir).clear(ssh, o.settings.hosts)
   const [stages, source] = await Promise.all([
     Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags }))),
     sourceDigest(sourcePath),
@@ -65,7 +68,7 @@ async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt)
   // host received altered the same way (a wrapper, a proxy, a truncating pipe).
   const altered = source.digest === undefined ? [] : stages.filter((s) => s.vote !== undefined && s.vote.received !== source.digest)
   if (failed.length > 0 || source.error !== undefined || altered.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
-    const lines = await abortAll(ssh, stages, (s) => altered.includes(s)
+    const lines = await abortAll(ssh, o.settings.stateDir, stages, (s) => altered.includes(s)
       ? `${s.vote?.received === undefined ? 'did not report the digest of the bytes it received (its hotswap is older)' : `received ${short(s.vote.received)}`}, not the source's ${short(source.digest ?? '?')}`
       : undefined)
     if (source.error !== undefined) lines.unshift(`the source: ${source.error.code} ${source.error.message}`)
@@ -86,12 +89,12 @@ async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt)
 }
 
 /** Aborts every stage made; one line per host: its reason, or its vote (and `note` on it) and that it was aborted. */
-async function abortAll (ssh: Ssh, stages: HostStage[], note: (s: HostStage) => string | undefined = () => undefined): Promise<string[]> {
+async function abortAll (ssh: Ssh, stateDir: string, stages: HostStage[], note: (s: HostStage) => string | undefined = () => undefined): Promise<string[]> {
   const lines = await Promise.all(stages.map(async (s) => {
     const noted = note(s)
     const own = s.failure !== undefined ? hostLines(s.host.name, s.failure) : [`${s.host.name}: staged ${s.stage ?? '?'} (${short(s.vote?.digest ?? '?')}, checked against generation ${s.vote?.checkedAgainst ?? '?'})${noted === undefined ? '' : `: ${noted}`}`]
     if (s.stage === undefined) return own
-    const err = await abortOn(ssh, s.host, s.stage)
+    const err = await new LeftStages(stateDir).abort(ssh, s.host, s.stage)
     return [...own, err === undefined ? `  its stage ${s.stage} aborted` : `  its stage ${s.stage} is left: ${err.code} ${err.message}`]
   }))
   return lines.flat()
@@ -106,7 +109,7 @@ async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], 
       hosts: stages.map((s) => ({ name: s.host.name, remote: s.host.remote, stage: (s.vote as Vote).stage, checkedAgainst: (s.vote as Vote).checkedAgainst })),
     })
   } catch (err) {
-    const lines = await abortAll(ssh, stages)
+    const lines = await abortAll(ssh, o.settings.stateDir, stages)
     const e = err as HotswapError
     throw new HotswapError(e.code, `${e.message}; every stage aborted, nothing changed on any host`, lines)
   }
@@ -130,7 +133,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
       const own = culprits.includes(h)
         ? hostLines(h.host.name, failureOf(r, h.pausedAt === undefined ? 'pause' : 'hold'))
         : [`${h.host.name}: ${h.pausedAt === undefined ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
-      const err = await abortOn(ssh, h.host, (votes.get(h.host) as Vote).stage)
+      const err = await new LeftStages(o.settings.stateDir).abort(ssh, h.host, (votes.get(h.host) as Vote).stage)
       return [...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`]
     }))).flat()
     decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
@@ -173,7 +176,7 @@ async function compensate (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vo
   }))
   for (const h of stuck) {
     outcomes[h.name] = 'not switched'
-    const err = await abortOn(ssh, h, (votes.get(h) as Vote).stage)
+    const err = await new LeftStages(o.settings.stateDir).abort(ssh, h, (votes.get(h) as Vote).stage)
     if (err !== undefined) lines.push(`${h.name}: its stage is left: ${err.code} ${err.message}`)
   }
   const split = switched.filter((h) => outcomes[h.name] !== 'undone')
