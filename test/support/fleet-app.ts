@@ -59,12 +59,14 @@ export async function unchanged (serves: RemoteServe[], label = 'v0'): Promise<v
 
 /**
  * The fleet after a fault: every host answers /label with `label` (a request answered: nothing
- * stuck paused), its live generation is the same one on every host (`generation` when given) and
- * nothing is staged, its live file passes integrity_check, and no stage, record temp or upload
- * temp is left on it. Returns the live generation.
+ * stuck paused), its live file is the same on every host (one digest; or, for the file each host
+ * started with, whose digest is not known while live, one generation id; `generation` when given)
+ * and nothing is staged, its live file passes integrity_check, and no stage, record temp or upload
+ * temp is left on it. Returns the live generation (of the last host).
  */
 export async function fleetAgrees (serves: RemoteServe[], label: string, generation?: number): Promise<number> {
-  const lives = new Set<number>()
+  const lives = new Set<string>()
+  let id = 0
   for (const s of serves) {
     const name = s.host.name
     const res = await request(s.port, '/label', { timeoutMs: 15_000, keepAlive: false })
@@ -73,17 +75,18 @@ export async function fleetAgrees (serves: RemoteServe[], label: string, generat
     const [db] = await historyOf(s.socket, ['live'])
     assert.ok(db !== undefined, `${name} lists its database`)
     assert.deepEqual(db.staged, [], `nothing staged on ${name}`)
-    lives.add(db.live)
+    const digest = db.generations.find((g) => g.id === db.live)?.digest ?? null
+    lives.add(digest ?? `generation ${db.live}`)
+    id = db.live
+    if (generation !== undefined) assert.equal(db.live, generation, `${name}: the expected live generation`)
     const file = join(s.host.dir, FLEET_LIVE)
     assert.deepEqual(integrity(file), ['ok'], `${name}'s live file passes integrity_check`)
     assert.equal(labelOf(file), label, `${name}'s live file holds ${label}`)
     assert.deepEqual(stagesLeft(s.host), [], `no stage or record temp left on ${name}`)
     assert.deepEqual(leftovers(join(s.host.dir, 'db')), [], `no upload temp left beside ${name}'s database`)
   }
-  assert.equal(lives.size, 1, `one live generation on every host: ${[...lives].join(', ')}`)
-  const [live] = lives as Set<number>
-  if (generation !== undefined) assert.equal(live, generation, 'the expected live generation')
-  return live as number
+  assert.equal(lives.size, 1, `one live file on every host: ${[...lives].join(', ')}`)
+  return id
 }
 
 /** `concurrency` requests in flight on every host until stop(). */

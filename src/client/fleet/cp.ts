@@ -132,7 +132,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
       const r = results[i] as (typeof results)[number]
       const own = culprits.includes(h)
         ? hostLines(h.host.name, failureOf(r, h.pausedAt === undefined ? 'pause' : 'hold'))
-        : [`${h.host.name}: ${h.pausedAt === undefined ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
+        : [`${h.host.name}: ${h.pausedAt === undefined || h.pausedAt > abortAt ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
       const err = await new LeftStages(o.settings.stateDir).abort(ssh, h.host, (votes.get(h.host) as Vote).stage)
       return [...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`]
     }))).flat()
