@@ -7,11 +7,11 @@
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import {
-  BIN, cli, FLEET_LIVE, fixture, Outsider, type Host, load, pushable, request, runProcess, sleep, startFleet, type RemoteServe, testDir, unchanged, waitUntil, isRunning,
+  BIN, cli, FLEET_LIVE, fixture, Outsider, type Host, load, onHeld, pushable, request, runProcess, startFleet, type RemoteServe, testDir, unchanged, waitUntil, isRunning,
 } from '../support/index.js'
 
 const LIVE = FLEET_LIVE
@@ -89,7 +89,7 @@ test('three hosts under load: fleet cp switches all; an alternating client never
 })
 
 test('a host refuses at its stage (its live schema differs), at its pause (its file held open by another process), or cannot be reached (its sshd stopped): every stage aborted, every host unchanged, exit 1 naming the host', async (t) => {
-  const { fleet, serves, cwd } = await startFleet(t, { seedOf: (h) => h.name === 'host2' ? { extraSql: 'CREATE TABLE extra (x INTEGER);' } : {} })
+  const { fleet, serves, cwd } = await startFleet(t, { app: fixture('resume-fail-app.mjs'), seedOf: (h) => h.name === 'host2' ? { extraSql: 'CREATE TABLE extra (x INTEGER);' } : {} })
   const [host1, host2, host3] = fleet.hosts as [Host, Host, Host]
   const v1 = pushable(cwd, 'v1')
 
@@ -119,22 +119,26 @@ test('a host refuses at its stage (its live schema differs), at its pause (its f
   const [decided] = readdirSync(join(cwd, '.hotswap', 'fleet'))
   assert.equal((JSON.parse(readFileSync(join(cwd, '.hotswap', 'fleet', decided as string), 'utf8')) as { state: string }).state, 'aborted')
 
-  // The coordinator SIGTERMed while host1 is paused and host3 still drains a slow request: it
-  // tells every host to abort, aborts the stages, and exits 1; nothing changed anywhere.
-  const locks = (): number => (serves[0] as RemoteServe).logs().filter((l) => /^lock taken/.test(String(l.message))).length
-  const locksBefore = locks()
-  const slow = request((serves[2] as RemoteServe).port, '/slow?ms=6000')
+  // The coordinator SIGTERMed while host1 is held paused and host3 is still pausing (its onPause
+  // hook waits, so no go can have been sent): it tells every host to abort, aborts the stages,
+  // and exits 1; nothing changed anywhere. (A slow request on host3 did not hold its pause: the
+  // SIGTERM sometimes came after the go.)
+  const delay = join(host3.dir, 'pause-delay')
+  writeFileSync(delay, '3000')
   const coordinatorProcess = spawn(process.execPath, [BIN, 'fleet', 'cp', v1.path, LIVE, '--hosts', `${host1.name},${host3.name}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let interruptedErr = ''
   coordinatorProcess.stderr.setEncoding('utf8').on('data', (d: string) => { interruptedErr += d })
   const exited = new Promise<number | null>((resolve) => coordinatorProcess.once('close', resolve))
-  await waitUntil('host1 to pause for the fleet cp', () => locks() > locksBefore, 20_000)
-  await sleep(300)
-  coordinatorProcess.kill('SIGTERM')
+  let during: ReturnType<typeof request> | undefined
+  await onHeld(serves[0] as RemoteServe, () => {
+    coordinatorProcess.kill('SIGTERM')
+    during = request((serves[0] as RemoteServe).port, '/label')
+  })
   assert.equal(await exited, 1, interruptedErr)
+  rmSync(delay)
   assert.match(interruptedErr, /^SIGTERM: stopping the fleet cp; every stage is aborted, nothing is switched$/m)
   assert.match(interruptedErr, /^ERROR \[HOTSWAP_ERR_ABORTED\] fleet cp to db\/live\.sqlite3: interrupted by SIGTERM before the switch; every host resumed on its old file, nothing changed on any host$/m)
-  assert.equal((await slow).json().label, 'v0', 'the slow request finished on the old file')
+  assert.equal((await during)?.json().label, 'v0', 'a request queued on the paused host ran on the old file')
   await unchanged(serves)
 
   // host3's sshd stopped and its control master gone: ssh to it is refused at the stage.

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, FLEET_LIVE, fleetAgrees, type Host, kill, loadEach, onHeld, pushable, request, type RemoteServe, startFleet } from '../support/index.js'
+import { cli, fixture, FLEET_LIVE, fleetAgrees, type Host, kill, loadEach, noFailedRequests, onHeld, pushable, request, type RemoteServe, startFleet } from '../support/index.js'
 
 /** fleet cp to every host, host3 slow to pause (its onPause hook waits), `fault` once host2 is held paused. */
 async function faultWhileHeld (cwd: string, serves: RemoteServe[], label: string, fault: () => Promise<void>): Promise<{ code: number | null, stderr: string }> {
@@ -68,9 +68,5 @@ test('a host killed while paused (its serve SIGKILLed, then its sshd): nothing s
   assert.equal(back.code, 0, back.stderr)
   await fleetAgrees(serves, 'v2', 3)
 
-  const stats = await loads.stop()
-  for (const [i, s] of stats.entries()) {
-    assert.equal(s.failed, 0, `${others[i]?.host.name ?? '?'}: ${s.errors.join('; ')}`)
-    assert.ok(s.ok > 0)
-  }
+  noFailedRequests(await loads.stop(), others)
 })

@@ -6,7 +6,7 @@
 //   fleetAgrees(serves, label) ─▶ per host: /label over HTTP (answered: nothing stuck paused),
 //        history over its socket (one live generation for all, nothing staged), integrity_check,
 //        no stage, record temp or upload temp left in db/ and its .hotswap/ folder
-//   loadEach(serves) ─▶ HTTP load on every host; stop() ─▶ each host's stats
+//   loadEach(serves) ─▶ HTTP load on every host; stop() ─▶ each host's stats (noFailedRequests)
 //   onDecision(cwd, fn) ─▶ fn once the coordinator recorded its decision (before any host pauses)
 //   onHeld(serve, fn) ─▶ fn once the host's held commit logged that it is paused
 
@@ -93,6 +93,14 @@ export async function fleetAgrees (serves: RemoteServe[], label: string, generat
 export function loadEach (serves: RemoteServe[], concurrency = 2): { stop: () => Promise<LoadStats[]> } {
   const loads = serves.map((s) => load(s.port, { paths: ['/label'], concurrency }))
   return { stop: async () => await Promise.all(loads.map(async (l) => await l.stop())) }
+}
+
+/** Every host's load answered requests and none failed. */
+export function noFailedRequests (stats: LoadStats[], serves: RemoteServe[]): void {
+  for (const [i, s] of stats.entries()) {
+    assert.equal(s.failed, 0, `${serves[i]?.host.name ?? '?'}: ${s.errors.join('; ')}`)
+    assert.ok(s.ok > 0, `${serves[i]?.host.name ?? '?'} answered requests`)
+  }
 }
 
 /** The coordinator's decision records (.hotswap/fleet/<time>-<id>.json). */

@@ -11,6 +11,7 @@ import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { formatBytes } from '../../shared/format.js'
 import { reportError } from '../output.js'
 import type { FleetSettings } from './config.js'
+import { printFleetReport } from './report.js'
 import { Ssh } from './ssh.js'
 import { historyOn } from './stage.js'
 
@@ -68,17 +69,11 @@ export async function fleetHistoryReport (settings: FleetSettings, live: string)
 }
 
 export async function fleetHistory (settings: FleetSettings, live: string, json: boolean): Promise<number> {
-  let report: FleetHistory
-  try {
-    report = await fleetHistoryReport(settings, live)
-  } catch (err) {
-    return reportError(err)
-  }
-  if (json) {
-    process.stdout.write(JSON.stringify(report) + '\n')
-    return report.agrees ? ExitCodes.ok : ExitCodes.failure
-  }
-  const lines = [`${live} on ${report.hosts.map((h) => h.name).join(', ')}`]
+  return await printFleetReport(async () => await fleetHistoryReport(settings, live), json, text)
+}
+
+function text (report: FleetHistory): number {
+  const lines = [`${report.live} on ${report.hosts.map((h) => h.name).join(', ')}`]
   for (const r of report.generations) {
     const where = r.hosts.map((h) => `${h.name} #${h.generation}${h.live ? ' (live)' : ''}`).join(', ')
     lines.push(`  ${r.liveOn.length > 0 ? '*' : ' '} ${r.digest === null ? 'digest unknown'.padEnd(19) : r.digest.slice(0, 19)}  ${r.createdAt}  ${formatBytes(r.bytes).padStart(9)}  ${where}`)

@@ -1,9 +1,7 @@
-import { Args, Flags } from '@oclif/core'
+import { Args } from '@oclif/core'
 import { HotswapCommand } from '../../client/base-command.js'
-import { fleetSettings } from '../../client/fleet/config.js'
-import { fleetFlags, fleetFlagsOf } from '../../client/fleet/flags.js'
+import { fleetReportFlags, runOnFleet } from '../../client/fleet/flags.js'
 import { fleetHistory } from '../../client/fleet/history.js'
-import { reportError } from '../../client/output.js'
 
 export default class FleetHistory extends HotswapCommand {
   static args = {
@@ -16,17 +14,10 @@ One row per file (its SHA-256), newest first: which hosts keep it, as which gene
 
   static examples = ['<%= config.bin %> fleet history db/catalog.sqlite3 --hosts web1,web2,web3', '<%= config.bin %> fleet history catalog --json']
 
-  static flags = {
-    ...fleetFlags,
-    json: Flags.boolean({ description: 'print JSON' }),
-  }
+  static flags = fleetReportFlags
 
   async run (): Promise<void> {
     const { args, flags } = await this.parse(FleetHistory)
-    try {
-      process.exitCode = await fleetHistory(await fleetSettings(process.cwd(), fleetFlagsOf(flags)), args.live, flags.json)
-    } catch (err) {
-      process.exitCode = reportError(err)
-    }
+    await runOnFleet(flags, async (settings) => await fleetHistory(settings, args.live, flags.json))
   }
 }
