@@ -12,7 +12,8 @@
 //   after the first host's OK, the others told to go only then; a killed coordinator's record
 //   is finished by `fleet recover`)
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
-//   summary (pause per host, skew between the first and the last OK) ─▶ OK
+//   summary.ts (per host its pause and go → resume, the skew between the first and the last
+//   host's resume, from each host's own record) ─▶ OK; on a terminal, per-host lines (progress.ts)
 // A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
 
 import { performance } from 'node:perf_hooks'
@@ -25,10 +26,12 @@ import { Interrupt } from './interrupt.js'
 import { FleetLease } from './lease.js'
 import { refuseUnfinished } from './recover.js'
 import { failureOf, hostLines } from './reasons.js'
+import { FleetProgress } from './progress.js'
 import { fleetSource } from './source.js'
 import { Ssh } from './ssh.js'
 import { abortOn, historyOn, stageOn, type HostStage, type Vote } from './stage.js'
-import { all, heldFailure, holdOn, type Held } from './switch.js'
+import { switchSummary, summaryLine } from './summary.js'
+import { all, heldFailure, holdOn, type Held, type HeldPhase } from './switch.js'
 
 export interface FleetCpOptions {
   src: string
@@ -37,6 +40,8 @@ export interface FleetCpOptions {
   skipIntegrityCheck: boolean
   skipSchemaCheck: boolean
   cwd: string
+  /** Per-host lines on a terminal (set by fleetCp). */
+  progress?: FleetProgress
 }
 
 const short = (digest: string): string => digest.slice(0, 19)
@@ -49,11 +54,14 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
     return reportError(err)
   }
   const interrupt = new Interrupt()
+  const progress = new FleetProgress(o.settings.hosts.map((h) => h.name), source.bytes)
   try {
-    return await run(o, source.path, interrupt)
+    return await run({ ...o, progress }, source.path, interrupt)
   } catch (err) {
+    progress.end()
     return reportError(err)
   } finally {
+    progress.end()
     interrupt.close()
     source.cleanup()
   }
@@ -81,8 +89,9 @@ async function staged (o: FleetCpOptions, ssh: Ssh, sourcePath: string, interrup
     decision: 'commit', live: o.live, digest: '', hosts: o.settings.hosts.map((h) => ({ name: h.name, remote: h.remote, stage: '', checkedAgainst: 0 })),
   }, 'staging')
   const stages = await Promise.all(o.settings.hosts.map(async (host) => {
-    const s = await stageOn(ssh, host, { live: o.live, sourcePath, flags })
+    const s = await stageOn(ssh, host, { live: o.live, sourcePath, flags }, o.progress?.stage(host.name))
     if (s.stage !== undefined) journal.staged(host.name, s.stage)
+    o.progress?.set(host.name, s.failure !== undefined ? `refused: ${s.failure.code}` : `voted ${short(s.vote?.digest ?? '?')} (checked against generation ${s.vote?.checkedAgainst ?? '?'}) in ${s.ms} ms`)
     return s
   }))
   const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
@@ -124,9 +133,11 @@ async function decideOrAbort (ssh: Ssh, journal: Decision, stages: HostStage[], 
   }
 }
 
+const PHASE: Record<HeldPhase, string> = { ready: 'ready (its commit started, nothing paused yet)', paused: 'paused (its requests queue)', switched: 'switched' }
+
 async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, stagedMs: number, interrupt: Interrupt): Promise<number> {
   const hosts = [...votes.keys()]
-  const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs)))
+  const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs, (phase) => { o.progress?.set(h.name, PHASE[phase]) })))
   // Every host's CLI started before any pauses; then all are started at once.
   const ready = await all(held, 'ready', ssh.timeoutMs, interrupt.happened)
   if (ready) for (const h of held) h.start()
@@ -134,6 +145,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
     // The hosts that failed on their own ended before this abort (none did: the late ones timed out).
     const abortAt = performance.now()
     for (const h of held) h.abort()
+    for (const h of held) o.progress?.set(h.host.name, 'told to abort: resumes on its old file')
     const ended = held.filter((h) => h.endedAt !== undefined && h.endedAt <= abortAt)
     const culprits = interrupt.signal !== undefined ? [] : ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
     const results = await Promise.all(held.map(async (h) => await h.done))
@@ -174,7 +186,10 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   const stuck = hosts.filter((h) => outcomes[h.name] === undefined)
   if (stuck.length > 0) return await compensate(ssh, o, votes, decision, outcomes, stuck, lines)
   decision.update('committed', outcomes)
-  await summary(ssh, o, held, votes, stagedMs)
+  const s = await switchSummary(ssh, hosts, o.live)
+  for (const h of s.hosts) o.progress?.set(h.name, `switched: pause ${h.pauseMs?.toFixed(1) ?? '?'} ms, go → resume ${h.goToResumeMs?.toFixed(1) ?? '?'} ms`)
+  o.progress?.end()
+  process.stderr.write(summaryLine(s, { live: o.live, digest: short(decision.record.digest), stagedMs }) + '\n')
   process.stdout.write('OK\n')
   return ExitCodes.ok
 }
@@ -207,24 +222,4 @@ async function liveDigestOn (ssh: Ssh, host: FleetHost, live: string): Promise<s
   } catch {
     return undefined
   }
-}
-
-/** One line on stderr: the hosts, each one's pause (its live generation's, from its history), the skew. */
-async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<FleetHost, Vote>, stagedMs: number): Promise<void> {
-  const pauses = await Promise.all(held.map(async (h) => {
-    try {
-      const [db] = await historyOn(ssh, h.host, o.live)
-      const g = db?.generations?.find((x) => x.id === db.live)
-      return typeof g?.pauseMs === 'number' ? `${h.host.name} ${g.pauseMs.toFixed(1)} ms` : `${h.host.name} ?`
-    } catch {
-      return `${h.host.name} ?`
-    }
-  }))
-  const spread = (times: Array<number | undefined>): string => {
-    const ts = times.filter((x): x is number => x !== undefined)
-    return ts.length > 1 ? `${(Math.max(...ts) - Math.min(...ts)).toFixed(1)} ms` : 'n/a'
-  }
-  const skew = spread(held.map((h) => h.okAt))
-  const [vote] = votes.values()
-  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; staged in ${stagedMs} ms (the slowest host); pause ${pauses.join(', ')}; the hosts paused within ${spread(held.map((h) => h.pausedAt))}; skew between the first and the last OK ${skew}\n`)
 }
