@@ -15,6 +15,9 @@
 //   C. pm2 (cluster mode, 4 instances): copy into place + `pm2 reload` vs `hotswap cp` (6)
 //   G. generations (issue 13, bench/generations.mjs), 2 workers: the pause of a 3-database
 //      commit and of an undo against a push's; --keep 0 vs 1 and the digests at 100 MB / 1 GB
+//   F. fleet (issue 14, bench/fleet.mjs): 3 hosts on loopback, each its own sshd and serve: the
+//      skew between the first and the last resume, each host's pause against its single-host
+//      pause and its ssh round trip, the stage time of 1 host and of 3
 //
 // Prints a table, writes bench/results/<date>-<mode>.json and latest-<mode>.json. Every process
 // it starts is stopped by pid, and bench/tmp/<run> is removed, on success and on error.
@@ -23,6 +26,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
+import { evaluateF, rowsF, sectionF, stopFleet } from './fleet.mjs'
 import { evaluateG, rowsG, sectionG } from './generations.mjs'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
@@ -673,6 +677,7 @@ function evaluate () {
     target(`5 primary RSS streaming ${fmtBytes(s.bytes)}`, `${rss} MB`, '≤ 150 MB', rss <= 150)
   }
   evaluateG(results.sections.g, target)
+  evaluateF(results.sections.f, target)
   if (c?.speedup !== undefined) {
     const nodeStart = b?.nodeStartMs
     target('6 pm2 reload time / hotswap cp time', `${c.speedup}×`, '≥ 100×', c.speedup >= 100, `pm2 ${fmtMs(c.pm2.servedMs.p50)} vs hotswap ${fmtMs(c.hotswap.servedMs.p50)}` +
@@ -734,6 +739,7 @@ function report () {
       `pm2 ${c.pm2.failures.failed + c.pm2.failures.timeouts} (${c.pm2.failures.torn} torn)`, `${CONFIG.pm2Ships} ships each, light load`])
   }
   rows.push(...rowsG(results.sections.g))
+  rows.push(...rowsF(results.sections.f))
   for (const [name, sec] of Object.entries(results.sections)) if (sec?.error) rows.push([`section ${name} FAILED`, sec.error.split('\n')[0], '', ''])
 
   const targets = [['target', 'measured', 'goal', 'met', 'note'],
@@ -763,6 +769,7 @@ let cleaning = null
 async function cleanup () {
   cleaning ??= (async () => {
     await pm2Kill().catch(() => {})
+    await stopFleet().catch(() => {})
     await stopAll()
     fs.rmSync(RUN_DIR, { recursive: true, force: true })
   })()
@@ -782,7 +789,8 @@ async function main () {
   fs.mkdirSync(RUN_DIR, { recursive: true })
   log(`mode ${MODE}; ${results.machine.nproc} cores, node ${results.machine.node}, SQLite ${results.machine.sqlite}`)
   const g = async () => await sectionG({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load, lightLoad: CONFIG.lightLoad })
-  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g]]) {
+  const f = async () => await sectionF({ quick: QUICK, log })
+  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f]]) {
     if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {

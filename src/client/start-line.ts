@@ -7,6 +7,19 @@
 //            "abort", end of input ─▶ nothing is sent, exit 1
 
 import type { Readable } from 'node:stream'
+import { HotswapError } from '../shared/errors.js'
+
+/**
+ * `--ready` of a held commit or undo: READY printed, then the start line awaited; the error to
+ * report when it does not come (or --ready without --hold), else undefined.
+ */
+export async function readyToStart (what: 'commit' | 'undo', hold: number | undefined, ready: boolean): Promise<HotswapError | undefined> {
+  if (!ready) return undefined
+  if (hold === undefined) return new HotswapError('HOTSWAP_ERR_USAGE', `--ready goes with --hold MS (${what} … --hold MS --ready)`)
+  process.stdout.write('READY\n')
+  if (await startLine(process.stdin)) return undefined
+  return new HotswapError('HOTSWAP_ERR_ABORTED', `the held ${what} was not told to start: nothing was paused${what === 'commit' ? ', the stage stays' : ''}`)
+}
 
 /** true on a "start" line; false on any other line or the end of input. Stdin is left paused after the line. */
 export async function startLine (stdin: Readable): Promise<boolean> {

@@ -2,8 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { reportError } from '../client/output.js'
 import { remoteCommand } from '../client/remote-command.js'
-import { startLine } from '../client/start-line.js'
-import { HotswapError } from '../shared/errors.js'
+import { readyToStart } from '../client/start-line.js'
 import { socketPath } from '../shared/socket-path.js'
 
 export default class Commit extends HotswapCommand {
@@ -32,16 +31,10 @@ A stage whose database was swapped after it was staged is refused (its checks ra
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Commit)
     const hold = flags.hold === undefined ? [] : ['--hold', String(flags.hold)]
-    if (flags.ready && flags.hold === undefined) {
-      process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_USAGE', '--ready goes with --hold MS (commit ID --hold MS --ready)'))
+    const notStarted = await readyToStart('commit', flags.hold, flags.ready)
+    if (notStarted !== undefined) {
+      process.exitCode = reportError(notStarted)
       return
-    }
-    if (flags.ready) {
-      process.stdout.write('READY\n')
-      if (!await startLine(process.stdin)) {
-        process.exitCode = reportError(new HotswapError('HOTSWAP_ERR_ABORTED', 'the held commit was not told to start: nothing was paused, the stage stays'))
-        return
-      }
     }
     process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : []), ...hold],
       flags.hold === undefined ? {} : { stdin: process.stdin })

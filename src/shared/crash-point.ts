@@ -3,10 +3,18 @@
 // Unset (always, outside the tests), a point costs one comparison.
 //
 //   commit: before-intent ─▶ after-intent ─▶ paused ─▶ renamed-1 … renamed-N ─▶ resumed ─▶ saved
+//   fleet cp (the coordinator): fleet-before-decision (every vote in) ─▶ fleet-decided (recorded,
+//   every host paused, no go yet) ─▶ fleet-between-installs (the first host's OK, the others not told to go)
+//   fleet undo: fleet-between-installs as well
 
 const AT = process.env.HOTSWAP_TEST_CRASH_AT
 
 export function crashPoint (name: string): void {
   if (AT === undefined || AT !== name) return
   process.kill(process.pid, 'SIGKILL')
+}
+
+/** Whether the named point is the one armed (a step that must happen in order for it to mean something). */
+export function crashArmed (name: string): boolean {
+  return AT === name
 }

@@ -44,6 +44,9 @@ export const ErrorCodes = {
   HOTSWAP_ERR_FLEET_UNDONE: 'a fleet host could not switch after the decision: the hosts that had switched were undone',
   HOTSWAP_ERR_FLEET_SPLIT: 'the fleet is left split: a host could not switch and a switched host could not be undone',
   HOTSWAP_ERR_FLEET_DISAGREES: 'the fleet hosts do not serve the same live database',
+  HOTSWAP_ERR_FLEET_BUSY: 'another fleet command holds the fleet lease',
+  HOTSWAP_ERR_FLEET_UNFINISHED: 'an unfinished fleet decision must be finished first (fleet recover)',
+  HOTSWAP_ERR_FLEET_UNDO_REFUSED: 'the fleet hosts have no same previous generation to go back to',
   HOTSWAP_ERR_INTERNAL: 'internal error',
 } as const
 

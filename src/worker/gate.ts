@@ -142,13 +142,16 @@ export class Gate {
   }
 
   /**
-   * The worker is stopping: every response from now on (and those of requests in flight)
-   * asks the client to close its keep-alive connection, so the client does not reuse a
+   * The worker is stopping: every response from now on (those of requests in flight and of
+   * requests queued by a pause included) asks the client to close its keep-alive connection, so the client does not reuse a
    * socket this worker is about to close.
    */
   closeConnectionsAfterResponse (): void {
     this.#closingConnections = true
     for (const res of this.#responses) noKeepAlive(res)
+    // Those queued by a pause too: admitted before this, they would be answered keep-alive when
+    // released, and the client would send its next request on a connection about to be closed.
+    for (const q of this.#queue) noKeepAlive(q.res)
   }
 
   /**

@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { BIN, cli, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
+import { BIN, cli, cliUntil, fixture, type HeldCli, integrity, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -24,17 +24,8 @@ async function stage (label: string): Promise<string> {
 }
 
 /** `commit ID --hold MS`, its stdin ours: resolves once it printed PAUSED, with what to send and its end. */
-async function held (id: string, ms: number): Promise<{ send: (s: string) => void, end: () => void, kill: () => void, done: Promise<{ code: number | null, stdout: string, stderr: string }> }> {
-  const child = spawn(process.execPath, [BIN, 'commit', id, '--hold', String(ms), '--socket', served.socket], { cwd: t.dir, stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  const paused = new Promise<void>((resolve) => {
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); if (stdout.includes('PAUSED\n')) resolve() })
-  })
-  const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-  await Promise.race([paused, done])
-  return { send: (s) => child.stdin.write(s), end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), done }
+async function held (id: string, ms: number): Promise<HeldCli> {
+  return await cliUntil(['commit', id, '--hold', String(ms), '--socket', served.socket], 'PAUSED\n', { cwd: t.dir })
 }
 
 test('go: PAUSED, then the install; a request sent while held waits and reads the new data', async () => {
@@ -122,4 +113,41 @@ test('--ready: READY before anything is paused; a "start" line then pauses (PAUS
   assert.match(ended.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the held commit was not told to start/)
   assert.equal(labelOf(live), 'ready-v')
   assert.equal((await cli(['abort', next, '--socket', served.socket], { cwd: t.dir })).code, 0)
+})
+
+/** The primary's "pause window" line of the last commit. */
+function lastPauseWindow (): Record<string, unknown> & { timings: Record<string, number> } {
+  const line = served.logs().filter((l) => String(l.message).startsWith('pause window')).at(-1)
+  assert.ok(line !== undefined, 'a pause window line')
+  return line as Record<string, unknown> & { timings: Record<string, number> }
+}
+
+test('a held commit empties the live WAL while it waits: at the go only the links, renames and directory fsync are left', async () => {
+  const id = await stage('quiesced-v')
+  const h = await held(id, 10_000)
+  h.send('go\n')
+  assert.equal((await h.done).code, 0)
+  assert.equal(lastPauseWindow().timings.quiescedBeforeHold, 1, 'the file quiesced before the hold was not again at the go')
+  assert.equal(labelOf(live), 'quiesced-v')
+})
+
+test('a write by another process during the hold is emptied again at the go: the new file goes live whole, none of those rows in it', async () => {
+  const id = await stage('after-outsider')
+  const h = await held(id, 10_000)
+  // Its committed frames stay in the -wal (no checkpoint), and it dies without one.
+  const writer = spawn(process.execPath, [fixture('wal-writer.mjs'), live, 'stale', '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    writer.stdout.on('data', (d: Buffer) => { if (d.toString().startsWith('ready')) resolve() })
+    writer.once('exit', (code) => reject(new Error(`wal-writer exited ${String(code)}`)))
+  })
+  writer.kill('SIGKILL')
+  await new Promise((resolve) => writer.once('close', resolve))
+  h.send('go\n')
+  const r = await h.done
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(lastPauseWindow().timings.quiescedBeforeHold, 0, 'a -wal came back: quiesced again at the go')
+  assert.equal(labelOf(live), 'after-outsider')
+  assert.deepEqual(integrity(live), ['ok'])
+  const res = await request(served.port, '/label', { keepAlive: false })
+  assert.equal(res.json().label, 'after-outsider')
 })

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { cli, coordinator, decisionsIn, FLEET_LIVE, fleetAgrees, loadEach, noFailedRequests, pushable, remoteOf, sh, startFleet } from '../support/index.js'
+import { cli, fleetCoordinator, decisions, FLEET_LIVE, fleetAgrees, loadEach, noFailedRequests, pushable, remoteOf, sh, startFleet } from '../support/index.js'
 
 test('a host refuses the stage (live schema differs), an unknown host, a host without hotswap: every stage aborted, all hosts on their old generation, no request failed', async (t) => {
   const { fleet, serves, cwd } = await startFleet(t, { seedOf: (h) => h.name === 'host2' ? { extraSql: 'CREATE TABLE extra (x INTEGER);' } : {} })
@@ -20,7 +20,7 @@ test('a host refuses the stage (live schema differs), an unknown host, a host wi
   // The diff, under host2's line: the table only its live database has.
   assert.match(refused.stderr, /^ {2}host2: HOTSWAP_ERR_SCHEMA_MISMATCH stage: the schema differs from the live database .*\n( {4}.*\n)* {4}- .*extra/m)
   for (const h of ['host1', 'host3']) assert.match(refused.stderr, new RegExp(`^ {2}${h}: staged [0-9a-f]{8} .*\\n {4}its stage [0-9a-f]{8} aborted$`, 'm'))
-  assert.deepEqual(decisionsIn(cwd), [], 'no decision was recorded')
+  assert.deepEqual(decisions(cwd), [], 'no decision was recorded')
   await fleetAgrees(serves, 'v0', 1)
 
   // A host no ssh configuration or resolver knows.
@@ -32,7 +32,7 @@ test('a host refuses the stage (live schema differs), an unknown host, a host wi
   await fleetAgrees(serves, 'v0', 1)
 
   // host3 without hotswap: its remote command is not found there (exit 127).
-  const without = coordinator(t, fleet, (h) => h.name === 'host3' ? `cd ${sh(h.dir)} && no-such-hotswap` : remoteOf(h))
+  const without = fleetCoordinator(t, fleet, 10_000, (h) => h.name === 'host3' ? `cd ${sh(h.dir)} && no-such-hotswap` : remoteOf(h))
   const missing = await cli(['fleet', 'cp', v1.path, FLEET_LIVE, '--hosts', 'host1,host3'], { cwd: without, timeoutMs: 40_000 })
   assert.equal(missing.code, 1, missing.stderr)
   assert.match(missing.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_REFUSED\] fleet cp to db\/live\.sqlite3: refused by host3; /m)

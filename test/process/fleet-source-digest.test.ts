@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { BIN, cli, coordinator, FLEET_LIVE, fleetAgrees, historyOf, type Host, remoteOf, seed, sh, startFleet } from '../support/index.js'
+import { BIN, cli, fleetCoordinator, FLEET_LIVE, fleetAgrees, historyOf, type Host, remoteOf, seed, sh, startFleet } from '../support/index.js'
 
 const sha = (path: string): string => `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`
 
@@ -23,7 +23,7 @@ test('a host that receives other bytes than the source\'s aborts every stage (HO
   const [node, alter] = [sh(process.execPath), sh(join(fleet.dir, 'alter.mjs'))]
   writeFileSync(join(fleet.dir, 'alter.sh'), `if [ "$1" = cp ]; then ${node} ${alter} | ${node} ${sh(BIN)} "$@"; exit $?; fi\nexec ${node} ${sh(BIN)} "$@"\n`)
   const altering = (h: Host): string => `cd ${sh(h.dir)} && sh ${sh(join(fleet.dir, 'alter.sh'))}`
-  const one = coordinator(t, fleet, (h) => h.name === 'host2' ? altering(h) : remoteOf(h))
+  const one = fleetCoordinator(t, fleet, 10_000, (h) => h.name === 'host2' ? altering(h) : remoteOf(h))
   const src = join(cwd, 'good.sqlite3')
   seed(src, { label: 'fleet-good', wal: false })
   const source = sha(src)
@@ -39,14 +39,14 @@ test('a host that receives other bytes than the source\'s aborts every stage (HO
   await fleetAgrees(serves, 'v0', 1)
 
   // Every host alters it alike: their staged digests agree, none is the source's.
-  const all = coordinator(t, fleet, altering)
+  const all = fleetCoordinator(t, fleet, 10_000, altering)
   const alike = await cli(['fleet', 'cp', src, FLEET_LIVE], { cwd: all, timeoutMs: 40_000 })
   assert.equal(alike.code, 1, alike.stderr)
   assert.match(alike.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_MISMATCH\] fleet cp to db\/live\.sqlite3: host1, host2, host3 received a file that differs from the source; every stage aborted/m)
   await fleetAgrees(serves, 'v0', 1)
 
   // Unaltered: the rollback-journal source is staged in WAL form (another digest), and switches.
-  const ok = await cli(['fleet', 'cp', src, FLEET_LIVE], { cwd: coordinator(t, fleet), timeoutMs: 40_000 })
+  const ok = await cli(['fleet', 'cp', src, FLEET_LIVE], { cwd: fleetCoordinator(t, fleet), timeoutMs: 40_000 })
   assert.equal(ok.code, 0, ok.stderr)
   await fleetAgrees(serves, 'fleet-good', 2)
   const [db] = await historyOf((serves[0] as (typeof serves)[number]).socket, ['live'])

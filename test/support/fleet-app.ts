@@ -1,8 +1,6 @@
-// A fleet ready for fleet commands: hosts (fleet.ts) each serving db/live.sqlite3 (label v0),
-// a coordinator folder whose hotswap.config.json reaches hotswap on every host, and the checks
-// every fleet fault ends with.
+// What a fleet fault test needs beyond fleet-run.ts's serving hosts: the checks every fleet
+// fault ends with, load on every host, and faults timed on a step of the fleet cp.
 //
-//   startFleet(t) ─▶ startHosts ─▶ seed db/live.sqlite3 on each ─▶ serveOn each ─▶ coordinator/
 //   fleetAgrees(serves, label) ─▶ per host: /label over HTTP (answered: nothing stuck paused),
 //        history over its socket (one live generation for all, nothing staged), integrity_check,
 //        no stage, record temp or upload temp left in db/ and its .hotswap/ folder
@@ -11,51 +9,13 @@
 //   onHeld(serve, fn) ─▶ fn once the host's held commit logged that it is paused
 
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { sleep } from './wait.js'
 import { join } from 'node:path'
-import { integrity, labelOf, leftovers, seed, testDir, type SeedOptions, type TestContext } from './files.js'
-import { generationsFolder, historyOf } from './generations.js'
+import { integrity, labelOf, leftovers } from './files.js'
+import { historyOf } from './generations.js'
 import { load, request, type LoadStats } from './http.js'
-import { BIN } from './serve.js'
-import { sh, startHosts, type Fleet, type Host, type RemoteServe } from './fleet.js'
-
-export const FLEET_LIVE = 'db/live.sqlite3'
-
-/** The command line that runs this checkout's hotswap in the host's directory. */
-export function remoteOf (host: Host): string {
-  return `cd ${sh(host.dir)} && ${sh(process.execPath)} ${sh(BIN)}`
-}
-
-/** A coordinator folder whose hotswap.config.json reaches hotswap on every host (its own directory). */
-export function coordinator (t: TestContext, fleet: Fleet, remote: (h: Host) => string = remoteOf): string {
-  const dir = testDir(t)
-  writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify({
-    fleet: { hosts: fleet.hosts.map((h) => ({ name: h.name, remote: remote(h) })), sshConfig: fleet.config, hold: 10_000 },
-  }))
-  return dir
-}
-
-export async function startFleet (t: TestContext, opts: { n?: number, app?: string, seedOf?: (h: Host) => Partial<SeedOptions>, remote?: (h: Host) => string } = {}): Promise<{ fleet: Fleet, serves: RemoteServe[], cwd: string }> {
-  const fleet = await startHosts(t, opts.n ?? 3)
-  for (const host of fleet.hosts) seed(join(host.dir, FLEET_LIVE), { label: 'v0', ...opts.seedOf?.(host) })
-  const serves = await Promise.all(fleet.hosts.map(async (host) => await fleet.serveOn(host, { workers: 2, ...(opts.app === undefined ? {} : { app: opts.app }) })))
-  return { fleet, serves, cwd: coordinator(t, fleet, opts.remote) }
-}
-
-/** Stages and record temp files in the host's .hotswap/ folder of db/live.sqlite3. */
-export function stagesLeft (host: Host): string[] {
-  const dir = generationsFolder(join(host.dir, FLEET_LIVE))
-  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('stage-') || n.includes('.tmp')) : []
-}
-
-/** Every host serves `label` and has no stage or temp file left (the quick check between steps). */
-export async function unchanged (serves: RemoteServe[], label = 'v0'): Promise<void> {
-  for (const s of serves) {
-    assert.equal((await request(s.port, '/label')).json().label, label, `${s.host.name} still serves ${label}`)
-    assert.deepEqual(stagesLeft(s.host), [], `no stage left on ${s.host.name}`)
-  }
-}
+import type { RemoteServe } from './fleet.js'
+import { decisions, FLEET_LIVE, stagesLeft } from './fleet-run.js'
 
 /**
  * The fleet after a fault: every host answers /label with `label` (a request answered: nothing
@@ -103,12 +63,6 @@ export function noFailedRequests (stats: LoadStats[], serves: RemoteServe[]): vo
   }
 }
 
-/** The coordinator's decision records (.hotswap/fleet/<time>-<id>.json). */
-export function decisionsIn (cwd: string): string[] {
-  const dir = join(cwd, '.hotswap', 'fleet')
-  return existsSync(dir) ? readdirSync(dir).filter((n) => /^\d{8}T\d{6}Z-[0-9a-f]{8}\.json$/.test(n)) : []
-}
-
 /** Polls (10 ms) until `ready()` is true, then calls `fn` at once; gives up after `timeoutMs`. */
 async function when (what: string, ready: () => boolean, fn: () => unknown, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -121,8 +75,9 @@ async function when (what: string, ready: () => boolean, fn: () => unknown, time
 
 /** Calls `fn` once a new decision is recorded in `cwd` (the votes are in, no host paused yet). */
 export async function onDecision (cwd: string, fn: () => unknown, timeoutMs = 30_000): Promise<void> {
-  const before = decisionsIn(cwd).length
-  await when('a fleet decision', () => decisionsIn(cwd).length > before, fn, timeoutMs)
+  const decided = (): number => decisions(cwd).filter((d) => d.state !== 'staging').length
+  const before = decided()
+  await when('a fleet decision', () => decided() > before, fn, timeoutMs)
 }
 
 /** Calls `fn` once the host's held commit has paused every worker (its "held paused" log line). */

@@ -10,7 +10,8 @@
 //   faults.ts  the fault kit: checks after a fault, kills on log lines, report()
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
-//   fleet-app.ts  those hosts serving, a coordinator folder, the checks after a fleet fault
+//   fleet-run.ts  those hosts serving, a coordinator folder, what a fleet test checks after
+//   fleet-app.ts  the checks after a fleet fault, load on every host, faults timed on a step
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
 
 export * from './wait.js'
@@ -24,3 +25,4 @@ export * from './ecosystem.js'
 export * from './fleet.js'
 export * from './fleet-app.js'
 export * from './netns.js'
+export * from './fleet-run.js'

@@ -266,6 +266,30 @@ export async function cli (args: string[], opts: { cwd: string, input?: Buffer, 
   return await runProcess(process.execPath, [BIN, ...args], opts)
 }
 
+export interface HeldCli {
+  send: (s: string) => void
+  end: () => void
+  kill: () => void
+  done: Promise<{ code: number | null, stdout: string, stderr: string }>
+}
+
+/**
+ * The real CLI, its stdin ours (a held commit, a lease): resolves once its stdout holds `line`
+ * (PAUSED, LEASED) or it ended, with what to send it and its end.
+ */
+export async function cliUntil (args: string[], line: string, opts: { cwd: string }): Promise<HeldCli> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const seen = new Promise<void>((resolve) => {
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); if (stdout.includes(line)) resolve() })
+  })
+  const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+  await Promise.race([seen, done])
+  return { send: (s) => child.stdin.write(s), end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), done }
+}
+
 /** The real CLI as a shell command line (for onTerminal). */
 export const HOTSWAP = `'${process.execPath}' '${BIN}'`
 

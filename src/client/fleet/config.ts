@@ -98,8 +98,8 @@ export function parseFleetSection (raw: unknown, source: string): { hosts: Array
   }
 }
 
-/** The flags over the config file's section; no host at all is a usage error. */
-export async function fleetSettings (cwd: string, flags: FleetFlags): Promise<FleetSettings> {
+/** The flags over the config file's section; no host at all is a usage error (but for `fleet recover`: its record names them). */
+export async function fleetSettings (cwd: string, flags: FleetFlags, opts: { hostsOptional?: boolean } = {}): Promise<FleetSettings> {
   const read = await readConfigFile(cwd, flags.config)
   const base = read === undefined ? cwd : dirname(read.file)
   const section = parseFleetSection(read?.config.fleet, read?.file ?? 'config')
@@ -113,7 +113,7 @@ export async function fleetSettings (cwd: string, flags: FleetFlags): Promise<Fl
       if (problem !== null) throw new HotswapError('HOTSWAP_ERR_USAGE', `--hosts: the host name ${JSON.stringify(n)} ${problem}`)
     }
   }
-  if (names.length === 0) throw new HotswapError('HOTSWAP_ERR_USAGE', 'no hosts: give --hosts web1,web2,… or "fleet": { "hosts": [...] } in hotswap.config.json')
+  if (names.length === 0 && opts.hostsOptional !== true) throw new HotswapError('HOTSWAP_ERR_USAGE', 'no hosts: give --hosts web1,web2,… or "fleet": { "hosts": [...] } in hotswap.config.json')
   const twice = names.find((n, i) => names.indexOf(n) !== i)
   if (twice !== undefined) throw new HotswapError('HOTSWAP_ERR_USAGE', `the host ${twice} is named twice`)
   const sshConfig = flags.sshConfig ?? section.sshConfig

@@ -1,28 +1,39 @@
 // `hotswap fleet cp SRC LIVE`: one database to every host, all of them or none.
 //
-//   stage on every host at once (stage.ts), the source's SHA-256 beside ─▶ votes: any failure,
-//   digests that differ, or a host that received other bytes than the source's?
-//       └─ yes ─▶ abort every stage made ─▶ exit 1, each host's reason       (nothing changed)
+//   no unfinished decision of LIVE (recover.ts) ─▶ the fleet's lease on every host (lease.ts)
+//   a "staging" record ─▶ stage on every host at once (stage.ts), each stage id recorded
+//     (the coordinator hashes the source meanwhile)
+//     ─▶ votes: any failure, digests that differ, or a host that received other bytes than the source's?
+//       └─ yes ─▶ abort every stage made, the record removed ─▶ exit 1, each host's reason  (nothing changed)
 //   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts): all
 //   READY ─▶ "start" to all ─▶ all PAUSED
 //       └─ one fails before all PAUSED ─▶ "abort" to the others, abort the stages ─▶ exit 1
 //   every host PAUSED ─▶ "go" to all ─▶ each OK
+//   (crash points: fleet-before-decision, fleet-decided once all PAUSED, fleet-between-installs
+//   after the first host's OK, the others told to go only then; a killed coordinator's record
+//   is finished by `fleet recover`)
 //       └─ a host failed ─▶ its commit again (no hold) ─▶ still not? undo the switched hosts ─▶ exit 1
-//   summary (pause per host, skew between the first and the last OK) ─▶ OK
+//   summary.ts (per host its pause and go → resume, the skew between the first and the last
+//   host's resume, from each host's own record) ─▶ OK; on a terminal, per-host lines (progress.ts)
 // A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
 
 import { performance } from 'node:perf_hooks'
+import { crashArmed, crashPoint } from '../../shared/crash-point.js'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
 import { Decision } from './decision.js'
 import { Interrupt } from './interrupt.js'
+import { FleetLease } from './lease.js'
+import { refuseUnfinished } from './recover.js'
 import { failureOf, hostLines } from './reasons.js'
+import { FleetProgress } from './progress.js'
+import { LeftStages } from './left-stages.js'
 import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
-import { LeftStages } from './left-stages.js'
 import { historyOn, stageOn, type HostStage, type Vote } from './stage.js'
-import { all, heldFailure, holdOn, type Held } from './switch.js'
+import { switchSummary, summaryLine } from './summary.js'
+import { all, heldFailure, holdOn, type Held, type HeldPhase } from './switch.js'
 
 export interface FleetCpOptions {
   src: string
@@ -31,6 +42,8 @@ export interface FleetCpOptions {
   skipIntegrityCheck: boolean
   skipSchemaCheck: boolean
   cwd: string
+  /** Per-host lines on a terminal (set by fleetCp). */
+  progress?: FleetProgress
 }
 
 const short = (digest: string): string => digest.slice(0, 19)
@@ -43,11 +56,14 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
     return reportError(err)
   }
   const interrupt = new Interrupt()
+  const progress = new FleetProgress(o.settings.hosts.map((h) => h.name), source.bytes)
   try {
-    return await run(o, source.path, interrupt)
+    return await run({ ...o, progress }, source.path, interrupt)
   } catch (err) {
+    progress.end()
     return reportError(err)
   } finally {
+    progress.end()
     interrupt.close()
     source.cleanup()
   }
@@ -55,11 +71,34 @@ export async function fleetCp (o: FleetCpOptions): Promise<number> {
 
 async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const ssh = new Ssh({ sshConfig: o.settings.sshConfig, timeoutMs: o.settings.timeoutMs })
+  // No unfinished decision of this LIVE (asked again under the fleet's lock, lease.ts, held for
+  // the whole command).
+  refuseUnfinished(o.settings.stateDir, o.live, 'cp')
+  const lease = await FleetLease.take(ssh, o.settings.hosts, 'cp')
+  try {
+    refuseUnfinished(o.settings.stateDir, o.live, 'cp')
+    return await staged(o, ssh, sourcePath, interrupt)
+  } finally {
+    await lease.release()
+  }
+}
+
+async function staged (o: FleetCpOptions, ssh: Ssh, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
   // Stages earlier fleet cps could not abort on these hosts (they were away) go first.
   await new LeftStages(o.settings.stateDir).clear(ssh, o.settings.hosts)
+  // Each stage id is on the coordinator's disk as soon as it is known: a coordinator killed
+  // before the decision leaves what `fleet recover` aborts.
+  const journal = Decision.create(o.settings.stateDir, {
+    decision: 'commit', live: o.live, digest: '', hosts: o.settings.hosts.map((h) => ({ name: h.name, remote: h.remote, stage: '', checkedAgainst: 0 })),
+  }, 'staging')
   const [stages, source] = await Promise.all([
-    Promise.all(o.settings.hosts.map(async (host) => await stageOn(ssh, host, { live: o.live, sourcePath, flags }))),
+    Promise.all(o.settings.hosts.map(async (host) => {
+      const s = await stageOn(ssh, host, { live: o.live, sourcePath, flags }, o.progress?.stage(host.name))
+      if (s.stage !== undefined) journal.staged(host.name, s.stage)
+      o.progress?.set(host.name, s.failure !== undefined ? `refused: ${s.failure.code}` : `voted ${short(s.vote?.digest ?? '?')} (checked against generation ${s.vote?.checkedAgainst ?? '?'}) in ${s.ms} ms`)
+      return s
+    })),
     sourceDigest(sourcePath),
   ])
   const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
@@ -71,6 +110,7 @@ async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt)
     const lines = await abortAll(ssh, o.settings.stateDir, stages, (s) => altered.includes(s)
       ? `${s.vote?.received === undefined ? 'did not report the digest of the bytes it received (its hotswap is older)' : `received ${short(s.vote.received)}`}, not the source's ${short(source.digest ?? '?')}`
       : undefined)
+    if (!lines.some((l) => / is left: /.test(l))) journal.discard()
     if (source.error !== undefined) lines.unshift(`the source: ${source.error.code} ${source.error.message}`)
     const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length > 0 ? 'HOTSWAP_ERR_FLEET_REFUSED' : source.error !== undefined ? 'HOTSWAP_ERR_SOURCE' : 'HOTSWAP_ERR_FLEET_MISMATCH'
     const why = interrupt.signal !== undefined
@@ -84,7 +124,8 @@ async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt)
   }
   const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
   const [digest] = digests as Set<string>
-  const decision = await decideOrAbort(ssh, o, stages, digest as string)
+  crashPoint('fleet-before-decision')
+  const decision = await decideOrAbort(ssh, o.settings.stateDir, journal, stages, digest as string)
   return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)), interrupt)
 }
 
@@ -100,24 +141,23 @@ async function abortAll (ssh: Ssh, stateDir: string, stages: HostStage[], note: 
   return lines.flat()
 }
 
-async function decideOrAbort (ssh: Ssh, o: FleetCpOptions, stages: HostStage[], digest: string): Promise<Decision> {
+async function decideOrAbort (ssh: Ssh, stateDir: string, journal: Decision, stages: HostStage[], digest: string): Promise<Decision> {
   try {
-    return Decision.create(o.settings.stateDir, {
-      decision: 'commit',
-      live: o.live,
-      digest,
-      hosts: stages.map((s) => ({ name: s.host.name, remote: s.host.remote, stage: (s.vote as Vote).stage, checkedAgainst: (s.vote as Vote).checkedAgainst })),
-    })
+    journal.decide(digest, new Map(stages.map((s) => [s.host.name, s.vote as Vote])))
+    return journal
   } catch (err) {
-    const lines = await abortAll(ssh, o.settings.stateDir, stages)
+    const lines = await abortAll(ssh, stateDir, stages)
+    journal.update('aborted')
     const e = err as HotswapError
     throw new HotswapError(e.code, `${e.message}; every stage aborted, nothing changed on any host`, lines)
   }
 }
 
+const PHASE: Record<HeldPhase, string> = { ready: 'ready (its commit started, nothing paused yet)', paused: 'paused (its requests queue)', switched: 'switched' }
+
 async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vote>, decision: Decision, stagedMs: number, interrupt: Interrupt): Promise<number> {
   const hosts = [...votes.keys()]
-  const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs)))
+  const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs, ['commit', (votes.get(h) as Vote).stage], (phase) => { o.progress?.set(h.name, PHASE[phase]) })))
   // Every host's CLI started before any pauses; then all are started at once.
   const ready = await all(held, 'ready', ssh.timeoutMs, interrupt.happened)
   if (ready) for (const h of held) h.start()
@@ -125,6 +165,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
     // The hosts that failed on their own ended before this abort (none did: the late ones timed out).
     const abortAt = performance.now()
     for (const h of held) h.abort()
+    for (const h of held) o.progress?.set(h.host.name, 'told to abort: resumes on its old file')
     const ended = held.filter((h) => h.endedAt !== undefined && h.endedAt <= abortAt)
     const culprits = interrupt.signal !== undefined ? [] : ended.length > 0 ? ended : held.filter((h) => (ready ? h.pausedAt : h.readyAt) === undefined)
     const results = await Promise.all(held.map(async (h) => await h.done))
@@ -141,7 +182,11 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
     throw new HotswapError(interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : 'HOTSWAP_ERR_FLEET_REFUSED', `fleet cp to ${o.live}: ${why}; every host resumed on its old file, nothing changed on any host`, lines)
   }
   interrupt.switching()
-  for (const h of held) h.go()
+  crashPoint('fleet-decided')
+  const [first, ...others] = held as [Held, ...Held[]]
+  first.go()
+  if (crashArmed('fleet-between-installs')) { await first.done; crashPoint('fleet-between-installs') }
+  for (const h of others) h.go()
   const results = await Promise.all(held.map(async (h) => await h.done))
   const outcomes: Record<string, string> = {}
   const failedAfterGo: Array<{ held: Held, failure: HotswapError }> = []
@@ -161,7 +206,10 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   const stuck = hosts.filter((h) => outcomes[h.name] === undefined)
   if (stuck.length > 0) return await compensate(ssh, o, votes, decision, outcomes, stuck, lines)
   decision.update('committed', outcomes)
-  await summary(ssh, o, held, votes, stagedMs)
+  const s = await switchSummary(ssh, hosts, o.live)
+  for (const h of s.hosts) o.progress?.set(h.name, `switched: pause ${h.pauseMs?.toFixed(1) ?? '?'} ms, go → resume ${h.goToResumeMs?.toFixed(1) ?? '?'} ms`)
+  o.progress?.end()
+  process.stderr.write(summaryLine(s, { live: o.live, digest: short(decision.record.digest), stagedMs }) + '\n')
   process.stdout.write('OK\n')
   return ExitCodes.ok
 }
@@ -194,24 +242,4 @@ async function liveDigestOn (ssh: Ssh, host: FleetHost, live: string): Promise<s
   } catch {
     return undefined
   }
-}
-
-/** One line on stderr: the hosts, each one's pause (its live generation's, from its history), the skew. */
-async function summary (ssh: Ssh, o: FleetCpOptions, held: Held[], votes: Map<FleetHost, Vote>, stagedMs: number): Promise<void> {
-  const pauses = await Promise.all(held.map(async (h) => {
-    try {
-      const [db] = await historyOn(ssh, h.host, o.live)
-      const g = db?.generations?.find((x) => x.id === db.live)
-      return typeof g?.pauseMs === 'number' ? `${h.host.name} ${g.pauseMs.toFixed(1)} ms` : `${h.host.name} ?`
-    } catch {
-      return `${h.host.name} ?`
-    }
-  }))
-  const spread = (times: Array<number | undefined>): string => {
-    const ts = times.filter((x): x is number => x !== undefined)
-    return ts.length > 1 ? `${(Math.max(...ts) - Math.min(...ts)).toFixed(1)} ms` : 'n/a'
-  }
-  const skew = spread(held.map((h) => h.okAt))
-  const [vote] = votes.values()
-  process.stderr.write(`fleet cp to ${o.live}: ${held.length} hosts switched to ${short(vote?.digest ?? '?')}; staged in ${stagedMs} ms (the slowest host); pause ${pauses.join(', ')}; the hosts paused within ${spread(held.map((h) => h.pausedAt))}; skew between the first and the last OK ${skew}\n`)
 }

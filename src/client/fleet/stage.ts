@@ -9,8 +9,10 @@
 // compared with (setting the journal mode rewrites header bytes 18-19, 24-27 and 92-95).
 
 import { createReadStream } from 'node:fs'
+import { pipeline, Transform, type Readable } from 'node:stream'
 import { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
+import type { StageWatch } from './progress.js'
 import { failureOf } from './reasons.js'
 import type { Ssh } from './ssh.js'
 
@@ -52,11 +54,14 @@ export async function historyOn (ssh: Ssh, host: FleetHost, live: string | undef
   }
 }
 
-export async function stageOn (ssh: Ssh, host: FleetHost, o: StageOptions): Promise<HostStage> {
+/** `watch` (a terminal's progress) is told of the bytes sent and of the end of the sending. */
+export async function stageOn (ssh: Ssh, host: FleetHost, o: StageOptions, watch?: StageWatch): Promise<HostStage> {
   const started = Date.now()
   const result: HostStage = { host, ms: 0 }
   try {
-    const r = await ssh.run(host, ['cp', '-', o.live, '--stage', ...o.flags], { input: createReadStream(o.sourcePath, { highWaterMark: 1024 * 1024 }) })
+    const file = createReadStream(o.sourcePath, { highWaterMark: 1024 * 1024 })
+    const input = watch === undefined ? file : counted(file, watch)
+    const r = await ssh.run(host, ['cp', '-', o.live, '--stage', ...o.flags], { input })
     const id = r.stdout.trim()
     if (r.code !== 0) throw failureOf(r, 'stage')
     if (!/^[0-9a-f]{8}$/.test(id)) throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `stage: the host answered ${JSON.stringify(id.slice(0, 64))}, not a stage id`)
@@ -72,6 +77,16 @@ export async function stageOn (ssh: Ssh, host: FleetHost, o: StageOptions): Prom
   }
   result.ms = Date.now() - started
   return result
+}
+
+/** The source passed through, its bytes told to `watch` (pipeline: closing the counter closes the file). */
+function counted (file: Readable, watch: StageWatch): Readable {
+  const counter = new Transform({
+    transform: (chunk: Buffer, _enc, done) => { watch.sent(chunk.length); done(null, chunk) },
+    flush: (done) => { watch.validating(); done() },
+  })
+  pipeline(file, counter, () => {})
+  return counter
 }
 
 /** Drops a host's stage (after a refusal elsewhere); its failure, if the drop failed. */

@@ -33,8 +33,12 @@ export interface Held {
   done: Promise<RemoteResult>
 }
 
-export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number): Promise<Held> {
-  const child = await ssh.spawn(host, ['commit', stage, '--hold', String(holdMs), '--ready'])
+/** What a terminal's progress is told as a held commit goes on. */
+export type HeldPhase = 'ready' | 'paused' | 'switched'
+
+/** `command`: what is held (a fleet undo holds `undo LIVE --to G`); the stage's commit by default. */
+export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number, command = ['commit', stage], watch: (phase: HeldPhase) => void = () => {}): Promise<Held> {
+  const child = await ssh.spawn(host, [...command, '--hold', String(holdMs), '--ready'])
   child.stdin.on('error', () => {}) // ssh gone: its exit says why.
   let out = ''
   let resolvePaused: (v: boolean) => void = () => {}
@@ -53,9 +57,9 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   }
   child.stdout.on('data', (c: Buffer | string) => {
     out += c.toString()
-    if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true) }
-    if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true) }
-    if (held.okAt === undefined && /^OK$/m.test(out)) held.okAt = performance.now()
+    if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true); watch('ready') }
+    if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true); watch('paused') }
+    if (held.okAt === undefined && /^OK$/m.test(out)) { held.okAt = performance.now(); watch('switched') }
   })
   void held.done.then(() => { held.endedAt = performance.now(); resolveReady(false); resolvePaused(false) })
   return held

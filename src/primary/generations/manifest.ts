@@ -39,6 +39,13 @@ export interface Generation {
   digest: string | null
   /** The pause that made it live (null: the first, or a commit finished by a restart). */
   pauseMs: number | null
+  /**
+   * When the last worker resumed on it, in ms since the epoch (its host's clock, to the
+   * microsecond), and how long after the install began (a held commit: after its go): a fleet's
+   * skew is the spread of its hosts' resumes. Absent: made live before these were recorded.
+   */
+  resumedAt?: number
+  goToResumeMs?: number
   /** The commit (push, commit, undo) that made it live: `undo` without a name undoes the last. */
   commit: string | null
 }

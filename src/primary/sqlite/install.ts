@@ -12,7 +12,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import Database from 'better-sqlite3'
 import { clock, errorMessage, failure, since, sqliteCode, type Failure, type TaskResult } from './result.js'
-import { removeSideFiles } from './side-files.js'
+import { removeSideFiles, sideFilesOf } from './side-files.js'
 import { oldLinkPathFor } from './temp-files.js'
 
 export interface InstallInput {
@@ -70,6 +70,12 @@ export interface InstallSetInput {
   force: boolean
   busyTimeoutMs: number
   submittedAt?: number
+  /**
+   * Per item, true when quiesceSet already emptied its WAL inside this pause (a held commit, before
+   * it waits for its go): its checkpoint and side-file removal are skipped when no side file came
+   * back since (a connection in WAL mode always has its -shm), and done again when one did.
+   */
+  quiesced?: boolean[]
 }
 
 export interface InstallSetOutput {
@@ -92,12 +98,15 @@ export function installSet (input: InstallSetInput, afterRename: (i: number) => 
   if (input.submittedAt !== undefined) timings.queued = Math.round((startedAt - input.submittedAt) * 1000) / 1000
   for (const item of items) fs.statSync(item.tempPath)
 
+  // Quiesced before the hold and left alone since: nothing to empty, nothing beside it.
+  const again = items.filter((item, i) => input.quiesced?.[i] !== true || sideFilesOf(item.livePath).some((p) => fs.existsSync(p)))
   let t = performance.now()
-  for (const item of items) {
+  for (const item of again) {
     const quiet = quiesceLive(item.livePath, force, busyTimeoutMs)
     if (!quiet.ok) return quiet
   }
   timings.checkpoint = since(t)
+  if (input.quiesced !== undefined) timings.quiescedBeforeHold = items.length - again.length
 
   // No SQLite connection of this thread has a live file open any more. SQLite finds a
   // database's -wal and hot -journal by name, not by inode, and applies whatever it finds
@@ -107,7 +116,7 @@ export function installSet (input: InstallSetInput, afterRename: (i: number) => 
   // file, silently. After the TRUNCATE checkpoint above the -wal holds nothing we need. A
   // stale -shm alone is harmless, but the next opener rebuilds it anyway, so it goes too.
   t = performance.now()
-  for (const item of items) removeSideFiles(item.livePath)
+  for (const item of again) removeSideFiles(item.livePath)
   timings.cleanup = since(t)
   // rename(2) over a file drops its last link and frees its blocks inside the call: about
   // 24 ms for 100 MB on our disks, all of it inside the pause. A second link (the kept
@@ -155,12 +164,37 @@ export function installSet (input: InstallSetInput, afterRename: (i: number) => 
   return { ok: true, value: { installed, timings, startedAt } }
 }
 
+export interface QuiesceSetInput {
+  livePaths: string[]
+  force: boolean
+  busyTimeoutMs: number
+}
+
+/**
+ * A held commit's first install steps, done while it waits for its go (every worker paused, so
+ * the go has only the links, renames and directory fsync left): every live file quiesced as
+ * installSet would, its side files removed. Per file, whether it is in WAL mode: only those may
+ * skip the steps at the go (installSet's `quiesced`); nothing is changed that resuming on the old
+ * files would have to undo.
+ */
+export function quiesceSet (input: QuiesceSetInput): TaskResult<{ quiesced: boolean[], timings: Record<string, number> }> {
+  const t = performance.now()
+  const quiesced: boolean[] = []
+  for (const livePath of input.livePaths) {
+    const quiet = quiesceLive(livePath, input.force, input.busyTimeoutMs)
+    if (!quiet.ok) return quiet
+    removeSideFiles(livePath)
+    quiesced.push(quiet.value === 'wal')
+  }
+  return { ok: true, value: { quiesced, timings: { quiesce: since(t) } } }
+}
+
 /**
  * Empties the live database's -wal into the file (or rolls back a hot journal) and proves no
  * outside connection is in the middle of using it. With `force`, a busy database is taken
  * over anyway: the outside process's uncommitted or uncheckpointed work is lost.
  */
-function quiesceLive (livePath: string, force: boolean, busyTimeoutMs: number): TaskResult<null> {
+function quiesceLive (livePath: string, force: boolean, busyTimeoutMs: number): TaskResult<string | null> {
   let db: Database.Database | undefined
   try {
     // A short busy timeout: this runs inside the pause, and the default 5 s would hold every
@@ -181,7 +215,7 @@ function quiesceLive (livePath: string, force: boolean, busyTimeoutMs: number): 
       db.exec('BEGIN EXCLUSIVE')
       db.exec('ROLLBACK')
     }
-    return { ok: true, value: null }
+    return { ok: true, value: mode }
   } catch (err) {
     const code = sqliteCode(err)
     if (code === undefined) throw err

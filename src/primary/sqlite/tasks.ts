@@ -19,12 +19,14 @@
 //   what a kept file holds: SHA-256 ─▶ digest (an upload once validated, a retired generation)
 //   a commit of several: the same installSet (all quiesced, all linked, all renamed, each dir
 //   fsynced once); install() is a set of one, for the start-up recovery (no pool there)
+//   a held commit (a fleet's host): quiesceSet (checkpoint, rm side files) while it waits for
+//   its go, so that at the go installSet has only the links, renames and dir fsync left
 //
 // Every task takes one structured-clonable input and returns a TaskResult (result.ts).
 
 import { findHolders } from './holders.js'
 import { digest } from './digest.js'
-import { installSet as installSetWith, type InstallSetInput } from './install.js'
+import { installSet as installSetWith, quiesceSet, type InstallSetInput } from './install.js'
 import { crashPoint } from '../../shared/crash-point.js'
 import type { TaskResult } from './result.js'
 import { readSourceThroughSqlite, snapshot } from './snapshot.js'
@@ -38,6 +40,7 @@ function installSet (input: InstallSetInput): ReturnType<typeof installSetWith> 
 const tasks = {
   validate,
   installSet,
+  quiesceSet,
   digest,
   findHolders,
   snapshot,
@@ -48,4 +51,4 @@ const tasks = {
 export type TaskTable = typeof tasks
 
 // Piscina calls the module's export named as the task; every entry of the table is one.
-export { validate, installSet, digest, findHolders, snapshot, readSourceThroughSqlite }
+export { validate, installSet, quiesceSet, digest, findHolders, snapshot, readSourceThroughSqlite }

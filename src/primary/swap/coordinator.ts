@@ -4,6 +4,7 @@
 //
 //   validated files ─▶ lock ─▶ fresh? outside holders? ─▶ plan (ids, keep paths) ─▶ INTENT
 //        ─▶ PAUSE every worker on every database of the set (drain, close, ack)
+//        ─▶ (a held commit: quiesce the live files, then wait for the go, see #held)
 //        ─▶ INSTALL the set in piscina (every file checkpointed first, so one refusal changes
 //           nothing; then -wal/-shm removed, old files linked as kept, renames, dirs fsynced)
 //        ─▶ RESUME every worker (reopen, release queue, ack) ─▶ manifests saved ─▶ intent gone
@@ -78,6 +79,13 @@ export interface CommitReport {
   closeMs: number
   installMs: number
   resumeMs: number
+  /**
+   * When the install started (a held commit: its go arrived) and when the last worker resumed,
+   * in ms since the epoch (this host's clock, to the microsecond): a fleet's skew is measured
+   * from the hosts' own resume times.
+   */
+  goAt: number
+  resumedAt: number
   workers: number
   released: number
   lockWaitMs: number
@@ -197,8 +205,22 @@ export class SwapCoordinator {
       throw err
     }
     crashPoint('paused')
-    if (req.hold !== undefined) await this.#held(req.hold, intent, targets, dbs)
+    // A held commit empties the live files' WALs before it waits: at the go (the fleet's skew)
+    // the install has only its links, renames and directory fsync left.
+    let quiesced: boolean[] | undefined
+    if (req.hold !== undefined) {
+      try {
+        const q = await pool.run('quiesceSet', { livePaths: dbs.map((d) => d.path), force: req.force, busyTimeoutMs: 50 }, 'swap')
+        quiesced = q.quiesced
+      } catch (err) {
+        await this.#abandon(err, intent, targets, dbs)
+        log.warn(`held ${req.kind} of ${names.join(', ')} refused before its hold; every worker resumed on the old file(s)`)
+        throw err
+      }
+      await this.#held(req.hold, intent, targets, dbs)
+    }
     const t1 = performance.now()
+    const goAt = epoch(t1)
     // Nothing is logged at info level inside the window: a log line is a synchronous write to a
     // pipe (~0.3 ms each, and it blocks when the reader is slow). The debug lines mark the steps
     // for whoever wants them, at that cost.
@@ -216,6 +238,7 @@ export class SwapCoordinator {
         items: req.items.map((item, i) => ({ tempPath: item.newPath, livePath: item.db.path, keepPath: (plans[i] as Planned).keepPath })),
         force: req.force,
         busyTimeoutMs: 50,
+        ...(quiesced === undefined ? {} : { quiesced }),
       }, 'swap')
       for (const [i, x] of r.installed.entries()) {
         const plan = plans[i] as Planned
@@ -236,11 +259,12 @@ export class SwapCoordinator {
     const t3 = performance.now()
     supervisor.releaseHellos()
     crashPoint('resumed')
+    const resumedAt = epoch(t3)
 
     const pauseMs = round(t3 - t0)
     for (const plan of plans) {
       const g = plan.next.generations.find((x) => x.id === plan.generation.id)
-      if (g !== undefined) g.pauseMs = pauseMs
+      if (g !== undefined) Object.assign(g, { pauseMs, resumedAt: round(resumedAt), goToResumeMs: round(t3 - t1) })
       await this.#store(plan.db).save(plan.next)
     }
     crashPoint('saved')
@@ -258,6 +282,8 @@ export class SwapCoordinator {
       closeMs: Math.max(0, ...pauseValues.map((p) => p.closeMs)),
       installMs: t2 - t1,
       resumeMs: t3 - t2,
+      goAt,
+      resumedAt,
       workers: targets.length,
       released,
       lockWaitMs: 0,
@@ -270,7 +296,7 @@ export class SwapCoordinator {
     }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${names.join(', ')}`, {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
-      timings, installStartedAt,
+      timings, installStartedAt, goAt: round(goAt), resumedAt: round(resumedAt),
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
       event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
@@ -336,6 +362,11 @@ export class SwapCoordinator {
     if (store === undefined) throw new HotswapError('HOTSWAP_ERR_INTERNAL', `no generation store for ${db.name}`)
     return store
   }
+}
+
+/** A performance.now() reading as ms since the epoch (this process's clock, sub-millisecond). */
+function epoch (now: number): number {
+  return performance.timeOrigin + now
 }
 
 function round (ms: number): number {

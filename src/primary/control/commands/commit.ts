@@ -9,6 +9,7 @@
 import { ExitCodes, HotswapError } from '../../../shared/errors.js'
 import type { StageRecord } from '../../generations/stages.js'
 import { answerCommit } from './answer.js'
+import { holdMsOf, holdOf } from './hold.js'
 import { shown, type ServerContext, type Session } from '../session.js'
 
 function stageIds (s: Session, command: string, flags: string[]): { ids: string[], flags: Set<string>, holdMs?: number } {
@@ -20,9 +21,7 @@ function stageIds (s: Session, command: string, flags: string[]): { ids: string[
     const a = args[i] as string
     const hold = command === 'commit' ? /^--hold(?:=(.*))?$/.exec(a) : null
     if (hold !== null) {
-      const v = hold[1] ?? args[++i]
-      holdMs = Number(v)
-      if (v === undefined || !/^\d+$/.test(v) || holdMs < 1 || holdMs > 600_000) throw new HotswapError('HOTSWAP_ERR_USAGE', `--hold takes milliseconds, 1 to 600000 (got ${v === undefined ? 'nothing' : shown(v)})`)
+      holdMs = holdMsOf(hold[1] ?? args[++i])
     } else if (flags.includes(a)) given.add(a)
     else if (a.startsWith('-')) throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${shown(a)} for ${command} (${command} [ID…]${flags.map((f) => ` [${f}]`).join('')})`)
     else ids.push(a)
@@ -40,7 +39,7 @@ export async function commit (s: Session, ctx: ServerContext): Promise<number> {
     const items = taken.map((rec) => ({
       db: dbOf(ctx, rec), newPath: stages.pathOf(rec), source: rec.source, bytes: rec.bytes, digest: rec.digest, stage: rec,
     }))
-    const hold = holdMs === undefined ? undefined : { paused: async () => { await s.stdout('PAUSED\n') }, go: goFrom(s), timeoutMs: holdMs }
+    const hold = holdMs === undefined ? undefined : holdOf(s, holdMs)
     report = await ctx.coordinator.commit({ kind: 'commit', items, force: flags.has('--force'), isCancelled: hold === undefined ? () => false : s.isClosed, hold })
   } finally {
     stages.release(taken) // Until now, none of them could expire under the commit.
@@ -62,19 +61,6 @@ export async function abort (s: Session, ctx: ServerContext): Promise<number> {
   })
   await s.stdout('OK\n')
   return ExitCodes.ok
-}
-
-/** true on a "go" line from the client; false on "abort", end of input or a disconnect. */
-async function goFrom (s: Session): Promise<boolean> {
-  let text = ''
-  try {
-    for await (const chunk of s.stdin) {
-      text += (chunk as Buffer).toString('utf8')
-      if (/^go$/m.test(text)) return true
-      if (/^abort$/m.test(text) || text.length > 64) return false
-    }
-  } catch { /* the connection went away */ }
-  return false
 }
 
 function dbOf (ctx: ServerContext, rec: StageRecord): { name: string, path: string } {

@@ -4,6 +4,7 @@
 //
 //   kept file ─▶ header + size checked ─▶ coordinator.commit (kind undo: the kept file is the
 //   new one, renamed in; the live one is linked aside as kept) ─▶ "OK"
+//   --hold MS (a fleet's host, `fleet undo`): held as a commit --hold is (hold.ts)
 
 import { openSync, readSync, closeSync, statSync } from 'node:fs'
 import { HotswapError } from '../../../shared/errors.js'
@@ -14,12 +15,13 @@ import { checkHeader, HEADER_BYTES } from '../../sqlite/header.js'
 import type { CommitItem } from '../../swap/coordinator.js'
 import { databasesNamed, storeOf } from './databases.js'
 import { answerCommit } from './answer.js'
+import { holdMsOf, holdOf } from './hold.js'
 import { shown, type ServerContext, type Session } from '../session.js'
 
 export async function undo (s: Session, ctx: ServerContext): Promise<number> {
-  s.stdin.resume()
   const names: string[] = []
   let to: number | undefined
+  let holdMs: number | undefined
   let force = false
   const rest = s.args.slice(1)
   for (let i = 0; i < rest.length; i++) {
@@ -29,18 +31,22 @@ export async function undo (s: Session, ctx: ServerContext): Promise<number> {
       const v = m[1] ?? rest[++i]
       to = Number(v)
       if (v === undefined || !/^\d+$/.test(v) || !Number.isSafeInteger(to)) throw new HotswapError('HOTSWAP_ERR_USAGE', `--to takes a generation id (got ${v === undefined ? 'nothing' : shown(v)}; hotswap history lists them)`)
+    } else if (/^--hold(?:=|$)/.test(a)) {
+      holdMs = holdMsOf(a.includes('=') ? a.slice('--hold='.length) : rest[++i])
     } else if (a === '--force') {
       force = true
     } else if (a.startsWith('--')) {
-      throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${shown(a)} for undo (undo [DB…] [--to ID] [--force])`)
+      throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${shown(a)} for undo (undo [DB…] [--to ID] [--force] [--hold MS])`)
     } else {
       names.push(a)
     }
   }
+  if (holdMs === undefined) s.stdin.resume() // Only a held undo reads stdin (its go).
   const dbs = names.length > 0 ? databasesNamed(names, s.cwd, ctx) : lastCommitted(ctx)
   if (to !== undefined && dbs.length !== 1) throw new HotswapError('HOTSWAP_ERR_USAGE', '--to names a generation of one database: undo DB --to ID')
   const items = dbs.map((db) => itemFor(db, storeOf(ctx, db), to))
-  const report = await ctx.coordinator.commit({ kind: 'undo', items, force, isCancelled: s.isClosed })
+  const hold = holdMs === undefined ? undefined : holdOf(s, holdMs)
+  const report = await ctx.coordinator.commit({ kind: 'undo', items, force, isCancelled: s.isClosed, hold })
   if (s.tty) s.stderr(report.databases.map((d) => `undid ${d.name}: generation ${d.to} (the content of ${itemOf(items, d.name)}) is live, ${d.from} is kept; pause ${report.pauseMs.toFixed(1)} ms\n`).join(''))
   return await answerCommit(s, report)
 }
