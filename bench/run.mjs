@@ -18,6 +18,8 @@
 //   F. fleet (issue 14, bench/fleet.mjs): 3 hosts on loopback, each its own sshd and serve: the
 //      skew between the first and the last resume, each host's pause against its single-host
 //      pause and its ssh round trip, the stage time of 1 host and of 3
+//   M. metrics (issue 15, bench/metrics.mjs): req/s with `--metrics` scraped every second
+//      against without it, two servers of a prom-client app, alternating and at once
 //
 // Prints a table, writes bench/results/<date>-<mode>.json and latest-<mode>.json. Every process
 // it starts is stopped by pid, and bench/tmp/<run> is removed, on success and on error.
@@ -28,6 +30,7 @@ import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { evaluateF, rowsF, sectionF, stopFleet } from './fleet.mjs'
 import { evaluateG, rowsG, sectionG } from './generations.mjs'
+import { evaluateM, rowsM, sectionM } from './metrics.mjs'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
 import {
@@ -678,6 +681,7 @@ function evaluate () {
   }
   evaluateG(results.sections.g, target)
   evaluateF(results.sections.f, target)
+  evaluateM(results.sections.m, target)
   if (c?.speedup !== undefined) {
     const nodeStart = b?.nodeStartMs
     target('6 pm2 reload time / hotswap cp time', `${c.speedup}×`, '≥ 100×', c.speedup >= 100, `pm2 ${fmtMs(c.pm2.servedMs.p50)} vs hotswap ${fmtMs(c.hotswap.servedMs.p50)}` +
@@ -740,6 +744,7 @@ function report () {
   }
   rows.push(...rowsG(results.sections.g))
   rows.push(...rowsF(results.sections.f))
+  rows.push(...rowsM(results.sections.m))
   for (const [name, sec] of Object.entries(results.sections)) if (sec?.error) rows.push([`section ${name} FAILED`, sec.error.split('\n')[0], '', ''])
 
   const targets = [['target', 'measured', 'goal', 'met', 'note'],
@@ -790,7 +795,8 @@ async function main () {
   log(`mode ${MODE}; ${results.machine.nproc} cores, node ${results.machine.node}, SQLite ${results.machine.sqlite}`)
   const g = async () => await sectionG({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load, lightLoad: CONFIG.lightLoad })
   const f = async () => await sectionF({ quick: QUICK, log })
-  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f]]) {
+  const m = async () => await sectionM({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load })
+  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f], ['m', m]]) {
     if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
-import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
+import { loadConfigFile, mergeSettings, metricsFlag, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
 import { workingDirectory } from '../shared/working-directory.js'
 
@@ -35,6 +35,8 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'log-level': Flags.string({ description: 'error, warn, info, debug … [default: info]' }),
     'max-bytes': Flags.integer({ description: 'largest accepted upload in bytes [default: 64 GiB]', min: 1 }),
     'max-restarts': Flags.integer({ description: 'quick crashes in a row before a worker slot is given up [default: 10]', min: 0 }),
+    metrics: Flags.string({ description: 'serve /metrics (Prometheus), /livez and /readyz on HOST:PORT or a Unix socket path [default: off]' }),
+    'min-ready': Flags.integer({ description: 'ready workers /readyz needs to answer 200 [default: every worker]', min: 1 }),
     'min-uptime': Flags.integer({ description: 'a worker that dies sooner than this (ms) crashed quickly [default: 1000]', min: 0 }),
     port: Flags.integer({ description: 'sets PORT for the workers', min: 0, max: 65_535 }),
     socket: socketFlag,
@@ -70,6 +72,8 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         spool: flags.spool,
         keep: flags.keep,
         stageTtlMs: flags['stage-ttl'],
+        metrics: metricsFlag(flags.metrics, cwd),
+        minReady: flags['min-ready'],
       }
       // Found by the folder's name, so that its `app` follows a release symlink (see config.ts).
       const fromFile = await loadConfigFile(workingDirectory(), flags.config)

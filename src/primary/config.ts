@@ -9,6 +9,7 @@ import { HotswapError } from '../shared/errors.js'
 import { LOG_LEVELS, type LogFormat } from '../shared/logger.js'
 import { realpathOr } from '../shared/managed.js'
 import { DEFAULT_SOCKET, socketPathProblem } from '../shared/socket-path.js'
+import { parseMetricsAddress, type MetricsAddress } from './metrics/address.js'
 
 export interface ServeSettings {
   app: string
@@ -36,6 +37,10 @@ export interface ServeSettings {
   /** How long a staged file waits for its commit. */
   stageTtlMs: number
   env: Record<string, string>
+  /** --metrics: where /metrics, /livez and /readyz listen (off when unset). */
+  metrics?: MetricsAddress
+  /** --min-ready: ready workers /readyz needs (default: every worker). */
+  minReady?: number
 }
 
 /** Everything a flag, variable or config file may set; undefined means "not given here". */
@@ -79,6 +84,26 @@ function str (v: unknown, field: string, source: string): string | undefined {
   return v
 }
 
+function metricsValue (v: unknown, base: string, field: string, source: string): MetricsAddress | undefined {
+  if (v === undefined) return undefined
+  if (typeof v !== 'string') throw bad(field, 'must be a string: HOST:PORT or a Unix socket path', source)
+  try {
+    return parseMetricsAddress(v, base)
+  } catch (err) {
+    throw bad(field, (err as Error).message, source)
+  }
+}
+
+/** `--metrics VALUE`, relative socket paths against `cwd`; a bad value is a usage error (exit 2). */
+export function metricsFlag (v: string | undefined, cwd: string): MetricsAddress | undefined {
+  if (v === undefined) return undefined
+  try {
+    return parseMetricsAddress(v, cwd)
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_USAGE', `--metrics: ${(err as Error).message}`)
+  }
+}
+
 function logFormat (v: unknown, source: string): LogFormat | undefined {
   if (v === undefined) return undefined
   if (v !== 'json' && v !== 'pretty') throw bad('logFormat', `must be "json" or "pretty" (got ${JSON.stringify(v)})`, source)
@@ -92,7 +117,7 @@ function logLevel (v: unknown, source: string): string | undefined {
 }
 
 const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drainTimeout', 'killTimeout', 'listenTimeout', 'minUptime', 'maxRestarts',
-  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env',
+  'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env', 'metrics', 'minReady',
   // The fleet commands' section (client/fleet/config.ts checks it); serve ignores it.
   'fleet'])
 
@@ -163,13 +188,15 @@ export async function loadConfigFile (cwd: string, explicit?: string): Promise<P
     keep: int(c.keep, 'keep', source),
     stageTtlMs: int(c.stageTtl, 'stageTtl', source, 1),
     env,
+    metrics: metricsValue(c.metrics, realBase, 'metrics', source),
+    minReady: int(c.minReady, 'minReady', source, 1),
   }
   if (out.port !== undefined && out.port > 65535) throw bad('port', 'must be at most 65535', source)
   return out
 }
 
 /** HOTSWAP_* variables for serve (the socket's is shared with every command). */
-export function settingsFromEnv (env: NodeJS.ProcessEnv): PartialSettings {
+export function settingsFromEnv (env: NodeJS.ProcessEnv, cwd = process.cwd()): PartialSettings {
   const source = 'environment'
   const get = (name: string): string | undefined => env[name] !== undefined && env[name] !== '' ? env[name] : undefined
   return {
@@ -181,6 +208,8 @@ export function settingsFromEnv (env: NodeJS.ProcessEnv): PartialSettings {
     logFile: get('HOTSWAP_LOG_FILE'),
     spool: get('HOTSWAP_SPOOL'),
     keep: int(get('HOTSWAP_KEEP'), 'HOTSWAP_KEEP', source),
+    metrics: metricsValue(get('HOTSWAP_METRICS'), cwd, 'HOTSWAP_METRICS', source),
+    minReady: int(get('HOTSWAP_MIN_READY'), 'HOTSWAP_MIN_READY', source, 1),
   }
 }
 
@@ -224,5 +253,7 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     keep: pick('keep') ?? DEFAULTS.keep,
     stageTtlMs: pick('stageTtlMs') ?? DEFAULTS.stageTtlMs,
     env,
+    metrics: pick('metrics'),
+    minReady: pick('minReady'),
   }
 }

@@ -23,6 +23,8 @@ import { checkDatabaseDirectory } from './sqlite/database-directory.js'
 import { recoverSync } from './generations/intent.js'
 import { Stages } from './generations/stages.js'
 import { GenerationStore } from './generations/store.js'
+import type { HotswapMetrics } from './metrics/hotswap-metrics.js'
+import type { MetricsServer } from './metrics/server.js'
 
 /** How long a shutdown waits for the commands still running to send their replies. */
 const REPLY_GRACE_MS = 5000
@@ -113,6 +115,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const databases = parseDatabases(opts.databases, process.cwd(), opts.create)
   const workers = opts.workers === 'max' ? maxWorkers() : opts.workers
   if (!Number.isInteger(workers) || workers < 1) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--workers must be a positive integer or "max" (got ${String(opts.workers)})`)
+  if (opts.minReady !== undefined && opts.minReady > workers) throw new HotswapError('HOTSWAP_ERR_CONFIG', `--min-ready ${opts.minReady} is more than the ${workers} worker(s): /readyz would never answer 200`)
 
   const journalModes = new Map<string, string>()
   for (const db of databases) {
@@ -141,7 +144,12 @@ export async function serve (opts: ServeSettings): Promise<number> {
   })
   const stores = new Map<string, GenerationStore>()
   const stages = new Stages(stores, opts.stageTtlMs, getLogger('swap'))
-  const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages })
+  // --metrics: hotswap's own metrics observe the swaps and pushes from the start. Loaded only
+  // then: prom-client takes 50-300 ms to import.
+  const metrics: HotswapMetrics | undefined = opts.metrics === undefined
+    ? undefined
+    : new (await import('./metrics/hotswap-metrics.js')).HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => workers })
+  const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages, observer: metrics })
   const reload = async (parallel: number): Promise<{ replaced: number, ms: number }> => {
     const { value } = await coordinator.withLock('reload', async () => {
       const started = performance.now()
@@ -169,6 +177,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       spoolDir: spool.dir,
       journalModes,
       reload,
+      uploads: metrics,
     },
   })
   try {
@@ -206,6 +215,19 @@ export async function serve (opts: ServeSettings): Promise<number> {
     const removed = cleanupOrphans(db.path)
     if (removed.length > 0) log.warn(`removed ${removed.length} file(s) left by an interrupted swap beside ${db.path}: ${removed.join(', ')}`)
   }
+  // Before the workers start: /readyz says 503 while they do.
+  const metricsServer: MetricsServer | undefined = opts.metrics === undefined || metrics === undefined
+    ? undefined
+    : new (await import('./metrics/server.js')).MetricsServer({ address: opts.metrics, metrics, supervisor, minReady: () => opts.minReady ?? workers, logger: getLogger('metrics') })
+  try {
+    await metricsServer?.listen()
+  } catch (err) {
+    control.stopAccepting()
+    locks.release()
+    await pool.close()
+    throw err
+  }
+  process.on('exit', () => { metricsServer?.removeSocket() })
   const sweep = setInterval(() => { stages.sweep() }, Math.min(60_000, opts.stageTtlMs))
   sweep.unref()
   if (spool.removed.length > 0) log.warn(`removed the spool of ${spool.removed.length} primary process(es) that were killed: ${spool.removed.join(', ')}`)
@@ -226,6 +248,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       }
       stopping = true
       log.info(`${why}: shutting down`)
+      metricsServer?.shuttingDown()
       void (async () => {
         control.stopAccepting()
         // A swap or reload in progress finishes first: taking the lock waits for it. Its reply
@@ -234,6 +257,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
           await control.closeConnections(REPLY_GRACE_MS)
           await supervisor.stop(opts.killTimeoutMs)
         })
+        await metricsServer?.close()
         await pool.close()
         locks.release()
         log.info('stopped')

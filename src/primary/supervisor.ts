@@ -60,7 +60,10 @@ function runtimeMissing (): string | null {
     'restart hotswap serve to run hotswap from where it is now'
 }
 
-/** Emits 'fatal' (an Error) once no worker can be kept running. */
+/**
+ * Emits 'fatal' (an Error) once no worker can be kept running; 'restart' (the slot) when a
+ * crashed worker is forked again, 'give-up' (the slot) when a slot is abandoned (metrics/).
+ */
 export class Supervisor extends EventEmitter {
   readonly #opts: Options
   readonly #workers = new Map<number, ManagedWorker>() // by cluster worker id
@@ -117,6 +120,11 @@ export class Supervisor extends EventEmitter {
 
   restartsOf (slot: number): number {
     return this.#restarts.get(slot)?.count ?? 0
+  }
+
+  /** A swap holds the workers' requests now (between holdHellos and releaseHellos). */
+  get holdingRequests (): boolean {
+    return this.#holdHellos
   }
 
   /** While held, new workers wait in their handshake: they start paused, opening nothing. */
@@ -336,6 +344,7 @@ export class Supervisor extends EventEmitter {
     r.timer = setTimeout(() => {
       if (this.#stopping) return
       r.count++
+      this.emit('restart', w.id)
       this.#fork(w.id)
     }, delay)
   }
@@ -343,6 +352,7 @@ export class Supervisor extends EventEmitter {
   #abandon (slot: number, why: string): void {
     this.#abandoned.add(slot)
     this.log.error(why)
+    this.emit('give-up', slot)
     if (this.#abandoned.size >= this.#opts.workers && this.all().length === 0) {
       this.emit('fatal', new HotswapError('HOTSWAP_ERR_CONFIG',
         `no worker could be kept running${this.lastFailure !== '' ? `: ${this.lastFailure}` : ''}`))

@@ -41,6 +41,8 @@ export interface PrimaryCalls {
   'hotswap:resume': { fields: { names: string[] }, value: ResumeValue }
   'hotswap:shutdown': { fields: { timeoutMs: number }, value: null }
   'hotswap:stats': { fields: NoFields, value: StatsValue }
+  /** The app's own prom-client metrics, for the primary's /metrics (worker/metrics.ts). */
+  'hotswap:metrics': { fields: NoFields, value: AppMetricsValue }
 }
 
 /** Requests a worker sends to the primary. */
@@ -90,6 +92,14 @@ export interface StatsValue {
   inFlight: number
   served: number
   queued: number
+}
+
+/**
+ * One entry per prom-client copy the app loaded: its default registry's getMetricsAsJSON(),
+ * the input prom-client's AggregatorRegistry.aggregate() takes. Empty when the app has none.
+ */
+export interface AppMetricsValue {
+  registries: unknown[][]
 }
 
 export type Reply =

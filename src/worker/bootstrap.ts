@@ -16,6 +16,7 @@ import { getLogger, flushLogger } from '../shared/logger.js'
 import { Rpc, type Handlers } from '../shared/rpc.js'
 import type { HotswapMessage, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
 import { installHttpGate } from './http-gate.js'
+import { appMetrics } from './metrics.js'
 import { mixedSwap } from './orphaned-swap.js'
 import { getRuntime, pauseWorker, resumeWorker } from './runtime.js'
 
@@ -109,6 +110,7 @@ const handlers: Handlers<PrimaryCalls> = {
     return null
   },
   'hotswap:stats': async (): Promise<StatsValue> => ({ rss: process.memoryUsage.rss(), inFlight: rt.gate.inFlight, served: rt.gate.served, queued: rt.gate.queued }),
+  'hotswap:metrics': async () => ({ registries: await appMetrics() }),
 }
 
 const rpc = new Rpc<WorkerCalls, PrimaryCalls>((msg) => send(msg), handlers)

@@ -5,7 +5,7 @@ import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfigFile, mergeSettings } from '../../src/primary/config.js'
+import { loadConfigFile, mergeSettings, metricsFlag, settingsFromEnv } from '../../src/primary/config.js'
 import { tempDir } from '../support/index.js'
 
 const t = tempDir()
@@ -39,4 +39,19 @@ test('a setting on the config object\'s prototype is not read; prototype names a
       return true
     })
   }
+})
+
+test('metrics and minReady: from the file (a socket path relative to it), the environment and a flag, the stronger winning', async () => {
+  const file = join(t.dir, 'metrics.json')
+  writeFileSync(file, '{"app":"app.mjs","db":"a.sqlite3","metrics":"run/metrics.sock","minReady":2}')
+  const fromFile = await loadConfigFile(t.dir, file)
+  assert.deepEqual(fromFile.metrics, { kind: 'unix', path: join(t.dir, 'run', 'metrics.sock') })
+  assert.equal(fromFile.minReady, 2)
+  const fromEnv = settingsFromEnv({ HOTSWAP_METRICS: '[::1]:9464', HOTSWAP_MIN_READY: '1' }, '/srv/app')
+  assert.deepEqual(fromEnv.metrics, { kind: 'tcp', host: '::1', port: 9464 })
+  assert.deepEqual(mergeSettings(t.dir, fromEnv, fromFile).metrics, { kind: 'tcp', host: '::1', port: 9464 })
+  assert.equal(mergeSettings(t.dir, fromEnv, fromFile).minReady, 1)
+  assert.deepEqual(mergeSettings(t.dir, { metrics: metricsFlag('127.0.0.1:9100', t.dir) }, fromEnv, fromFile).metrics, { kind: 'tcp', host: '127.0.0.1', port: 9100 })
+  assert.equal(mergeSettings(t.dir, {}, {}, { app: 'a.mjs', databases: ['a.sqlite3'] }).metrics, undefined, 'off by default')
+  assert.throws(() => metricsFlag('9100', t.dir), (err: Error & { code?: string }) => err.code === 'HOTSWAP_ERR_USAGE' && /^--metrics: "9100" is not an address/.test(err.message))
 })

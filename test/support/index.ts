@@ -13,6 +13,7 @@
 //   fleet-run.ts  those hosts serving, a coordinator folder, what a fleet test checks after
 //   fleet-app.ts  the checks after a fleet fault, load on every host, faults timed on a step
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
+//   prometheus.ts  a strict parser of the Prometheus text format; GETs of the metrics listener
 
 export * from './wait.js'
 export * from './files.js'
@@ -26,3 +27,4 @@ export * from './fleet.js'
 export * from './fleet-app.js'
 export * from './netns.js'
 export * from './fleet-run.js'
+export * from './prometheus.js'

@@ -31,6 +31,12 @@ export interface Session {
   uploadDone: () => void
 }
 
+/** Told how long each push's upload and checks took (primary/metrics/). */
+export interface UploadObserver {
+  received: (db: string, seconds: number) => void
+  validated: (db: string, seconds: number) => void
+}
+
 export interface ServerContext {
   databases: DatabaseInfo[]
   coordinator: SwapCoordinator
@@ -46,6 +52,7 @@ export interface ServerContext {
   journalModes: Map<string, string>
   /** Rolling restart onto new app code (takes the swap lock). */
   reload: (parallel: number) => Promise<{ replaced: number, ms: number }>
+  uploads?: UploadObserver
 }
 
 export type Command = (s: Session, ctx: ServerContext) => Promise<number>

@@ -17,6 +17,7 @@
 //   pull:  live db ─▶ snapshot (VACUUM INTO) ─▶ file streamed to the client
 //   who else has it open: /proc/*/fd ─▶ findHolders
 //   what a kept file holds: SHA-256 ─▶ digest (an upload once validated, a retired generation)
+//   /metrics's build info: the SQLite version ─▶ sqliteVersion (an in-memory database)
 //   a commit of several: the same installSet (all quiesced, all linked, all renamed, each dir
 //   fsynced once); install() is a set of one, for the start-up recovery (no pool there)
 //   a held commit (a fleet's host): quiesceSet (checkpoint, rm side files) while it waits for
@@ -30,6 +31,7 @@ import { installSet as installSetWith, quiesceSet, type InstallSetInput } from '
 import { crashPoint } from '../../shared/crash-point.js'
 import type { TaskResult } from './result.js'
 import { readSourceThroughSqlite, snapshot } from './snapshot.js'
+import { sqliteVersion } from './sqlite-version.js'
 import { validate } from './validate.js'
 
 /** A commit's installs, with the crash points after each rename (shared/crash-point.ts). */
@@ -45,10 +47,11 @@ const tasks = {
   findHolders,
   snapshot,
   readSourceThroughSqlite,
+  sqliteVersion,
 } satisfies Record<string, (input: never) => TaskResult<unknown>>
 
 /** The tasks by name: TaskPool.run is typed by it. */
 export type TaskTable = typeof tasks
 
 // Piscina calls the module's export named as the task; every entry of the table is one.
-export { validate, installSet, quiesceSet, digest, findHolders, snapshot, readSourceThroughSqlite }
+export { validate, installSet, quiesceSet, digest, findHolders, snapshot, readSourceThroughSqlite, sqliteVersion }

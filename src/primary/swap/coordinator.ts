@@ -103,6 +103,12 @@ export interface DatabaseHistory {
   lastPauseMs: number | null
 }
 
+/** Told how each commit ended (primary/metrics/): its report, or what it failed with. */
+export interface CommitObserver {
+  committed: (req: CommitRequest, report: CommitReport) => void
+  failed: (req: CommitRequest, err: unknown) => void
+}
+
 export interface CoordinatorOptions {
   supervisor: Supervisor
   pool: TaskPool
@@ -110,6 +116,7 @@ export interface CoordinatorOptions {
   drainTimeoutMs: number
   stores: Map<string, GenerationStore>
   stages: Stages
+  observer?: CommitObserver
 }
 
 export class SwapCoordinator {
@@ -147,8 +154,16 @@ export class SwapCoordinator {
   /** Swaps every item in one pause, all or none. */
   async commit (req: CommitRequest): Promise<CommitReport> {
     const names = req.items.map((i) => i.db.name).join(', ')
-    const { value, waitMs } = await this.withLock(req.kind === 'push' ? `push to ${names}` : `${req.kind} of ${names}`, async () => await this.#commit(req))
+    let locked: { value: CommitReport, waitMs: number }
+    try {
+      locked = await this.withLock(req.kind === 'push' ? `push to ${names}` : `${req.kind} of ${names}`, async () => await this.#commit(req))
+    } catch (err) {
+      this.#opts.observer?.failed(req, err)
+      throw err
+    }
+    const { value, waitMs } = locked
     value.lockWaitMs = waitMs
+    this.#opts.observer?.committed(req, value)
     // The retired files' digests (a read of each, off the pause and after the reply): the
     // manifest lists them at once, with the digest filled in when known.
     void this.withLock(`digests after ${value.commit}`, async () => { await this.#digestRetired(value) })

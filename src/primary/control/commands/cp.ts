@@ -81,18 +81,20 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   if (a.stage) ctx.coordinator.stages.checkFree(db.name)
   const { tempPath, bytes } = await receive(s, ctx, a.src, db)
   log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
+  ctx.uploads?.received(db.name, (performance.now() - started) / 1000)
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   let report: CommitReport
   try {
     // A stage also keeps the digest of the bytes as they came, before the checks set the
     // journal mode: what a fleet coordinator compares with the SHA-256 of the file it sent.
     const received = a.stage ? (await ctx.pool.run('digest', { path: tempPath })).digest : undefined
+    const validating = performance.now()
     const checked = await ctx.pool.run('validate', {
       tempPath,
       livePath: db.path,
       skipIntegrity: a.skipIntegrity,
       skipSchema: a.skipSchema,
-    })
+    }).finally(() => ctx.uploads?.validated(db.name, (performance.now() - validating) / 1000))
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
     log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
     // Of the file exactly as it goes live (its journal mode set), before the lock and the pause.
