@@ -13,12 +13,17 @@ import type { TestContext } from './files.js'
 
 export const FLEET_LIVE = 'db/live.sqlite3'
 
-/** A coordinator folder whose hotswap.config.json reaches hotswap on every host (its own directory). */
-export function fleetCoordinator (t: TestContext, fleet: Fleet, hold = 10_000): string {
+/** The command line that runs this checkout's hotswap in the host's directory. */
+export function remoteOf (host: Host): string {
+  return `cd ${sh(host.dir)} && ${sh(process.execPath)} ${sh(BIN)}`
+}
+
+/** A coordinator folder whose hotswap.config.json reaches hotswap on every host (its own directory; `remote` per host). */
+export function fleetCoordinator (t: TestContext, fleet: Fleet, hold = 10_000, remote: (h: Host) => string = remoteOf): string {
   const dir = testDir(t)
   writeFileSync(join(dir, 'hotswap.config.json'), JSON.stringify({
     fleet: {
-      hosts: fleet.hosts.map((h) => ({ name: h.name, remote: `cd ${sh(h.dir)} && ${sh(process.execPath)} ${sh(BIN)}` })),
+      hosts: fleet.hosts.map((h) => ({ name: h.name, remote: remote(h) })),
       sshConfig: fleet.config,
       hold,
     },

@@ -76,6 +76,10 @@ export interface Fleet {
   masterPid: (host: Host) => Promise<number | undefined>
   /** Every pid the fleet runs now: sshds and their sessions, serves and their workers, masters. */
   processes: () => Promise<number[]>
+  /** SIGKILLs the host's sshd and every session it runs (the coordinator's connection with them). */
+  killSshd: (host: Host) => Promise<void>
+  /** Starts the host's sshd again, on its address and port, with its host key. */
+  restartSshd: (host: Host) => Promise<void>
   /** Drops every packet to the host's sshd (network namespace only, see netns.ts). */
   cutOff: (host: Host) => void
   restore: (host: Host) => void
@@ -124,6 +128,12 @@ async function startSshd (dir: string, host: Omit<Host, 'sshdPid'>, authorizedKe
     'SetEnv SHLVL=1',
     '',
   ].join('\n'))
+  return await runSshd(config, host.name, children)
+}
+
+/** sshd -D on its config file, once it listens. */
+async function runSshd (config: string, name: string, children: ChildProcess[]): Promise<number> {
+  const host = { name }
   // sshd refuses to start without its privilege-separation directory (made here when allowed).
   try { mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }) } catch { /* sshd says why */ }
   const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -267,6 +277,14 @@ export async function startHosts (t: TestContext, n: number): Promise<Fleet> {
         ...serves.flatMap((s) => isRunning(s.pid) ? [s.pid, ...descendants(s.pid)] : []),
         ...masters.filter((p): p is number => p !== undefined),
       ]
+    },
+    killSshd: async (host) => {
+      const pids = [host.sshdPid, ...descendants(host.sshdPid)]
+      for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+      await waitUntil(`sshd of ${host.name} and its sessions to die`, () => !pids.some(isRunning), 10_000)
+    },
+    restartSshd: async (host) => {
+      host.sshdPid = await runSshd(join(dir, `${host.name}_sshd_config`), host.name, sshds)
     },
     cutOff: (host) => { dropTcp(host.address, host.port); cut.add(host) },
     restore: (host) => { undropTcp(host.address, host.port); cut.delete(host) },

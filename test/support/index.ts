@@ -11,6 +11,7 @@
 //   ecosystem.ts  example apps (frameworks, ORMs) swapped under load
 //   fleet.ts   hosts on this machine: one sshd per loopback address, ssh, serve over ssh
 //   fleet-run.ts  those hosts serving, a coordinator folder, what a fleet test checks after
+//   fleet-app.ts  the checks after a fleet fault, load on every host, faults timed on a step
 //   netns.ts   a test file re-run in its own network namespace; a host cut off there
 //   prometheus.ts  a strict parser of the Prometheus text format; GETs of the metrics listener
 //   tmux.ts    a command on a terminal whose screen is read back (monit); a process's CPU time
@@ -25,6 +26,7 @@ export * from './generations.js'
 export * from './faults.js'
 export * from './ecosystem.js'
 export * from './fleet.js'
+export * from './fleet-app.js'
 export * from './netns.js'
 export * from './fleet-run.js'
 export * from './prometheus.js'

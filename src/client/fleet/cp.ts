@@ -2,7 +2,8 @@
 //
 //   no unfinished decision of LIVE (recover.ts) ─▶ the fleet's lease on every host (lease.ts)
 //   a "staging" record ─▶ stage on every host at once (stage.ts), each stage id recorded
-//     ─▶ votes: any failure, or digests that differ?
+//     (the coordinator hashes the source meanwhile)
+//     ─▶ votes: any failure, digests that differ, or a host that received other bytes than the source's?
 //       └─ yes ─▶ abort every stage made, the record removed ─▶ exit 1, each host's reason  (nothing changed)
 //   record the decision (decision.ts, fsynced) ─▶ held commit on every host (switch.ts): all
 //   READY ─▶ "start" to all ─▶ all PAUSED
@@ -27,9 +28,10 @@ import { FleetLease } from './lease.js'
 import { refuseUnfinished } from './recover.js'
 import { failureOf, hostLines } from './reasons.js'
 import { FleetProgress } from './progress.js'
-import { fleetSource } from './source.js'
+import { LeftStages } from './left-stages.js'
+import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
-import { abortOn, historyOn, stageOn, type HostStage, type Vote } from './stage.js'
+import { historyOn, stageOn, type HostStage, type Vote } from './stage.js'
 import { switchSummary, summaryLine } from './summary.js'
 import { all, heldFailure, holdOn, type Held, type HeldPhase } from './switch.js'
 
@@ -83,50 +85,68 @@ async function run (o: FleetCpOptions, sourcePath: string, interrupt: Interrupt)
 
 async function staged (o: FleetCpOptions, ssh: Ssh, sourcePath: string, interrupt: Interrupt): Promise<number> {
   const flags = [...(o.skipIntegrityCheck ? ['--skip-integrity-check'] : []), ...(o.skipSchemaCheck ? ['--skip-schema-check'] : [])]
+  // Stages earlier fleet cps could not abort on these hosts (they were away) go first.
+  await new LeftStages(o.settings.stateDir).clear(ssh, o.settings.hosts)
   // Each stage id is on the coordinator's disk as soon as it is known: a coordinator killed
   // before the decision leaves what `fleet recover` aborts.
   const journal = Decision.create(o.settings.stateDir, {
     decision: 'commit', live: o.live, digest: '', hosts: o.settings.hosts.map((h) => ({ name: h.name, remote: h.remote, stage: '', checkedAgainst: 0 })),
   }, 'staging')
-  const stages = await Promise.all(o.settings.hosts.map(async (host) => {
-    const s = await stageOn(ssh, host, { live: o.live, sourcePath, flags }, o.progress?.stage(host.name))
-    if (s.stage !== undefined) journal.staged(host.name, s.stage)
-    o.progress?.set(host.name, s.failure !== undefined ? `refused: ${s.failure.code}` : `voted ${short(s.vote?.digest ?? '?')} (checked against generation ${s.vote?.checkedAgainst ?? '?'}) in ${s.ms} ms`)
-    return s
-  }))
+  const [stages, source] = await Promise.all([
+    Promise.all(o.settings.hosts.map(async (host) => {
+      const s = await stageOn(ssh, host, { live: o.live, sourcePath, flags }, o.progress?.stage(host.name))
+      if (s.stage !== undefined) journal.staged(host.name, s.stage)
+      o.progress?.set(host.name, s.failure !== undefined ? `refused: ${s.failure.code}` : `voted ${short(s.vote?.digest ?? '?')} (checked against generation ${s.vote?.checkedAgainst ?? '?'}) in ${s.ms} ms`)
+      return s
+    })),
+    sourceDigest(sourcePath),
+  ])
   const digests = new Set(stages.flatMap((s) => s.vote === undefined ? [] : [s.vote.digest]))
   const failed = stages.filter((s) => s.failure !== undefined)
-  if (failed.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
-    const lines = await abortAll(ssh, stages)
+  // Every host must have received the bytes sent: equal votes alone would pass a file that every
+  // host received altered the same way (a wrapper, a proxy, a truncating pipe).
+  const altered = source.digest === undefined ? [] : stages.filter((s) => s.vote !== undefined && s.vote.received !== source.digest)
+  if (failed.length > 0 || source.error !== undefined || altered.length > 0 || digests.size > 1 || interrupt.signal !== undefined) {
+    const lines = await abortAll(ssh, o.settings.stateDir, stages, (s) => altered.includes(s)
+      ? `${s.vote?.received === undefined ? 'did not report the digest of the bytes it received (its hotswap is older)' : `received ${short(s.vote.received)}`}, not the source's ${short(source.digest ?? '?')}`
+      : undefined)
     if (!lines.some((l) => / is left: /.test(l))) journal.discard()
-    const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length === 0 ? 'HOTSWAP_ERR_FLEET_MISMATCH' : 'HOTSWAP_ERR_FLEET_REFUSED'
-    const why = interrupt.signal !== undefined ? `interrupted by ${interrupt.signal}` : failed.length === 0 ? 'the hosts staged files that differ' : `refused by ${failed.map((s) => s.host.name).join(', ')}`
+    if (source.error !== undefined) lines.unshift(`the source: ${source.error.code} ${source.error.message}`)
+    const code = interrupt.signal !== undefined ? 'HOTSWAP_ERR_ABORTED' : failed.length > 0 ? 'HOTSWAP_ERR_FLEET_REFUSED' : source.error !== undefined ? 'HOTSWAP_ERR_SOURCE' : 'HOTSWAP_ERR_FLEET_MISMATCH'
+    const why = interrupt.signal !== undefined
+      ? `interrupted by ${interrupt.signal}`
+      : failed.length > 0
+        ? `refused by ${failed.map((s) => s.host.name).join(', ')}`
+        : source.error !== undefined
+          ? 'the source could not be read for its digest'
+          : altered.length > 0 ? `${altered.map((s) => s.host.name).join(', ')} received a file that differs from the source` : 'the hosts staged files that differ'
     throw new HotswapError(code, `fleet cp to ${o.live}: ${why}; every stage aborted, nothing changed on any host`, lines)
   }
   const votes = new Map(stages.map((s) => [s.host, s.vote as Vote]))
   const [digest] = digests as Set<string>
   crashPoint('fleet-before-decision')
-  const decision = await decideOrAbort(ssh, journal, stages, digest as string)
+  const decision = await decideOrAbort(ssh, o.settings.stateDir, journal, stages, digest as string)
   return await switchAll(ssh, o, votes, decision, Math.max(...stages.map((s) => s.ms)), interrupt)
 }
 
-/** Aborts every stage made; one line per host: its reason, or its vote and that it was aborted. */
-async function abortAll (ssh: Ssh, stages: HostStage[]): Promise<string[]> {
+/** Aborts every stage made; one line per host: its reason, or its vote (and `note` on it) and that it was aborted. */
+async function abortAll (ssh: Ssh, stateDir: string, stages: HostStage[], note: (s: HostStage) => string | undefined = () => undefined): Promise<string[]> {
   const lines = await Promise.all(stages.map(async (s) => {
-    const own = s.failure !== undefined ? hostLines(s.host.name, s.failure) : [`${s.host.name}: staged ${s.stage ?? '?'} (${short(s.vote?.digest ?? '?')}, checked against generation ${s.vote?.checkedAgainst ?? '?'})`]
+    const noted = note(s)
+    const own = s.failure !== undefined ? hostLines(s.host.name, s.failure) : [`${s.host.name}: staged ${s.stage ?? '?'} (${short(s.vote?.digest ?? '?')}, checked against generation ${s.vote?.checkedAgainst ?? '?'})${noted === undefined ? '' : `: ${noted}`}`]
     if (s.stage === undefined) return own
-    const err = await abortOn(ssh, s.host, s.stage)
+    const err = await new LeftStages(stateDir).abort(ssh, s.host, s.stage)
     return [...own, err === undefined ? `  its stage ${s.stage} aborted` : `  its stage ${s.stage} is left: ${err.code} ${err.message}`]
   }))
   return lines.flat()
 }
 
-async function decideOrAbort (ssh: Ssh, journal: Decision, stages: HostStage[], digest: string): Promise<Decision> {
+async function decideOrAbort (ssh: Ssh, stateDir: string, journal: Decision, stages: HostStage[], digest: string): Promise<Decision> {
   try {
     journal.decide(digest, new Map(stages.map((s) => [s.host.name, s.vote as Vote])))
     return journal
   } catch (err) {
-    const lines = await abortAll(ssh, stages)
+    const lines = await abortAll(ssh, stateDir, stages)
     journal.update('aborted')
     const e = err as HotswapError
     throw new HotswapError(e.code, `${e.message}; every stage aborted, nothing changed on any host`, lines)
@@ -153,8 +173,8 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
       const r = results[i] as (typeof results)[number]
       const own = culprits.includes(h)
         ? hostLines(h.host.name, failureOf(r, h.pausedAt === undefined ? 'pause' : 'hold'))
-        : [`${h.host.name}: ${h.pausedAt === undefined ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
-      const err = await abortOn(ssh, h.host, (votes.get(h.host) as Vote).stage)
+        : [`${h.host.name}: ${h.pausedAt === undefined || h.pausedAt > abortAt ? 'not paused yet' : 'paused'}, told to abort: resumed on its old file`]
+      const err = await new LeftStages(o.settings.stateDir).abort(ssh, h.host, (votes.get(h.host) as Vote).stage)
       return [...own, err === undefined ? '  its stage aborted' : `  its stage is left: ${err.code} ${err.message}`]
     }))).flat()
     decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
@@ -204,7 +224,7 @@ async function compensate (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vo
   }))
   for (const h of stuck) {
     outcomes[h.name] = 'not switched'
-    const err = await abortOn(ssh, h, (votes.get(h) as Vote).stage)
+    const err = await new LeftStages(o.settings.stateDir).abort(ssh, h, (votes.get(h) as Vote).stage)
     if (err !== undefined) lines.push(`${h.name}: its stage is left: ${err.code} ${err.message}`)
   }
   const split = switched.filter((h) => outcomes[h.name] !== 'undone')

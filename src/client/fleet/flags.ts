@@ -1,7 +1,8 @@
 // The flags every fleet command shares (they win over the config file's "fleet" section).
 
 import { Flags } from '@oclif/core'
-import type { FleetFlags } from './config.js'
+import { reportError } from '../output.js'
+import { fleetSettings, type FleetFlags, type FleetSettings } from './config.js'
 
 export const fleetFlags = {
   hosts: Flags.string({ description: 'the hosts, by their ssh names: web1,web2,… [default: "fleet.hosts" of hotswap.config.json]' }),
@@ -11,6 +12,18 @@ export const fleetFlags = {
   config: Flags.string({ description: 'the config file [default: hotswap.config.json (.mjs, .js) in the current directory]' }),
 }
 
+/** The flags of a fleet report (status, history). */
+export const fleetReportFlags = { ...fleetFlags, json: Flags.boolean({ description: 'print JSON' }) }
+
 export function fleetFlagsOf (f: { hosts?: string, remote?: string, 'ssh-config'?: string, timeout?: number, config?: string, hold?: number }): FleetFlags {
   return { hosts: f.hosts, remote: f.remote, sshConfig: f['ssh-config'], timeout: f.timeout, config: f.config, hold: f.hold }
+}
+
+/** A fleet command's body: its settings from the flags and the config file; any failure is the one coded error line. */
+export async function runOnFleet (flags: Parameters<typeof fleetFlagsOf>[0], run: (settings: FleetSettings) => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await run(await fleetSettings(process.cwd(), fleetFlagsOf(flags)))
+  } catch (err) {
+    process.exitCode = reportError(err)
+  }
 }

@@ -2,9 +2,10 @@
 //
 //   -     ─▶ stdin spooled to a private temp file (every host reads the same bytes, each at its pace)
 //   FILE  ─▶ -wal beside it? one consistent VACUUM INTO snapshot (rows in the -wal kept) : the file
+//   sourceDigest ─▶ the SHA-256 of those bytes, which every host must say it received
 
-import { randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, promises as fsp, realpathSync, statSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream, existsSync, promises as fsp, realpathSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -48,4 +49,15 @@ export async function fleetSource (src: string, cwd: string): Promise<FleetSourc
     throw new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read ${src} (it has a -wal beside it) through SQLite: ${(copied.error as Error).message}`)
   }
   return { path: temp, bytes: statSync(temp).size, cleanup }
+}
+
+/** "sha256:<hex>" of the file sent (read as a stream, beside the stages); or why it could not be read. */
+export async function sourceDigest (path: string): Promise<{ digest?: string, error?: HotswapError }> {
+  try {
+    const hash = createHash('sha256')
+    for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer)
+    return { digest: `sha256:${hash.digest('hex')}` }
+  } catch (err) {
+    return { error: new HotswapError('HOTSWAP_ERR_SOURCE', `cannot read the source again for its digest: ${(err as Error).message}`) }
+  }
 }

@@ -4,7 +4,9 @@
 //   REMOTE history LIVE --json ─▶ its stage record ─▶ vote: (stage id, digest, checkedAgainst)
 //
 // The digest is the host's SHA-256 of the staged file after its checks set the live database's
-// journal mode on it: equal on every host that will serve the same bytes.
+// journal mode on it: equal on every host that will serve the same bytes. `received` is its
+// SHA-256 of the bytes as they came, before the checks: the one the source's digest is
+// compared with (setting the journal mode rewrites header bytes 18-19, 24-27 and 92-95).
 
 import { createReadStream } from 'node:fs'
 import { pipeline, Transform, type Readable } from 'node:stream'
@@ -18,6 +20,8 @@ export interface Vote {
   stage: string
   digest: string
   checkedAgainst: number
+  /** The digest of the bytes the host received (absent from a host whose hotswap does not report it). */
+  received?: string
 }
 
 /** What one host did: its stage id once it has one (even if its vote then failed). */
@@ -35,7 +39,7 @@ export interface StageOptions {
   flags: string[]
 }
 
-interface HistoryJson { databases?: Array<{ name?: string, live?: number, generations?: Array<{ id?: number, digest?: string | null, pauseMs?: number | null }>, staged?: Array<{ id?: string, digest?: string, checkedAgainst?: number }> }> }
+interface HistoryJson { databases?: Array<{ name?: string, live?: number, generations?: Array<{ id?: number, digest?: string | null, pauseMs?: number | null, createdAt?: string, bytes?: number }>, staged?: Array<{ id?: string, digest?: string, checkedAgainst?: number, received?: string }> }> }
 
 /** `history LIVE --json` on the host: its one database's record. */
 export async function historyOn (ssh: Ssh, host: FleetHost, live: string | undefined): Promise<NonNullable<HistoryJson['databases']>> {
@@ -67,7 +71,7 @@ export async function stageOn (ssh: Ssh, host: FleetHost, o: StageOptions, watch
     if (rec === undefined || typeof rec.digest !== 'string' || typeof rec.checkedAgainst !== 'number') {
       throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `history: the host does not list stage ${id}`)
     }
-    result.vote = { stage: id, digest: rec.digest, checkedAgainst: rec.checkedAgainst }
+    result.vote = { stage: id, digest: rec.digest, checkedAgainst: rec.checkedAgainst, ...(typeof rec.received === 'string' ? { received: rec.received } : {}) }
   } catch (err) {
     result.failure = err instanceof HotswapError ? err : new HotswapError('HOTSWAP_ERR_INTERNAL', (err as Error).message)
   }

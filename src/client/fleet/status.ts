@@ -10,6 +10,7 @@ import type { StatusReport } from '../../shared/status-report.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
 import { failureOf } from './reasons.js'
+import { printFleetReport } from './report.js'
 import { Ssh } from './ssh.js'
 import { historyOn } from './stage.js'
 
@@ -72,16 +73,10 @@ export async function fleetStatusReport (settings: FleetSettings, live?: string)
 }
 
 export async function fleetStatus (settings: FleetSettings, live: string | undefined, json: boolean): Promise<number> {
-  let report: FleetStatus
-  try {
-    report = await fleetStatusReport(settings, live)
-  } catch (err) {
-    return reportError(err)
-  }
-  if (json) {
-    process.stdout.write(JSON.stringify(report) + '\n')
-    return report.agrees ? ExitCodes.ok : ExitCodes.failure
-  }
+  return await printFleetReport(async () => await fleetStatusReport(settings, live), json, text)
+}
+
+function text (report: FleetStatus): number {
   const lines: string[] = []
   for (const h of report.hosts) {
     if (!h.reachable) { lines.push(`${h.name}  unreachable  ${h.error?.code ?? ''} ${h.error?.message ?? ''}`); continue }

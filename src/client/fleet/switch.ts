@@ -65,7 +65,11 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   return held
 }
 
-/** true once every host is ready (or paused); false as soon as one is not, at the time out, or on `stop`. */
+/**
+ * true once every host is ready (or paused); false as soon as one is not, at the time out, on
+ * `stop`, or when a host that was ready (or paused) ends meanwhile: a host killed while paused
+ * stops the switch before any go, rather than the others switching and being undone.
+ */
 export async function all (held: Held[], what: 'ready' | 'paused', timeoutMs: number, stop?: Promise<void>): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
     let left = held.length
@@ -75,6 +79,7 @@ export async function all (held: Held[], what: 'ready' | 'paused', timeoutMs: nu
       void h[what].then((ok) => {
         if (!ok) { clearTimeout(timer); resolve(false) } else if (--left === 0) { clearTimeout(timer); resolve(true) }
       })
+      void h.done.then(() => { clearTimeout(timer); resolve(false) })
     }
   })
 }

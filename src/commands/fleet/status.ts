@@ -1,9 +1,7 @@
-import { Args, Flags } from '@oclif/core'
+import { Args } from '@oclif/core'
 import { HotswapCommand } from '../../client/base-command.js'
-import { fleetSettings } from '../../client/fleet/config.js'
-import { fleetFlags, fleetFlagsOf } from '../../client/fleet/flags.js'
+import { fleetReportFlags, runOnFleet } from '../../client/fleet/flags.js'
 import { fleetStatus } from '../../client/fleet/status.js'
-import { reportError } from '../../client/output.js'
 
 export default class FleetStatus extends HotswapCommand {
   static args = {
@@ -16,17 +14,10 @@ Exits 1 when a host is unreachable or the hosts do not serve the same live file.
 
   static examples = ['<%= config.bin %> fleet status --hosts web1,web2,web3', '<%= config.bin %> fleet status catalog --json']
 
-  static flags = {
-    ...fleetFlags,
-    json: Flags.boolean({ description: 'print JSON' }),
-  }
+  static flags = fleetReportFlags
 
   async run (): Promise<void> {
     const { args, flags } = await this.parse(FleetStatus)
-    try {
-      process.exitCode = await fleetStatus(await fleetSettings(process.cwd(), fleetFlagsOf(flags)), args.live, flags.json)
-    } catch (err) {
-      process.exitCode = reportError(err)
-    }
+    await runOnFleet(flags, async (settings) => await fleetStatus(settings, args.live, flags.json))
   }
 }

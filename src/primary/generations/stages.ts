@@ -28,6 +28,8 @@ export interface StageRecord {
   source: GenerationSource
   bytes: number
   digest: string
+  /** The SHA-256 of the bytes as received, before the checks set the journal mode (a sender's own digest). */
+  received?: string
 }
 
 const RECORD = /^stage-([0-9a-f]{8})\.json$/
@@ -97,7 +99,7 @@ export class Stages {
   }
 
   /** Keeps a validated file as a stage of `db` and returns its record. */
-  async add (db: string, tempPath: string, meta: { source: GenerationSource, bytes: number, digest: string }): Promise<StageRecord> {
+  async add (db: string, tempPath: string, meta: { source: GenerationSource, bytes: number, digest: string, received?: string }): Promise<StageRecord> {
     this.checkFree(db)
     const store = this.#store(db)
     const id = randomBytes(4).toString('hex')

@@ -350,6 +350,7 @@ export class SwapCoordinator {
     let timer: NodeJS.Timeout | undefined
     const go = await (async () => {
       await hold.paused()
+      this.#opts.logger.info(`held paused: ${dbs.map((d) => d.name).join(', ')} waits up to ${hold.timeoutMs} ms for the go`, { event: 'held', commit: intent.id })
       return await Promise.race([hold.go, new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), hold.timeoutMs) })])
     })().catch(() => false).finally(() => clearTimeout(timer))
     if (go) return

@@ -85,6 +85,9 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   let report: CommitReport
   try {
+    // A stage also keeps the digest of the bytes as they came, before the checks set the
+    // journal mode: what a fleet coordinator compares with the SHA-256 of the file it sent.
+    const received = a.stage ? (await ctx.pool.run('digest', { path: tempPath })).digest : undefined
     const validating = performance.now()
     const checked = await ctx.pool.run('validate', {
       tempPath,
@@ -102,7 +105,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
       // A client gone meanwhile would never learn the id: nothing is staged for nobody.
       if (s.isClosed()) throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before its file was staged; nothing was kept')
       await keepOwnership(tempPath, db.path)
-      const rec = await ctx.coordinator.stages.add(db.name, tempPath, { source, bytes, digest })
+      const rec = await ctx.coordinator.stages.add(db.name, tempPath, { source, bytes, digest, received })
       log.info(`staged ${db.name} as ${rec.id}: ${bytes} bytes, ${digest}, checked against generation ${rec.checkedAgainst}`, { event: 'stage', stage: rec.id, db: db.name, digest })
       if (s.tty) s.stderr(`checks passed, staged ${db.name} as ${rec.id} (hotswap commit ${rec.id})\n`)
       await s.stdout(`${rec.id}\n`)
