@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
-import { loadConfigFile, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
+import { loadConfigFile, logMaxSize, mergeSettings, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
 import { workingDirectory } from '../shared/working-directory.js'
 
@@ -26,6 +26,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     create: Flags.boolean({ description: 'create a missing --db file as an empty database (WAL journal mode, 0600) before starting', allowNo: true }),
     db: Flags.string({ description: 'a managed database, [NAME=]PATH (NAME defaults to the file name without extension)', multiple: true }),
     'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
+    'drain-warning': Flags.integer({ description: 'a swap whose drain waits longer than this (ms) logs a warning naming the requests it waits for [default: 1000]', min: 1 }),
     'idle-timeout': Flags.integer({ description: 'abort an upload that sends nothing for this long (ms) [default: 60000]', min: 1 }),
     keep: Flags.integer({ description: 'replaced generations each database keeps for undo, beside it in .hotswap/ (0 keeps none) [default: 1]', min: 0 }),
     'kill-timeout': Flags.integer({ description: 'how long a stopping worker may take before SIGKILL (ms) [default: 10000]', min: 1 }),
@@ -33,6 +34,8 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'log-file': Flags.string({ description: 'also write JSON logs to this file' }),
     'log-format': Flags.string({ description: 'json or pretty [default: pretty on a terminal, json otherwise]', options: ['json', 'pretty'] }),
     'log-level': Flags.string({ description: 'error, warn, info, debug … [default: info]' }),
+    'log-max-files': Flags.integer({ description: 'log files the rotation keeps, the live one included [default: 5 with --log-max-size]', min: 2 }),
+    'log-max-size': Flags.string({ description: 'rotate --log-file when it reaches this size: bytes, or 512k, 10M, 1G' }),
     'max-bytes': Flags.integer({ description: 'largest accepted upload in bytes [default: 64 GiB]', min: 1 }),
     'max-restarts': Flags.integer({ description: 'quick crashes in a row before a worker slot is given up [default: 10]', min: 0 }),
     'min-uptime': Flags.integer({ description: 'a worker that dies sooner than this (ms) crashed quickly [default: 1000]', min: 0 }),
@@ -67,6 +70,9 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         logFormat: flags['log-format'] as 'json' | 'pretty' | undefined,
         logLevel: flags['log-level'],
         logFile: flags['log-file'],
+        logMaxSize: flagSize(flags['log-max-size']),
+        logMaxFiles: flags['log-max-files'],
+        drainWarningMs: flags['drain-warning'],
         spool: flags.spool,
         keep: flags.keep,
         stageTtlMs: flags['stage-ttl'],
@@ -79,6 +85,15 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     }
     // The primary's handles (pool, cluster) are closed by now; exit does not cut anything off.
     process.exit(code)
+  }
+}
+
+/** --log-max-size: a bad value is a usage error (exit 2), as in parseWorkers. */
+function flagSize (value: string | undefined): number | undefined {
+  try {
+    return logMaxSize(value, 'flag', '--log-max-size')
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_USAGE', (err as HotswapError).message.replace(/^flag: "--log-max-size"/, '--log-max-size'))
   }
 }
 

@@ -11,6 +11,7 @@ const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]>
   ['cp', 'cp SRC DST [--stage]', 'Copy a database to/from the running server'],
   ['help', 'help [COMMAND]', 'Describe available commands or one specific command'],
   ['history', 'history [DB...] [--json]', 'List each database\'s generations, the live one marked'],
+  ['logs', 'logs [--lines N] [--follow] [--worker N] [--json]', 'Print the recent log records, then follow new ones'],
   ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
   ['status', 'status [--json]', 'Show the workers and the managed databases'],
   ['undo', 'undo [DB...] [--to ID]', 'Swap the previous generation back in'],

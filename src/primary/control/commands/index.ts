@@ -6,6 +6,7 @@ import { abort, commit } from './commit.js'
 import { cp } from './cp.js'
 import { help } from './help.js'
 import { history } from './history.js'
+import { logs } from './logs.js'
 import { reload } from './reload.js'
 import { status } from './status.js'
 import { undo } from './undo.js'
@@ -19,6 +20,7 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['cp', cp],
   ['help', help],
   ['history', history],
+  ['logs', logs],
   ['reload', reload],
   ['status', status],
   ['undo', undo],
