@@ -3,23 +3,20 @@
 // (HOTSWAP_ERR_CONFIG, exit 1), and the rotation flags without what they apply to: one coded line
 // on stderr, nothing on stdout, no server started (no socket).
 
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, seed, tempDir } from '../support/index.js'
+import { cli, fixture, liveForFile, type tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let db: string
 let sock: string
 
-before(() => {
-  t = tempDir()
-  db = join(t.dir, 'live.sqlite3')
-  seed(db, { label: 'v0' })
+liveForFile({}, (s) => {
+  ({ t, live: db } = s)
   sock = join(t.dir, 's', 'h.sock')
 })
-after(() => t?.cleanup())
 
 const serve = (...extra: string[]): string[] => ['serve', fixture('app.mjs'), '--workers', '1', '--db', db, '--socket', sock, ...extra]
 
