@@ -228,8 +228,7 @@ export class ManagedWorker {
         logger.log(r.level, r.message, r.own ? { ...r.fields, workerPid: this.pid } : r.fields)
         if (r.own && typeof r.fields.startupError === 'string') this.#noteStartupError(r.fields.startupError)
       })
-      stream.setEncoding('utf8')
-      stream.on('data', (chunk: string) => output.push(chunk))
+      stream.on('data', (chunk: Buffer) => output.push(chunk))
       stream.on('end', () => output.end())
     }
   }

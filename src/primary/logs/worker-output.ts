@@ -9,14 +9,19 @@
 // The worker writes its own records behind a record separator (shared/logger.ts), so a partial
 // line the app left (process.stdout.write('…') with no newline) ends where a record begins and
 // never swallows it. A line that starts with white space, or with `}` or `]`, continues the
-// previous one when it comes within GROUP_MS: console.error(err) writes its whole stack, and
-// util.inspect its whole object, in one write, so they arrive together.
+// previous one: console.error(err) writes its whole stack, and util.inspect its whole object, in
+// one write, so they arrive in one read. A read that emptied the pipe (shorter than a full
+// read) ends the record there and then, with no delay (fault tests time their faults on the
+// app's lines); only after a full read does it wait GROUP_MS for the rest.
 
+import { StringDecoder } from 'node:string_decoder'
 import { LOG_LEVELS, RECORD_SEPARATOR } from '../../shared/logger.js'
 import { appJsonRecord, type AppRecord } from './app-json.js'
 
-/** How long a record waits for a continuation line. */
+/** How long a record waits for a continuation line after a full read. */
 const GROUP_MS = 20
+/** What one read of a pipe returns at most (libuv reads 64 KiB). */
+const FULL_READ = 64 * 1024
 /** A partial line (no newline yet) longer than this is a record of its own. */
 const MAX_PARTIAL = 64 * 1024
 /** A grouped record stops growing at this many lines. */
@@ -48,14 +53,17 @@ export class WorkerOutput {
   #own = false
   #group: string[] = []
   #timer: NodeJS.Timeout | undefined
+  readonly #decoder = new StringDecoder('utf8')
 
   constructor (stream: 'stdout' | 'stderr', emit: (r: OutputRecord) => void) {
     this.#stream = stream
     this.#emit = emit
   }
 
-  /** Text as it came off the pipe (decoded: a chunk never splits a character). */
-  push (chunk: string): void {
+  /** One read of the pipe, as it came. */
+  push (bytes: Buffer): void {
+    // The decoder keeps a character cut by the read for the next one.
+    const chunk = this.#decoder.write(bytes)
     let from = 0
     for (;;) {
       const nl = chunk.indexOf('\n', from)
@@ -80,10 +88,13 @@ export class WorkerOutput {
       this.#partial = ''
       this.#line(text)
     }
+    // The pipe was emptied: what was written together has come.
+    if (bytes.length < FULL_READ) this.#flush()
   }
 
   /** The pipe closed: everything still held is a record. */
   end (): void {
+    this.#partial += this.#decoder.end()
     if (this.#partial !== '') {
       const text = this.#partial
       this.#partial = ''

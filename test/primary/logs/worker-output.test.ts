@@ -13,7 +13,8 @@ import { waitUntil } from '../../support/index.js'
 function records (stream: 'stdout' | 'stderr', text: string, size = text.length): OutputRecord[] {
   const out: OutputRecord[] = []
   const w = new WorkerOutput(stream, (r) => out.push(r))
-  for (let i = 0; i < text.length; i += size) w.push(text.slice(i, i + size))
+  const bytes = Buffer.from(text)
+  for (let i = 0; i < bytes.length; i += size) w.push(bytes.subarray(i, i + size))
   w.end()
   return out
 }
@@ -33,24 +34,35 @@ test('a partial line is cut where the worker\'s own record begins, in any chunki
   }
 })
 
-test('a stack trace (console.error(err)) is one record, at error on stderr, split across chunks or not', () => {
-  for (const size of [5, 1000]) {
-    const r = records('stderr', `before\n${stack}after\n`, size)
-    assert.deepEqual(r.map((x) => x.message), ['before', stack.slice(0, -1), 'after'], `chunks of ${size}`)
-    assert.deepEqual(r.map((x) => x.level), ['warn', 'error', 'warn'])
-  }
+test('a stack trace (console.error(err)) is one record, at error on stderr; a full read waits for the rest', async () => {
+  const r = records('stderr', `before\n${stack}after\n`)
+  assert.deepEqual(r.map((x) => x.message), ['before', stack.slice(0, -1), 'after'])
+  assert.deepEqual(r.map((x) => x.level), ['warn', 'error', 'warn'])
+  // A stack cut by a full read (64 KiB) of the pipe: its rest comes in the next read.
+  const out: OutputRecord[] = []
+  const w = new WorkerOutput('stderr', (x) => out.push(x))
+  const big = `${'x'.repeat(64 * 1024 - 20)}\n${stack}`
+  const cut = Buffer.from(big).subarray(0, 64 * 1024)
+  w.push(cut)
+  w.push(Buffer.from(big).subarray(64 * 1024))
+  await waitUntil('the stack record', () => out.length === 2)
+  assert.equal(out[1]?.message, stack.slice(0, -1))
+  w.end()
   // On stdout the same text stays at info; an inspected object is one record too.
   assert.deepEqual(records('stdout', "{\n  a: 1,\n  b: [ 1, 2 ]\n}\nx\n").map((x) => [x.message, x.level]), [["{\n  a: 1,\n  b: [ 1, 2 ]\n}", 'info'], ['x', 'info']])
 })
 
-test('lines that come apart in time are separate records', async () => {
+test('lines of separate reads are separate records, each out at once; a character cut by a read is whole', () => {
   const out: OutputRecord[] = []
   const w = new WorkerOutput('stdout', (r) => out.push(r))
-  w.push('first\n')
-  await waitUntil('the first record', () => out.length === 1)
-  w.push('  indented, later\n')
+  w.push(Buffer.from('first\n'))
+  assert.deepEqual(out.map((x) => x.message), ['first'], 'no wait after a read that emptied the pipe')
+  w.push(Buffer.from('  indented, later\n'))
+  const euro = Buffer.from('€ sign\n')
+  w.push(euro.subarray(0, 1))
+  w.push(euro.subarray(1))
   w.end()
-  assert.deepEqual(out.map((x) => x.message), ['first', '  indented, later'])
+  assert.deepEqual(out.map((x) => x.message), ['first', '  indented, later', '€ sign'])
 })
 
 test('CRLF endings, empty lines, a record of ours that does not parse', () => {
