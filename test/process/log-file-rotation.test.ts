@@ -30,7 +30,8 @@ async function serveIn (name: string, args: string[]): Promise<Served> {
 }
 
 const lines = (file: string): Array<Record<string, unknown>> =>
-  readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+  // Whole lines only: the last one may be being written.
+  readFileSync(file, 'utf8').split('\n').slice(0, -1).filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
 /** Whether `file` has a record saying `text`; false for a file a rotation just renamed away. */
 function says (file: string, text: string): boolean {
   try {

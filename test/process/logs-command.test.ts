@@ -17,7 +17,8 @@ serveLiveForFile({ workers: 2, app: fixture('log-app.mjs') }, (s) => { ({ served
 
 const sock = (): string[] => ['--socket', served.socket]
 type Rec = Record<string, unknown>
-const records = (text: string): Rec[] => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Rec)
+// Whole lines only: a follower's output may end in the middle of a record.
+const records = (text: string): Rec[] => text.split('\n').slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Rec)
 
 async function logsJson (...args: string[]): Promise<Rec[]> {
   const res = await cli(['logs', '--json', ...args, ...sock()], { cwd: dir })
