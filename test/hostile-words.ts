@@ -9,11 +9,12 @@ const prototypeNames = [...new Set([...Object.getOwnPropertyNames(Object.prototy
 export const PROTOTYPE_NAMES: readonly string[] = prototypeNames
 
 /** The control socket's commands, as the server knows them. */
-export const COMMANDS: readonly string[] = ['cp', 'help', 'status', 'version', 'reload', 'undo', 'history', 'commit', 'abort', 'scale', 'stop', 'monit', 'startup']
+export const COMMANDS: readonly string[] = ['cp', 'help', 'status', 'version', 'reload', 'undo', 'history', 'commit', 'abort', 'scale', 'stop', 'monit', 'startup', 'logs']
 
 /** Every flag a command takes, in the spellings the server accepts. */
 export const FLAGS: readonly string[] = ['--json', '--force', '--skip-integrity-check', '--skip-schema-check', '--skip_integrity_check',
-  '--skip_schema_check', '--parallel', '--parallel=2', '--parallel=constructor', '--socket', '--stage', '--to', '--to=1', '--to=constructor']
+  '--skip_schema_check', '--parallel', '--parallel=2', '--parallel=constructor', '--socket', '--stage', '--to', '--to=1', '--to=constructor',
+  '--lines', '--lines=constructor', '--follow', '--worker']
 
 /** The dictionary: prototype names bare and as flags, real commands and flags, odd strings. */
 export const HOSTILE_WORDS: readonly string[] = [

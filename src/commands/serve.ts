@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
 import { HotswapError } from '../shared/errors.js'
 import { reportError } from '../client/output.js'
-import { healthCheckProblem, loadConfigFile, maxMemoryValue, mergeSettings, metricsFlag, nodeOptionProblem, settingsFromEnv, type PartialSettings } from '../primary/config.js'
+import { healthCheckProblem, loadConfigFile, logMaxSize, maxMemoryValue, mergeSettings, metricsFlag, nodeOptionProblem, settingsFromEnv, type PartialSettings } from '../primary/config.js'
 import { serve } from '../primary/serve.js'
 import { workingDirectory } from '../shared/working-directory.js'
 
@@ -33,6 +33,7 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'node-option': Flags.string({ description: 'a node flag for the workers (their execArgv); repeat for more, e.g. --node-option=--max-old-space-size=512', multiple: true }),
     watch: Flags.boolean({ description: 'development: reload when a file under the app\'s directory changes (not the databases, node_modules)', allowNo: true }),
     'drain-timeout': Flags.integer({ description: 'how long a swap waits for in-flight requests (ms) [default: 10000]', min: 1 }),
+    'drain-warning': Flags.integer({ description: 'a swap whose drain waits longer than this (ms) logs a warning naming the requests it waits for [default: 1000]', min: 1 }),
     'health-check': Flags.string({ description: 'the watchdog GETs this path of the app in every worker; one that fails --health-threshold checks in a row is replaced' }),
     'health-interval': Flags.integer({ description: 'how often the watchdog checks each worker (ms; 0: never) [default: 5000]', min: 0 }),
     'health-threshold': Flags.integer({ description: 'failed checks in a row that get a worker replaced [default: 3]', min: 1 }),
@@ -44,6 +45,8 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     'log-file': Flags.string({ description: 'also write JSON logs to this file' }),
     'log-format': Flags.string({ description: 'json or pretty [default: pretty on a terminal, json otherwise]', options: ['json', 'pretty'] }),
     'log-level': Flags.string({ description: 'error, warn, info, debug … [default: info]' }),
+    'log-max-files': Flags.integer({ description: 'log files the rotation keeps, the live one included [default: 5 with --log-max-size]', min: 2 }),
+    'log-max-size': Flags.string({ description: 'rotate --log-file when it reaches this size: bytes, or 512k, 10M, 1G' }),
     'max-bytes': Flags.integer({ description: 'largest accepted upload in bytes [default: 64 GiB]', min: 1 }),
     'max-memory': Flags.string({ description: 'a worker whose RSS is over this size (512M, 1G) is replaced, new one first' }),
     'max-restarts': Flags.integer({ description: 'quick crashes in a row before a worker slot is given up [default: 10]', min: 0 }),
@@ -92,6 +95,9 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
         logFormat: flags['log-format'] as 'json' | 'pretty' | undefined,
         logLevel: flags['log-level'],
         logFile: flags['log-file'],
+        logMaxSize: flagSize(flags['log-max-size']),
+        logMaxFiles: flags['log-max-files'],
+        drainWarningMs: flags['drain-warning'],
         spool: flags.spool,
         keep: flags.keep,
         stageTtlMs: flags['stage-ttl'],
@@ -114,6 +120,15 @@ Settings come from flags, then HOTSWAP_* variables, then hotswap.config.json (.m
     }
     // The primary's handles (pool, cluster) are closed by now; exit does not cut anything off.
     process.exit(code)
+  }
+}
+
+/** --log-max-size: a bad value is a usage error (exit 2), as in parseWorkers. */
+function flagSize (value: string | undefined): number | undefined {
+  try {
+    return logMaxSize(value, 'flag', '--log-max-size')
+  } catch (err) {
+    throw new HotswapError('HOTSWAP_ERR_USAGE', (err as HotswapError).message.replace(/^flag: "--log-max-size"/, '--log-max-size'))
   }
 }
 

@@ -31,6 +31,12 @@ export interface ServeSettings {
   logFormat?: LogFormat
   logLevel?: string
   logFile?: string
+  /** Rotate the log file at this many bytes (--log-max-size). */
+  logMaxSize?: number
+  /** Log files the rotation keeps, the live one included (--log-max-files). */
+  logMaxFiles?: number
+  /** A swap's drain still waiting after this long logs the requests it waits for (--drain-warning). */
+  drainWarningMs: number
   /** Where a streamed pull's snapshot waits (default: the system's temp directory). */
   spool?: string
   /** How many replaced generations each database keeps for undo (0: none). */
@@ -81,6 +87,7 @@ export const DEFAULTS = {
   healthIntervalMs: 5000,
   healthTimeoutMs: 5000,
   healthThreshold: 3,
+  drainWarningMs: 1000,
 }
 
 /** The smallest --max-memory: below it a unit was surely left out (`512` is bytes). */
@@ -113,6 +120,9 @@ function healthCheck (v: unknown, field: string, source: string): string | undef
   if (problem !== null) throw bad(field, problem, source)
   return v as string
 }
+
+/** The smallest --log-max-size: a rotation per few records helps nobody. */
+export const MIN_LOG_MAX_SIZE = 1024
 
 function bad (field: string, what: string, source: string): HotswapError {
   return new HotswapError('HOTSWAP_ERR_CONFIG', `${source}: "${field}" ${what}`)
@@ -163,6 +173,16 @@ function logFormat (v: unknown, source: string): LogFormat | undefined {
   return v
 }
 
+/** --log-max-size: bytes, or a size with a unit (`10M`, `512k`). */
+export function logMaxSize (v: unknown, source: string, field = 'logMaxSize'): number | undefined {
+  if (v === undefined) return undefined
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : null
+  if (n === null || !Number.isSafeInteger(n) || n < MIN_LOG_MAX_SIZE) {
+    throw bad(field, `must be a size of at least ${MIN_LOG_MAX_SIZE} bytes, in bytes or with a unit: 10485760, 512k, 10M, 1G (got ${JSON.stringify(v)})`, source)
+  }
+  return n
+}
+
 function logLevel (v: unknown, source: string): string | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'string' || !LOG_LEVELS.includes(v)) throw bad('logLevel', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`, source)
@@ -173,6 +193,7 @@ const KNOWN = new Set(['app', 'workers', 'db', 'create', 'socket', 'port', 'drai
   'waitReady', 'maxBytes', 'idleTimeout', 'logFormat', 'logLevel', 'logFile', 'spool', 'keep', 'stageTtl', 'env', 'metrics', 'minReady',
   'maxMemory', 'healthCheck', 'healthInterval', 'healthTimeout', 'healthThreshold',
   'args', 'nodeOptions', 'watch',
+  'logMaxSize', 'logMaxFiles', 'drainWarning',
   // The fleet commands' section (client/fleet/config.ts checks it); serve ignores it.
   'fleet'])
 
@@ -248,6 +269,9 @@ export async function loadConfigFile (cwd: string, explicit?: string, envName?: 
     logFormat: logFormat(c.logFormat, source),
     logLevel: logLevel(c.logLevel, source),
     logFile: c.logFile !== undefined ? at(str(c.logFile, 'logFile', source) as string) : undefined,
+    logMaxSize: logMaxSize(c.logMaxSize, source),
+    logMaxFiles: int(c.logMaxFiles, 'logMaxFiles', source, 2),
+    drainWarningMs: int(c.drainWarning, 'drainWarning', source, 1),
     spool: c.spool !== undefined ? at(str(c.spool, 'spool', source) as string) : undefined,
     keep: int(c.keep, 'keep', source),
     stageTtlMs: int(c.stageTtl, 'stageTtl', source, 1),
@@ -312,6 +336,8 @@ export function settingsFromEnv (env: NodeJS.ProcessEnv, cwd = process.cwd()): P
     logFormat: logFormat(get('HOTSWAP_LOG_FORMAT'), source),
     logLevel: logLevel(get('HOTSWAP_LOG_LEVEL'), source),
     logFile: get('HOTSWAP_LOG_FILE'),
+    logMaxSize: logMaxSize(get('HOTSWAP_LOG_MAX_SIZE'), source, 'HOTSWAP_LOG_MAX_SIZE'),
+    logMaxFiles: int(get('HOTSWAP_LOG_MAX_FILES'), 'HOTSWAP_LOG_MAX_FILES', source, 2),
     spool: get('HOTSWAP_SPOOL'),
     keep: int(get('HOTSWAP_KEEP'), 'HOTSWAP_KEEP', source),
     metrics: metricsValue(get('HOTSWAP_METRICS'), cwd, 'HOTSWAP_METRICS', source),
@@ -357,6 +383,9 @@ export function mergeSettings (cwd: string, ...layers: PartialSettings[]): Serve
     logFormat: pick('logFormat'),
     logLevel: pick('logLevel'),
     logFile: pick('logFile'),
+    logMaxSize: pick('logMaxSize'),
+    logMaxFiles: pick('logMaxFiles'),
+    drainWarningMs: pick('drainWarningMs') ?? DEFAULTS.drainWarningMs,
     spool: ((p) => p === undefined ? undefined : resolve(cwd, p))(pick('spool')),
     keep: pick('keep') ?? DEFAULTS.keep,
     stageTtlMs: pick('stageTtlMs') ?? DEFAULTS.stageTtlMs,

@@ -9,11 +9,11 @@
 //       └──────────────────────────┴──────── stop() ──▶ stopping ─┴──▶ dead (exit, or never spawned)
 
 import type { Worker } from 'node:cluster'
-import { createInterface } from 'node:readline'
 import { HotswapError } from '../shared/errors.js'
-import { LOG_LEVELS, type Logger } from '../shared/logger.js'
+import type { Logger } from '../shared/logger.js'
 import type { HealthValue, HelloValue, PingValue, PrimaryCalls, StatsValue, WorkerCalls } from '../shared/messages.js'
 import { Rpc } from '../shared/rpc.js'
+import { WorkerOutput } from './logs/worker-output.js'
 
 export type WorkerState = 'starting' | 'online' | 'ready' | 'stopping' | 'dead'
 
@@ -239,26 +239,21 @@ export class ManagedWorker {
     this.#policy.startupError(why)
   }
 
-  /** Re-emits worker output through the primary's logger: JSON log lines keep their fields. */
+  /**
+   * Re-emits worker output through the primary's logger, one record per log entry of the app
+   * (a stack trace, a JSON line with its fields) and per record of the worker's runtime
+   * (logs/worker-output.ts).
+   */
   #pipeOutput (): void {
     const logger = this.#log.child({ role: `worker ${this.id}`, workerPid: this.pid })
     for (const [stream, name] of [[this.worker.process.stdout, 'stdout'], [this.worker.process.stderr, 'stderr']] as const) {
       if (stream === null || stream === undefined) continue
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-        if (line.startsWith('{')) {
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>
-            // A level winston does not know (an app's "constructor") dropped the line silently.
-            if (typeof entry.level === 'string' && LOG_LEVELS.includes(entry.level) && typeof entry.message === 'string') {
-              const { level, message, timestamp: _t, ...rest } = entry
-              logger.log(level, message, { ...rest, workerPid: this.pid })
-              if (typeof rest.startupError === 'string') this.#noteStartupError(rest.startupError)
-              return
-            }
-          } catch { /* not one of ours: an app line */ }
-        }
-        logger.log(name === 'stderr' ? 'warn' : 'info', line, { stream: name })
+      const output = new WorkerOutput(name, (r) => {
+        logger.log(r.level, r.message, r.own ? { ...r.fields, workerPid: this.pid } : r.fields)
+        if (r.own && typeof r.fields.startupError === 'string') this.#noteStartupError(r.fields.startupError)
       })
+      stream.on('data', (chunk: Buffer) => output.push(chunk))
+      stream.on('end', () => output.end())
     }
   }
 }

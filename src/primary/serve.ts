@@ -4,7 +4,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, resolve } from 'node:path'
 import { ExitCodes, formatError, HotswapError } from '../shared/errors.js'
-import { configureLogger, flushLogger, getLogger } from '../shared/logger.js'
+import { addTransport, configureLogger, flushLogger, getLogger, reopenLogFile } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
 import { VERSION } from '../shared/version.js'
 import { workingDirectory } from '../shared/working-directory.js'
@@ -12,6 +12,7 @@ import { loadConfigFile, type ServeSettings } from './config.js'
 import { checkNodeOptions } from './node-options.js'
 import { watchForReload } from './watch.js'
 import { ControlServer } from './control/server.js'
+import { LogRing } from './logs/ring.js'
 import { maxWorkers } from './cpu-quota.js'
 import { DatabaseLocks } from './database-lock.js'
 import { TaskPool } from './sqlite/pool.js'
@@ -109,7 +110,12 @@ function checkLogFile (file: string): void {
 
 export async function serve (opts: ServeSettings): Promise<number> {
   if (opts.logFile !== undefined && opts.logFile !== '') checkLogFile(resolve(opts.logFile))
-  configureLogger({ format: opts.logFormat, level: opts.logLevel, file: opts.logFile })
+  else if (opts.logMaxSize !== undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', '--log-max-size rotates the --log-file, and there is none (give --log-file PATH, HOTSWAP_LOG_FILE or "logFile")')
+  if (opts.logMaxFiles !== undefined && opts.logMaxSize === undefined) throw new HotswapError('HOTSWAP_ERR_CONFIG', '--log-max-files is how many files the rotation keeps, and --log-max-size is not given (no rotation)')
+  configureLogger({ format: opts.logFormat, level: opts.logLevel, file: opts.logFile, maxSize: opts.logMaxSize, maxFiles: opts.logMaxFiles })
+  // The recent records, for `hotswap logs` and `monit`.
+  const logRing = new LogRing()
+  addTransport(logRing)
   const log = getLogger('primary')
   // The app path is kept as given, symlinks and all (/srv/app/current/app.js): every fork
   // resolves it afresh, so a reload after a symlink-switch deploy runs the new release.
@@ -157,7 +163,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const metrics: HotswapMetrics | undefined = opts.metrics === undefined
     ? undefined
     : new (await import('./metrics/hotswap-metrics.js')).HotswapMetrics({ supervisor, databases, stores, sqliteVersion: async () => await pool.run('sqliteVersion', {}), desiredWorkers: () => supervisor.slots.wanted })
-  const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, stores, stages, observer: metrics })
+  const coordinator = new SwapCoordinator({ supervisor, pool, logger: getLogger('swap'), drainTimeoutMs: opts.drainTimeoutMs, drainWarningMs: opts.drainWarningMs, stores, stages, observer: metrics })
   // A reload forks the workers on the config file's environment as it is now (env, and
   // env_NAME for --env NAME): a file that no longer reads stops the reload before any fork.
   const rereadEnvironment = async (): Promise<void> => {
@@ -210,6 +216,7 @@ export async function serve (opts: ServeSettings): Promise<number> {
       spoolDir: spool.dir,
       journalModes,
       killTimeoutMs: opts.killTimeoutMs,
+      logs: logRing,
       reload,
       uploads: metrics,
       scale,
@@ -319,6 +326,11 @@ export async function serve (opts: ServeSettings): Promise<number> {
     requestStop = stop
     process.on('SIGTERM', () => stop('SIGTERM', ExitCodes.ok))
     process.on('SIGINT', () => stop('SIGINT', ExitCodes.ok))
+    // logrotate's postrotate: the file was renamed, go on in a new one by the same name.
+    process.on('SIGUSR2', () => {
+      const file = reopenLogFile()
+      log.info(file === null ? 'SIGUSR2: no --log-file to reopen' : `SIGUSR2: reopened the log file ${file}`, { event: 'log-reopen' })
+    })
     process.on('SIGHUP', () => {
       reload(1).catch((err: Error) => log.error(`SIGHUP reload failed: ${err.message}`))
     })

@@ -227,6 +227,8 @@ export class Supervisor extends EventEmitter implements WorkerHost {
       HOTSWAP_LOG_FORMAT: 'json',
       HOTSWAP_LOG_LEVEL: process.env.HOTSWAP_LOG_LEVEL ?? this.log.level,
       HOTSWAP_LOG_FILE: '',
+      // Its own records behind a record separator, told apart from the app's bytes (logger.ts).
+      HOTSWAP_LOG_TO_PRIMARY: '1',
     }
     if (this.#opts.port !== undefined) env.PORT = String(this.#opts.port)
     // The worker imports the path as given; node resolves its symlinks then (the main module and

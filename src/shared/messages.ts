@@ -37,7 +37,7 @@ type NoFields = Record<never, never>
 
 /** Requests the primary sends to a worker; each expects a `hotswap:reply` with the same seq. */
 export interface PrimaryCalls {
-  'hotswap:pause': { fields: { names: string[], drainTimeoutMs: number }, value: PauseValue }
+  'hotswap:pause': { fields: { names: string[], drainTimeoutMs: number, /** A drain waiting longer logs what it waits for. */ drainWarningMs?: number }, value: PauseValue }
   'hotswap:resume': { fields: { names: string[] }, value: ResumeValue }
   'hotswap:shutdown': { fields: { timeoutMs: number }, value: null }
   'hotswap:stats': { fields: NoFields, value: StatsValue }

@@ -108,7 +108,7 @@ async function shutdown (timeoutMs: number): Promise<void> {
 }
 
 const handlers: Handlers<PrimaryCalls> = {
-  'hotswap:pause': async (msg) => await pauseWorker(msg.names, msg.drainTimeoutMs),
+  'hotswap:pause': async (msg) => await pauseWorker(msg.names, msg.drainTimeoutMs, msg.drainWarningMs),
   'hotswap:resume': async (msg) => await resumeWorker(msg.names),
   'hotswap:shutdown': async (msg) => {
     await shutdown(msg.timeoutMs)
@@ -139,6 +139,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }, 1000).unref()
   })
 }
+
+// SIGUSR2 asks the primary to reopen its log file (logrotate); sent to the whole group or
+// cgroup (`systemctl kill -s USR2`), its default action would kill every worker. The app may
+// still listen for it itself.
+process.on('SIGUSR2', () => {})
 
 // The primary went away (killed, or crashed): finish what runs and leave. node:cluster would
 // exit this worker the moment its channel closes unexpectedly (lib/internal/cluster/child.js),

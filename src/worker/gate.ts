@@ -18,8 +18,8 @@ import { HotswapError } from '../shared/errors.js'
 import { getLogger } from '../shared/logger.js'
 import type { InFlightRequest } from '../shared/messages.js'
 
-/** A drain still waiting after this long (or half its timeout) logs what it waits for. */
-const DRAIN_WARN_MS = 1000
+/** A drain still waiting after this long (or half its timeout) logs what it waits for (--drain-warning). */
+export const DRAIN_WARN_MS = 1000
 
 const RELEASE_HINT = 'a response that stays open without using the database (server-sent events, a stream) ' +
   'can call release(res) from hotswap, so that swaps do not wait for it'
@@ -156,10 +156,10 @@ export class Gate {
 
   /**
    * Resolves once nothing is in flight; rejects after `timeoutMs`, naming what still runs.
-   * One still waiting after a second (or half the timeout) logs a warning naming the requests,
+   * One still waiting after `warnMs` (or half the timeout) logs a warning naming the requests,
    * so a stalled swap says why while it stalls. `purpose` names the waiter in that line.
    */
-  async drain (timeoutMs: number, purpose = 'the swap'): Promise<void> {
+  async drain (timeoutMs: number, purpose = 'the swap', warnMs = DRAIN_WARN_MS): Promise<void> {
     if (this.inFlight === 0) return
     const started = Date.now()
     await new Promise<void>((resolve, reject) => {
@@ -173,11 +173,12 @@ export class Gate {
       }, timeoutMs)
       const warn = setTimeout(() => {
         const list = this.inFlightList()
-        getLogger(`worker ${process.env.HOTSWAP_WORKER_ID ?? process.pid}`).warn(
-          `${purpose} waits for ${list.length} request(s) in flight after ${Date.now() - started} ms ` +
+        const worker = process.env.HOTSWAP_WORKER_ID ?? String(process.pid)
+        getLogger(`worker ${worker}`).warn(
+          `${purpose} waits for ${list.length} request(s) in flight on worker ${worker} (pid ${process.pid}) after ${Date.now() - started} ms ` +
           `(it gives up after ${timeoutMs} ms): ${list.map((r) => `${r.method} ${r.url} (running for ${r.ageMs} ms)`).join(', ')}; ${RELEASE_HINT}`,
-          { inFlight: list })
-      }, Math.min(DRAIN_WARN_MS, timeoutMs / 2))
+          { event: 'drain-wait', worker: Number(worker), waitedMs: Date.now() - started, inFlight: list })
+      }, Math.min(warnMs, timeoutMs / 2))
       const done = (): void => {
         clearTimeout(timer)
         clearTimeout(warn)

@@ -119,13 +119,13 @@ export function openDatabase (nameOrPath?: string, options?: DatabaseOptions): S
 }
 
 /** Phase 1 in this worker: hold new requests, drain, run hooks, close, ack. */
-export async function pauseWorker (names: string[], drainTimeoutMs: number): Promise<PauseValue> {
+export async function pauseWorker (names: string[], drainTimeoutMs: number, drainWarningMs?: number): Promise<PauseValue> {
   const rt = getRuntime()
   const pause = ++rt.pauses
   const started = performance.now()
   rt.gate.close()
   try {
-    await rt.gate.drain(drainTimeoutMs)
+    await rt.gate.drain(drainTimeoutMs, 'the swap', drainWarningMs)
   } catch (err) {
     // Never leave requests queued behind a swap that will not happen.
     if (rt.pauses === pause) rt.gate.open()

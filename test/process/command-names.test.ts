@@ -39,6 +39,8 @@ test('prototype names and hostile words as commands, flags and paths: each answe
     if (!COMMANDS.includes(w)) cases.push({ control: { args: [w], tty: false }, stdinEnd: false, want: unknown })
     cases.push({ control: { args: ['status', w], tty: false }, stdinEnd: false, ...(w === '--json' ? {} : { want: unknown }) })
     cases.push({ control: { args: ['help', w], tty: false }, stdinEnd: false, ...(COMMANDS.includes(w) ? {} : { want: unknown }) })
+    // (`logs --follow` follows until the client goes: answered by the logs tests.)
+    if (w !== '--follow') cases.push({ control: { args: ['logs', w], tty: false }, stdinEnd: false, ...(w === '--json' ? {} : { want: unknown }) })
     // (`reload --parallel=2` is a real reload: it would replace the workers.)
     if (w !== '--parallel=2') cases.push({ control: { args: ['reload', w], tty: false }, stdinEnd: false, want: unknown })
     cases.push({ control: { args: ['cp', '-', 'live.sqlite3', w], tty: false }, stdinEnd: true })

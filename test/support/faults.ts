@@ -157,6 +157,11 @@ export function cpChild (args: string[], cwd: string, stdinFile?: string): Child
   }
 }
 
+/** Any command of the real CLI, left running (`logs --follow`) so a test can signal it. */
+export function cliChild (args: string[], cwd: string): Child {
+  return track(spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }))
+}
+
 /** test/fixtures/raw-client.mjs: sends an upload up to `cut`, says so, and waits to be killed. */
 export async function rawClient (socketPath: string, file: string, cut: string, dst = 'live.sqlite3'): Promise<Child & { sent: { sent: number, total: number } }> {
   const c = track(spawn(process.execPath, [fixture('raw-client.mjs'), socketPath, file, cut, dst], { stdio: ['ignore', 'pipe', 'pipe'] }))

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import type { FileIdentity } from '../../shared/frames.js'
 import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
+import type { LogRing } from '../logs/ring.js'
 import type { ScaleResult } from '../scale.js'
 import type { TaskPool } from '../sqlite/pool.js'
 import type { Supervisor } from '../supervisor.js'
@@ -51,6 +52,8 @@ export interface ServerContext {
   spoolDir: string
   /** Journal mode per database name, read at start-up (a swap keeps it). */
   journalModes: Map<string, string>
+  /** The recent log records, and their followers (`logs`, `monit`). */
+  logs: LogRing
   /** --kill-timeout: how long a stopping worker may take (a unit's TimeoutStopSec covers it). */
   killTimeoutMs: number
   /** Rolling restart onto new app code, given-up slots first (takes the swap lock). */

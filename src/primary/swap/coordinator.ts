@@ -119,6 +119,8 @@ export interface CoordinatorOptions {
   pool: TaskPool
   logger: Logger
   drainTimeoutMs: number
+  /** A drain still waiting after this long logs a warning naming the requests (--drain-warning). */
+  drainWarningMs?: number
   stores: Map<string, GenerationStore>
   stages: Stages
   observer?: CommitObserver
@@ -180,7 +182,9 @@ export class SwapCoordinator {
     const { supervisor, pool, logger: log } = this.#opts
     const dbs = req.items.map((i) => i.db)
     const names = dbs.map((d) => d.name)
-    log.info(`lock taken for ${names.join(', ')}`)
+    // The structured fields of the swap's records (besides each sentence), for log aggregators.
+    const db = names.join(',')
+    log.info(`lock taken for ${names.join(', ')}`, { event: 'swap-lock', db, kind: req.kind })
     if (req.isCancelled()) {
       throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before the swap; nothing was changed')
     }
@@ -221,7 +225,8 @@ export class SwapCoordinator {
       pauseValues = await pauseAll(this.#opts, targets, dbs, req.force)
     } catch (err) {
       await this.#abandon(err, intent, targets, dbs)
-      log.warn(`${req.kind} of ${names.join(', ')} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file(s)`)
+      log.warn(`${req.kind} of ${names.join(', ')} aborted during the pause after ${(performance.now() - t0).toFixed(1)} ms; every worker resumed on the old file(s)`,
+        { event: 'swap-aborted', db, kind: req.kind, pauseMs: round(performance.now() - t0), reason: (err as Error).message })
       throw err
     }
     crashPoint('paused')
@@ -271,7 +276,7 @@ export class SwapCoordinator {
       if (trace) log.debug(`renamed into ${dbs.map((d) => d.path).join(', ')}`, { timings: r.timings })
     } catch (err) {
       await this.#abandon(err, intent, targets, dbs)
-      log.warn(`install into ${names.join(', ')} refused; every worker resumed on the old file(s)`)
+      log.warn(`install into ${names.join(', ')} refused; every worker resumed on the old file(s)`, { event: 'install-refused', db, kind: req.kind, reason: (err as Error).message })
       throw err
     }
     const t2 = performance.now()
@@ -309,17 +314,19 @@ export class SwapCoordinator {
       lockWaitMs: 0,
       failedWorkers: failed,
     }
-    log.info(`resumed ${targets.length - failed.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`)
+    log.info(`resumed ${targets.length - failed.length} worker(s) in ${report.resumeMs.toFixed(2)} ms; ${released} queued request(s) released`,
+      { event: 'resumed', db, workers: targets.length - failed.length, resumeMs: round(report.resumeMs), released })
     if (failed.length > 0) {
       log.error(`${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} live on the new file(s), but ${failed.length} worker(s) failed to resume and are being replaced one at a time: ` +
-        failed.map((f) => `worker ${f.id} (pid ${f.pid}): ${f.error}`).join('; '))
+        failed.map((f) => `worker ${f.id} (pid ${f.pid}): ${f.error}`).join('; '), { event: 'resume-failed', db, failed })
     }
     log.info(`pause window ${report.pauseMs.toFixed(2)} ms for ${names.join(', ')}`, {
+      event: 'pause-window', db, kind: req.kind, commit, workers: targets.length,
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
       timings, installStartedAt, goAt: round(goAt), resumedAt: round(resumedAt),
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
-      event: req.kind, commit, databases: report.databases, pauseMs: round(report.pauseMs),
+      event: req.kind, db, commit, databases: report.databases, pauseMs: round(report.pauseMs),
     })
     for (const d of report.databases) {
       const h = this.history.get(d.name) ?? { swaps: 0, lastSwapAt: null, lastPauseMs: null, pauses: [] }

@@ -18,6 +18,8 @@ export interface PauseContext {
   supervisor: Supervisor
   logger: Logger
   drainTimeoutMs: number
+  /** A worker's drain still waiting after this long logs the requests it waits for. */
+  drainWarningMs?: number
 }
 
 export interface FailedWorker { id: number, pid: number, error: string }
@@ -34,10 +36,10 @@ export interface Resumed {
  * in: the caller resumes everyone, on the old file.
  */
 export async function pauseAll (ctx: PauseContext, targets: ManagedWorker[], dbs: DatabaseInfo[], force: boolean): Promise<PauseValue[]> {
-  const { drainTimeoutMs } = ctx
+  const { drainTimeoutMs, drainWarningMs } = ctx
   const names = dbs.map((d) => d.name)
   const results = await Promise.allSettled(targets.map(async (w) =>
-    await w.rpc.request({ cmd: 'hotswap:pause', names, drainTimeoutMs }, drainTimeoutMs + 5000)))
+    await w.rpc.request({ cmd: 'hotswap:pause', names, drainTimeoutMs, ...(drainWarningMs === undefined ? {} : { drainWarningMs }) }, drainTimeoutMs + 5000)))
   const values: PauseValue[] = []
   const held: Array<{ w: ManagedWorker, paths: string[] }> = []
   for (const [i, r] of results.entries()) {

@@ -80,7 +80,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
   // A second stage of one database is refused before its bytes are received.
   if (a.stage) ctx.coordinator.stages.checkFree(db.name)
   const { tempPath, bytes } = await receive(s, ctx, a.src, db)
-  log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`)
+  log.info(`received ${bytes} bytes for ${db.name} in ${(performance.now() - started).toFixed(1)} ms`, { event: 'received', db: db.name, bytes, receiveMs: Math.round(performance.now() - started) })
   ctx.uploads?.received(db.name, (performance.now() - started) / 1000)
   if (s.tty) s.stderr(`received ${formatBytes(bytes)}, validating…\n`)
   let report: CommitReport
@@ -96,7 +96,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
       skipSchema: a.skipSchema,
     }).finally(() => ctx.uploads?.validated(db.name, (performance.now() - validating) / 1000))
     const skipped = [a.skipIntegrity ? 'integrity' : '', a.skipSchema ? 'schema' : ''].filter(Boolean)
-    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
+    log.info(`checks passed for ${db.name}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}`, { event: 'checked', db: db.name, timings: checked.timings, startedAt: checked.startedAt, endedAt: checked.endedAt })
     // Of the file exactly as it goes live (its journal mode set), before the lock and the pause.
     const { digest, ms: digestMs } = await ctx.pool.run('digest', { path: tempPath })
     log.info(`digest of the upload for ${db.name}: ${digest} in ${digestMs.toFixed(1)} ms`)
@@ -117,7 +117,7 @@ async function push (s: Session, ctx: ServerContext, a: CpArgs, db: DatabaseInfo
       kind: 'push', items: [{ db, newPath: tempPath, source, bytes, digest }], force: a.force, isCancelled: s.isClosed,
     })
     // The size says which upload this was when several pushes queue for the lock.
-    log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { bytes })
+    log.info(`swap of ${db.name} complete in ${(performance.now() - started).toFixed(1)} ms`, { event: 'swap-complete', db: db.name, bytes, pauseMs: Math.round(report.pauseMs * 100) / 100, totalMs: Math.round(performance.now() - started) })
     if (s.tty) s.stderr(`swapped ${db.name}: pause ${report.pauseMs.toFixed(1)} ms across ${report.workers} worker(s)\n`)
   } catch (err) {
     removeWithSideFiles(tempPath)

@@ -12,6 +12,7 @@ const USAGE: ReadonlyArray<readonly [name: string, usage: string, what: string]>
   ['help', 'help [COMMAND]', 'Describe available commands or one specific command'],
   ['history', 'history [DB...] [--json]', 'List each database\'s generations, the live one marked'],
   ['monit', 'monit', 'The counters of hotswap monit, as one JSON line'],
+  ['logs', 'logs [--lines N] [--follow] [--worker N] [--json]', 'Print the recent log records, then follow new ones'],
   ['reload', 'reload [--parallel N]', 'Restart the workers one at a time onto the app\'s current code'],
   ['scale', 'scale N', 'Run N workers: start more, or drain and stop the extra ones'],
   ['startup', 'startup', 'How this server was started, as one JSON line (for hotswap startup systemd)'],

@@ -7,7 +7,9 @@ import { cp } from './cp.js'
 import { help } from './help.js'
 import { history } from './history.js'
 import { lease } from './lease.js'
+import { logs } from './logs.js'
 import { monit } from './monit.js'
+
 import { reload } from './reload.js'
 import { scale } from './scale.js'
 import { startup } from './startup.js'
@@ -26,6 +28,7 @@ export const commands: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['history', history],
   ['lease', lease],
   ['monit', monit],
+  ['logs', logs],
   ['reload', reload],
   ['scale', scale],
   ['startup', startup],
