@@ -9,7 +9,7 @@ const prototypeNames = [...new Set([...Object.getOwnPropertyNames(Object.prototy
 export const PROTOTYPE_NAMES: readonly string[] = prototypeNames
 
 /** The control socket's commands, as the server knows them. */
-export const COMMANDS: readonly string[] = ['cp', 'help', 'status', 'version', 'reload', 'undo', 'history', 'commit', 'abort', 'scale', 'stop', 'monit', 'startup', 'logs']
+export const COMMANDS: readonly string[] = ['cp', 'help', 'status', 'version', 'reload', 'undo', 'history', 'commit', 'abort', 'scale', 'stop', 'monit', 'startup', 'logs', 'lease']
 
 /** Every flag a command takes, in the spellings the server accepts. */
 export const FLAGS: readonly string[] = ['--json', '--force', '--skip-integrity-check', '--skip-schema-check', '--skip_integrity_check',

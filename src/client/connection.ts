@@ -26,6 +26,8 @@ export interface RemoteOptions {
   /** May return a promise: the socket is paused until it settles (backpressure). */
   onStdout: (chunk: Buffer) => void | Promise<void>
   onStderr: (chunk: Buffer) => void
+  /** Ends the command from this side (a `logs --follow` monit no longer reads): the connection is closed, the call resolves. */
+  signal?: AbortSignal
 }
 
 /** An `onStdout` that writes the server's stdout frames to ours, the socket waiting on a full pipe. */
@@ -118,12 +120,15 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
     })
     socket.on('close', () => {
       closed = true
-      if (reply === null) {
+      if (reply === null && opts.signal?.aborted === true) {
+        resolve({ exit: ExitCodes.ok })
+      } else if (reply === null) {
         reject(new HotswapError('HOTSWAP_ERR_CONNECTION_LOST', 'the server closed the connection before the command finished'))
       }
     })
   })
 
+  opts.signal?.addEventListener('abort', () => socket.destroy(), { once: true })
   const request: ControlRequest = { args: opts.args, tty: opts.tty, protocol: PROTOCOL_VERSION, cwd: process.cwd() }
   if (opts.source !== undefined) request.source = opts.source
   if (opts.size !== undefined && opts.size !== null) request.size = opts.size

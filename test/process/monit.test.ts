@@ -41,6 +41,9 @@ test('the screen shows the workers\' pids, the databases, the last swap; a key p
   assert.match(screen, new RegExp(`primary pid ${served.pid}`))
   assert.match(screen, /^\s+live\s+\d+\.\d KiB\s+wal\s+2\s+1\s+\S+ last [\d.]+ ms/m, screen)
   assert.match(screen, /^\s+cache\s+\d+\.\d KiB\s+wal\s+1\s+0\s+-/m, screen)
+  // The log pane reads the server's ring of records: the push's own lines, made before monit ran.
+  const logged = await waitUntil('the log pane to show the server\'s records', () => { const s = pane.screen(); return /swap: pause window [\d.]+ ms for live/.test(s) ? s : false })
+  assert.match(logged, /swap: pause window [\d.]+ ms for live/)
 
   // CPU over a few seconds of the default refresh, printed (pm2 #2793: pm2's takes a core).
   const cpu0 = cpuSecondsOf(pane.pid)

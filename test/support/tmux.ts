@@ -38,8 +38,10 @@ export function inTmux (commandLine: string, opts: { cwd: string, width?: number
     screen: () => tmux('capture-pane', '-p', '-t', 'test'),
     keys: (...keys) => { tmux('send-keys', '-t', 'test', ...keys) },
     exitStatus: () => {
-      const [dead, status] = tmux('list-panes', '-t', 'test', '-F', '#{pane_dead} #{pane_dead_status}').trim().split(' ')
-      return dead === '1' ? Number(status) : null
+      // A process killed by a signal has no status but its signal: 128 + it, as a shell says.
+      const [dead, status, signal] = tmux('list-panes', '-t', 'test', '-F', '#{pane_dead} #{pane_dead_status} #{pane_dead_signal}').trim().split(' ')
+      if (dead !== '1') return null
+      return status !== undefined && status !== '' ? Number(status) : 128 + Number(signal)
     },
     close: () => {
       spawnSync('tmux', ['-L', server, 'kill-server'])

@@ -1,8 +1,7 @@
 // What feeds monit's log pane: a LogFeed hands over the lines that came since it was last asked.
-// The one here, StatusEvents, tells what changed between two reports (a worker started,
-// stopped or changed state, a database swapped with its pause), which is all a monit knows
-// without the primary's ring of recent log records; a feed over `hotswap logs` replaces it by
-// implementing the same interface (monit.ts picks the feed).
+// monit reads the server's ring of recent records (ring-feed.ts); StatusEvents here is what it
+// falls back on when the server has no `logs` command: what changed between two reports (a
+// worker started, stopped or changed state, a database swapped with its pause).
 
 import type { MonitReport } from '../../shared/monit-report.js'
 

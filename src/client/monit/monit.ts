@@ -1,6 +1,7 @@
 // `hotswap monit`: a live view of the server, refreshed every `intervalMs`. Each refresh is one
 // `monit` command on the control socket (a JSON line of counters, shared/monit-report.ts); the
-// rates come from two reports in a row (rates.ts), the log pane from a LogFeed (log-feed.ts),
+// rates come from two reports in a row (rates.ts), the log pane from a LogFeed (ring-feed.ts:
+// the server's recent records over one `logs --follow` connection),
 // the screen from ink (view.ts). The next refresh is timed from the end of the last one, so a
 // slow server is never asked twice at once. Kept cheap (pm2's monit takes a core, pm2 #2793):
 // one small socket exchange and one ink frame a second, and nothing in between.
@@ -12,7 +13,8 @@ import type { Key } from 'ink'
 import { HotswapError, toHotswapError } from '../../shared/errors.js'
 import type { MonitReport } from '../../shared/monit-report.js'
 import { remoteJson } from '../remote-json.js'
-import { StatusEvents, type LogFeed, type LogLine } from './log-feed.js'
+import type { LogFeed, LogLine } from './log-feed.js'
+import { RingFeed } from './ring-feed.js'
 import { withRates, type MonitModel } from './rates.js'
 import type { ScreenProps } from './view.js'
 
@@ -23,7 +25,7 @@ const LOG_KEPT = 200
 export interface MonitOptions {
   socketPath: string
   intervalMs: number
-  /** The log pane's source; StatusEvents unless told. */
+  /** The log pane's source; the server's ring of recent records (RingFeed) unless told. */
   feed?: LogFeed
 }
 
@@ -39,7 +41,7 @@ export async function monit (opts: MonitOptions): Promise<number> {
   process.env.CI = 'false'
   process.env.NODE_ENV = 'production'
   const [{ render }, { createElement: h }, { Screen }] = await Promise.all([import('ink'), import('react'), import('./view.js')])
-  const feed = opts.feed ?? new StatusEvents()
+  const feed = opts.feed ?? new RingFeed(opts.socketPath)
   let previous: MonitReport | undefined
   let model: MonitModel | undefined
   let error: string | undefined

@@ -121,7 +121,7 @@ test('a command runs once: awaiting-command → running → finished → closed,
 test('refusals before a command runs: coded for our client, the gem\'s words for the gem\'s, exit 2', async () => {
   const r = await rig()
   try {
-    const unknown = 'unknown command "constructor" (commands: abort, commit, cp, help, history, reload, status, undo, version)'
+    const unknown = 'unknown command "constructor" (commands: abort, commit, cp, help, history, lease, logs, monit, reload, scale, startup, status, stop, undo, version)'
     assert.deepEqual(await r.exchange([control(['constructor'])]),
       { stdout: '', stderr: `ERROR [HOTSWAP_ERR_USAGE] ${unknown}\n`, controls: [{ exit: 2, error: unknown, code: 'HOTSWAP_ERR_USAGE' }] })
     assert.deepEqual(await r.exchange([control(['constructor'], 'gem')]),
