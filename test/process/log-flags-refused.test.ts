@@ -7,18 +7,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, fixture, liveForFile, type tempDir } from '../support/index.js'
+import { cli, serveArgsForFile, type tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
-let db: string
 let sock: string
+let serve: (...extra: string[]) => string[]
 
-liveForFile({}, (s) => {
-  ({ t, live: db } = s)
-  sock = join(t.dir, 's', 'h.sock')
-})
-
-const serve = (...extra: string[]): string[] => ['serve', fixture('app.mjs'), '--workers', '1', '--db', db, '--socket', sock, ...extra]
+serveArgsForFile(1, (s) => { ({ t, socket: sock, serve } = s) })
 
 interface Case { args: string[], env?: Record<string, string>, config?: Record<string, unknown>, code: string, exit: number, says: RegExp }
 

@@ -8,18 +8,13 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { cli, fixture, freePort, liveForFile, tempDir } from '../support/index.js'
+import { cli, freePort, serveArgsForFile, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
-let db: string
 let sock: string
+let serve: (...extra: string[]) => string[]
 
-liveForFile({}, (s) => {
-  ({ t, live: db } = s)
-  sock = join(t.dir, 's', 'h.sock')
-})
-
-const serve = (...extra: string[]): string[] => ['serve', fixture('app.mjs'), '--workers', '2', '--db', db, '--socket', sock, ...extra]
+serveArgsForFile(2, (s) => { ({ t, socket: sock, serve } = s) })
 
 async function refused (args: string[], code: number, error: RegExp, env: Record<string, string> = {}): Promise<void> {
   const r = await cli(args, { cwd: t.dir, env, timeoutMs: 20_000 })

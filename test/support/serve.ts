@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before } from 'node:test'
-import { seed, tempDir } from './files.js'
+import { liveForFile, seed, tempDir } from './files.js'
 import { isAlive, sleep, waitUntil } from './wait.js'
 import type { StatusReport } from '../../src/shared/status-report.js'
 
@@ -452,4 +452,15 @@ export async function startNodeApp (app: string, opts: { cwd: string, env?: Reco
     throw new Error(`${err.message}; output:\n${out}`)
   })
   return { child, port, output: () => out, exited, stop }
+}
+
+/**
+ * For tests of refused start-ups: a live file per test file, a socket path beside it, and the
+ * `serve` arguments of the plain test app on them with `extra` appended.
+ */
+export function serveArgsForFile (workers: number, use: (s: { t: ReturnType<typeof tempDir>, live: string, socket: string, serve: (...extra: string[]) => string[] }) => void): void {
+  liveForFile({}, ({ t, live }) => {
+    const socket = join(t.dir, 's', 'h.sock')
+    use({ t, live, socket, serve: (...extra) => ['serve', fixture('app.mjs'), '--workers', String(workers), '--db', live, '--socket', socket, ...extra] })
+  })
 }

@@ -18,7 +18,7 @@
 // A signal before the go aborts everything at the next step; after it, the switch finishes (interrupt.ts).
 
 import { performance } from 'node:perf_hooks'
-import { crashArmed, crashPoint } from '../../shared/crash-point.js'
+import { crashPoint } from '../../shared/crash-point.js'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
@@ -33,7 +33,7 @@ import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
 import { historyOn, stageOn, type HostStage, type Vote } from './stage.js'
 import { switchSummary, summaryLine } from './summary.js'
-import { all, heldFailure, holdOn, type Held, type HeldPhase } from './switch.js'
+import { all, goAll, heldFailure, holdOn, type Held, type HeldPhase } from './switch.js'
 
 export interface FleetCpOptions {
   src: string
@@ -183,11 +183,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   }
   interrupt.switching()
   crashPoint('fleet-decided')
-  const [first, ...others] = held as [Held, ...Held[]]
-  first.go()
-  if (crashArmed('fleet-between-installs')) { await first.done; crashPoint('fleet-between-installs') }
-  for (const h of others) h.go()
-  const results = await Promise.all(held.map(async (h) => await h.done))
+  const results = await goAll(held)
   const outcomes: Record<string, string> = {}
   const failedAfterGo: Array<{ held: Held, failure: HotswapError }> = []
   for (const [i, h] of held.entries()) {

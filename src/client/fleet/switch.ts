@@ -10,6 +10,7 @@
 // end of its hold.
 
 import { performance } from 'node:perf_hooks'
+import { crashArmed, crashPoint } from '../../shared/crash-point.js'
 import type { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
 import { failureOf } from './reasons.js'
@@ -88,4 +89,16 @@ export async function all (held: Held[], what: 'ready' | 'paused', timeoutMs: nu
 export function heldFailure (r: RemoteResult, held: Held): HotswapError | undefined {
   if (r.code === 0 && held.okAt !== undefined) return undefined
   return failureOf(r, held.pausedAt === undefined ? 'pause' : 'switch')
+}
+
+/**
+ * Tells every host to go, then waits for each one's end. At the tests' crash point
+ * fleet-between-installs the first host's OK comes before the others are told.
+ */
+export async function goAll (held: Held[]): Promise<RemoteResult[]> {
+  const [first, ...others] = held as [Held, ...Held[]]
+  first.go()
+  if (crashArmed('fleet-between-installs')) { await first.done; crashPoint('fleet-between-installs') }
+  for (const h of others) h.go()
+  return await Promise.all(held.map(async (h) => await h.done))
 }

@@ -10,7 +10,6 @@
 //   a host that fails after the go ─▶ its undo again (no hold) ─▶ still not? the hosts that went
 //     back go forward again (`undo --to FROM`) ─▶ HOTSWAP_ERR_FLEET_UNDONE (or SPLIT)
 
-import { crashArmed, crashPoint } from '../../shared/crash-point.js'
 import { ExitCodes, HotswapError } from '../../shared/errors.js'
 import { reportError } from '../output.js'
 import type { FleetHost, FleetSettings } from './config.js'
@@ -20,7 +19,7 @@ import { failureOf, hostLines } from './reasons.js'
 import { refuseUnfinished } from './recover.js'
 import { Ssh } from './ssh.js'
 import { historyOn } from './stage.js'
-import { all, heldFailure, holdOn, type Held } from './switch.js'
+import { all, goAll, heldFailure, holdOn, type Held } from './switch.js'
 
 interface Back { host: FleetHost, from: number, fromDigest: string | null, to?: number, toDigest?: string | null }
 
@@ -85,12 +84,7 @@ async function undoAll (ssh: Ssh, settings: FleetSettings, live: string): Promis
     decision.update('aborted', Object.fromEntries(held.map((h) => [h.host.name, 'not switched'])))
     throw new HotswapError('HOTSWAP_ERR_FLEET_REFUSED', `fleet undo of ${live}: not every host paused; every host resumed unchanged, nothing changed on any host`, lines)
   }
-  // The crash point of the tests (fleet-between-installs): the first host's OK before the others' go.
-  const [first, ...others] = held as [Held, ...Held[]]
-  first.go()
-  if (crashArmed('fleet-between-installs')) { await first.done; crashPoint('fleet-between-installs') }
-  for (const h of others) h.go()
-  const results = await Promise.all(held.map(async (h) => await h.done))
+  const results = await goAll(held)
   const outcomes: Record<string, string> = {}
   const lines: string[] = []
   await Promise.all(held.map(async (h, i) => {
