@@ -22,6 +22,7 @@ test('a crash loop: one restart, then one give-up; ready with --min-ready 1', as
   }, 30_000)
   assert.equal(sampleValue(m, 'hotswap_worker_restarts_total'), 1, 'one restart (--max-restarts 1) before the guard')
   assert.equal(sampleValue(m, 'hotswap_workers', { state: 'ready' }), 1)
+  assert.equal(sampleValue(m, 'hotswap_worker_slots_given_up'), 1, 'the given-up slot is counted while it stays given up')
   const ready = await scrape(target, '/readyz')
   assert.equal(ready.status, 200, ready.body)
   assert.deepEqual(JSON.parse(ready.body), { ready: true, reason: '', workersReady: 1, minReady: 1, swapHoldingRequests: false })

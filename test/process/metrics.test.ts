@@ -107,3 +107,17 @@ test('/livez is 200; an unknown path is 404; a POST is 405', async () => {
   assert.match(unknown.body, /serves \/metrics, \/livez and \/readyz/)
   assert.equal((await scrape(target, '/metrics', 'POST')).status, 405)
 })
+
+test('hotswap scale moves hotswap_workers_desired, and /readyz waits for the new count', async () => {
+  assert.equal(value(await scrapeMetrics(target), 'hotswap_workers_desired'), 2)
+  const up = await cli(['scale', '3', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(up.code, 0, up.stderr.toString())
+  const m = await scrapeMetrics(target)
+  assert.equal(value(m, 'hotswap_workers_desired'), 3, 'the scaled count, not the start-up one')
+  assert.equal(value(m, 'hotswap_workers', { state: 'ready' }), 3)
+  const ready = JSON.parse((await scrape(target, '/readyz')).body) as { minReady: number }
+  assert.equal(ready.minReady, 3, 'every wanted worker, by default')
+  const down = await cli(['scale', '2', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(down.code, 0, down.stderr.toString())
+  assert.equal(value(await scrapeMetrics(target), 'hotswap_workers_desired'), 2)
+})

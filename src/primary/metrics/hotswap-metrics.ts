@@ -90,9 +90,15 @@ export class HotswapMetrics implements CommitObserver, UploadObserver {
         for (const [state, n] of counts) workers.set({ state }, n)
       },
     })
+    const givenUp = new Gauge({
+      name: 'hotswap_worker_slots_given_up',
+      help: 'Worker slots the crash-loop guard gave up, until a reload starts them again (hotswap status: given-up)',
+      registers,
+      collect () { givenUp.set(supervisor.slots.givenUp().length) },
+    })
     const desired = new Gauge({
       name: 'hotswap_workers_desired',
-      help: 'Worker processes serve is configured to run (--workers)',
+      help: 'Worker processes wanted (--workers, or the last hotswap scale)',
       registers,
       collect () { desired.set(opts.desiredWorkers()) },
     })
