@@ -22,6 +22,8 @@
 //      against without it, two servers of a prom-client app, alternating and at once
 //   O. monit (issue 15, bench/monit.mjs): its CPU at the default refresh, and the primary's
 //      CPU while it answers
+//   L. logs (issue 15, bench/logs.mjs): a worker's CPU and the primary's at 1,000 lines/s with
+//      no follower, with `logs --follow --json` and with a pretty follower, alternating
 //
 // Prints a table, writes bench/results/<date>-<mode>.json and latest-<mode>.json. Every process
 // it starts is stopped by pid, and bench/tmp/<run> is removed, on success and on error.
@@ -34,6 +36,7 @@ import { evaluateF, rowsF, sectionF, stopFleet } from './fleet.mjs'
 import { evaluateG, rowsG, sectionG } from './generations.mjs'
 import { evaluateM, rowsM, sectionM } from './metrics.mjs'
 import { evaluateM as evaluateO, rowsM as rowsO, sectionM as sectionO } from './monit.mjs'
+import { evaluateL, rowsL, sectionL } from './logs.mjs'
 import { cpuMonitor, treeCpuMs } from './lib/cpu.mjs'
 import { createDatabase, deriveDatabase, fsyncFile, labelOf, removeDatabase, SKUS } from './lib/db.mjs'
 import {
@@ -686,6 +689,7 @@ function evaluate () {
   evaluateF(results.sections.f, target)
   evaluateM(results.sections.m, target)
   evaluateO(results.sections.o, target)
+  evaluateL(results.sections.l, target)
   if (c?.speedup !== undefined) {
     const nodeStart = b?.nodeStartMs
     target('6 pm2 reload time / hotswap cp time', `${c.speedup}×`, '≥ 100×', c.speedup >= 100, `pm2 ${fmtMs(c.pm2.servedMs.p50)} vs hotswap ${fmtMs(c.hotswap.servedMs.p50)}` +
@@ -750,6 +754,7 @@ function report () {
   rows.push(...rowsF(results.sections.f))
   rows.push(...rowsM(results.sections.m))
   rows.push(...rowsO(results.sections.o))
+  rows.push(...rowsL(results.sections.l))
   for (const [name, sec] of Object.entries(results.sections)) if (sec?.error) rows.push([`section ${name} FAILED`, sec.error.split('\n')[0], '', ''])
 
   const targets = [['target', 'measured', 'goal', 'met', 'note'],
@@ -802,7 +807,8 @@ async function main () {
   const f = async () => await sectionF({ quick: QUICK, log })
   const m = async () => await sectionM({ runDir: RUN_DIR, quick: QUICK, log, load: CONFIG.load })
   const o = async () => await sectionO({ runDir: RUN_DIR, quick: QUICK, log })
-  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f], ['m', m], ['o', o]]) {
+  const l = async () => await sectionL({ runDir: RUN_DIR, quick: QUICK, log })
+  for (const [name, fn] of [['a', sectionA], ['b', sectionB], ['c', sectionC], ['g', g], ['f', f], ['m', m], ['o', o], ['l', l]]) {
     if (ONLY !== undefined && !ONLY.includes(name)) continue
     const t = performance.now()
     try {

@@ -392,3 +392,26 @@ export function rssKb (pid) {
     return null
   }
 }
+
+/** Starts the real CLI and leaves it running, its stdout into `stdoutFile`; `stop()` ends it. */
+export function startCli (args, { stdoutFile, cwd = ROOT }) {
+  const out = fs.openSync(stdoutFile, 'w')
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', out, 'pipe'] })
+  fs.closeSync(out)
+  register(child, `cli ${args[0]}`)
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d })
+  const closed = new Promise((resolve) => child.once('close', (code, signal) => resolve(code ?? signal)))
+  return {
+    pid: child.pid,
+    stderr: () => stderr,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      const code = await closed
+      clearTimeout(timer)
+      return code
+    },
+  }
+}
