@@ -5,7 +5,7 @@
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { cli, cliUntil, type HeldCli, type Served, serveLiveForFile, tempDir } from '../support/index.js'
+import { cli, cliUntil, type HeldCli, type Served, serveLiveForFile, sleep, tempDir } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
 let served: Served
@@ -49,4 +49,26 @@ test('bad lease arguments are usage errors; fleet recover with nothing recorded 
   const unknown = await cli(['fleet', 'recover', '20260101T000000Z-0000abcd'], { cwd: t.dir })
   assert.equal(unknown.code, 2, unknown.stderr)
   assert.match(unknown.stderr, /^ERROR \[HOTSWAP_ERR_USAGE\] no fleet decision 20260101T000000Z-0000abcd in /m)
+})
+
+test('--ttl: a holder that sends a line in time keeps it; one that goes silent (its ssh half-open) loses it, and it is free again', async () => {
+  const a = await cliUntil(['lease', 'fleet', '--owner', 'alice@laptop pid 1 (fleet cp)', '--ttl', '1000', '--socket', served.socket], 'LEASED\n', { cwd: t.dir })
+  const beat = setInterval(() => a.send('\n'), 250)
+  try {
+    await sleep(2500)
+    const busy = await cli(['lease', 'fleet', '--owner', 'bob@desk pid 2 (fleet cp)', '--socket', served.socket], { cwd: t.dir })
+    assert.equal(busy.code, 1, busy.stderr)
+    assert.match(busy.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_BUSY\] the fleet lease is held by alice@laptop/m, 'kept by its heartbeats past its ttl')
+  } finally {
+    clearInterval(beat)
+  }
+  // Silent now, its input still open (as a session a cut-off sshd keeps): freed after the ttl.
+  const r = await a.done
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_FLEET_TIMEOUT\] the fleet lease of alice@laptop pid 1 \(fleet cp\) expired: no line on its input for 1000 ms/m)
+  const b = await cliUntil(['lease', 'fleet', '--owner', 'bob@desk pid 2 (fleet cp)', '--socket', served.socket], 'LEASED\n', { cwd: t.dir })
+  b.end()
+  assert.equal((await b.done).stdout, 'LEASED\n', 'the expired lease was free')
+  const bad = await cli(['lease', 'fleet', '--owner', 'x', '--ttl', '5', '--socket', served.socket], { cwd: t.dir, input: Buffer.alloc(0) })
+  assert.equal(bad.code, 2, bad.stderr)
 })

@@ -2,7 +2,9 @@
 // the whole of a fleet command (cp, undo, recover), so that two operators, from one machine or
 // two, never run fleet commands on the same hosts at once. The host's server holds it while the
 // session lasts (primary/control/commands/lease.ts): a coordinator killed closes its ssh's
-// input, and the lease goes with it. Nothing to clean up, nothing written.
+// input, and the lease goes with it. Nothing to clean up, nothing written. A heartbeat line every
+// LEASE_TTL_MS / 5 keeps it: a host that was cut off while its coordinator died (its sshd may
+// keep that session for hours) frees it LEASE_TTL_MS after the last one came through.
 //
 //   hosts sorted by name ─▶ the first host's lease (every contender asks for it first)
 //     ─▶ then the others' at once ─▶ every "LEASED" ─▶ the command ─▶ release: input ended
@@ -17,6 +19,9 @@ import { collect, type RemoteResult, type Ssh } from './ssh.js'
 
 interface Held { host: FleetHost, end: () => void, done: Promise<RemoteResult> }
 
+/** How long a host keeps the lease without a heartbeat from its holder. */
+export const LEASE_TTL_MS = 10_000
+
 /** Who we are, as the busy message shows it to another operator. */
 export function leaseOwner (command: string): string {
   let user = 'unknown'
@@ -27,7 +32,7 @@ export function leaseOwner (command: string): string {
 async function leaseOn (ssh: Ssh, host: FleetHost, owner: string): Promise<Held | HotswapError> {
   let child
   try {
-    child = await ssh.spawn(host, ['lease', 'fleet', '--owner', owner])
+    child = await ssh.spawn(host, ['lease', 'fleet', '--owner', owner, '--ttl', String(LEASE_TTL_MS)])
   } catch (err) {
     return err instanceof HotswapError ? err : new HotswapError('HOTSWAP_ERR_UNREACHABLE', `lease: ${(err as Error).message}`)
   }
@@ -39,7 +44,10 @@ async function leaseOn (ssh: Ssh, host: FleetHost, owner: string): Promise<Held 
   })
   // Held for as long as the command runs: its time out is only the release's.
   const done = collect(child, 2 ** 31 - 1)
-  const held: Held = { host, end: () => { child.stdin.end() }, done }
+  const heartbeat = setInterval(() => { child.stdin.write('\n') }, LEASE_TTL_MS / 5)
+  heartbeat.unref()
+  void done.then(() => clearInterval(heartbeat))
+  const held: Held = { host, end: () => { clearInterval(heartbeat); child.stdin.end() }, done }
   const timer = setTimeout(() => { child.kill('SIGTERM') }, ssh.timeoutMs)
   const ok = await leased
   clearTimeout(timer)
