@@ -22,6 +22,11 @@ const filters = process.argv.slice(2)
 const files = walk(testRoot)
   .filter((f) => filters.length === 0 || filters.some((s) => relative(testRoot, f).includes(s)))
   .sort()
+// The longest files first (3 sshd hosts each, or hundreds of crashes and random runs), so that
+// the two lanes of the runner end together instead of one finishing a fleet file alone.
+const LONG = ['process/fleet-', 'process/generations-property', 'process/commit-crash', 'process/primary-kill', 'process/fuzz-']
+const rank = (f) => { const i = LONG.findIndex((p) => relative(testRoot, f).startsWith(p)); return i === -1 ? LONG.length : i }
+files.sort((a, b) => rank(a) - rank(b))
 if (files.length === 0) {
   process.stderr.write('run-tests: no test files matched\n')
   process.exit(1)
