@@ -104,6 +104,7 @@ async function measure (S, ctx, { quick, log }) {
   log('F1: single-host pauses')
   const reps = quick ? 10 : 20
   const single = Object.fromEntries(fleet.hosts.map((h) => [h.name, []]))
+  const singlePausing = Object.fromEntries(fleet.hosts.map((h) => [h.name, []]))
   for (let i = 0; i < reps; i++) {
     for (const [j, h] of fleet.hosts.entries()) {
       const v = next()
@@ -111,15 +112,20 @@ async function measure (S, ctx, { quick, log }) {
       const r = await fleet.hotswap(h, ['cp', v.path, LIVE])
       if (r.code !== 0) throw new Error(`cp on ${h.name}: ${r.stderr}`)
       await S.waitUntil('its pause window line', () => pauseLines(serves[j]).length > before, 10_000)
-      single[h.name].push(pauseLines(serves[j]).at(-1).pauseMs)
+      const l = pauseLines(serves[j]).at(-1)
+      single[h.name].push(l.pauseMs)
+      singlePausing[h.name].push(l.pausedAt - (l.resumedAt - l.pauseMs))
     }
   }
   out.singlePauseMs = Object.fromEntries(Object.entries(single).map(([k, v]) => [k, stats(v)]))
+  out.singlePausingMs = Object.fromEntries(Object.entries(singlePausing).map(([k, v]) => [k, stats(v)]))
 
   const swaps = quick ? 20 : 30
   log(`F2: ${swaps} fleet swaps`)
   const skew = []
   const goSpread = []
+  const startSpread = []
+  const parts = Object.fromEntries(fleet.hosts.map((h) => [h.name, { pausing: [], quiesce: [], waitForLast: [], messages: [], install: [] }]))
   const reported = []
   const pause = Object.fromEntries(fleet.hosts.map((h) => [h.name, []]))
   const goToResume = Object.fromEntries(fleet.hosts.map((h) => [h.name, []]))
@@ -132,6 +138,23 @@ async function measure (S, ctx, { quick, log }) {
     const go = lines.map((l) => l.goAt)
     skew.push(Math.max(...resumed) - Math.min(...resumed))
     goSpread.push(Math.max(...go) - Math.min(...go))
+    // When each host's pause began (its resume less its pause): the wait for the slowest host
+    // to pause is part of every other host's pause.
+    const began = lines.map((l) => l.resumedAt - l.pauseMs)
+    startSpread.push(Math.max(...began) - Math.min(...began))
+    // Each host's pause in its parts, from the hosts' own records (one clock here): its workers
+    // pausing, its quiesce, the wait for the last host's PAUSED, that PAUSED's way up and the go's
+    // way down, its install and resume.
+    const lastHeld = Math.max(...lines.map((l) => l.heldAt))
+    for (const [j, h] of fleet.hosts.entries()) {
+      const l = lines[j]
+      const p = parts[h.name]
+      p.pausing.push(l.pausedAt - began[j])
+      p.quiesce.push(l.heldAt - l.pausedAt)
+      p.waitForLast.push(lastHeld - l.heldAt)
+      p.messages.push(l.goAt - lastHeld)
+      p.install.push(l.resumedAt - l.goAt)
+    }
     reported.push(r.skewMs)
     for (const [j, h] of fleet.hosts.entries()) {
       pause[h.name].push(lines[j].pauseMs)
@@ -141,6 +164,8 @@ async function measure (S, ctx, { quick, log }) {
   out.swaps = swaps
   out.skewMs = stats(skew)
   out.goSpreadMs = stats(goSpread)
+  out.startSpreadMs = stats(startSpread)
+  out.partsMs = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([n, xs]) => [n, stats(xs)]))]))
   out.reportedSkewMs = stats(reported)
   out.pauseMs = Object.fromEntries(Object.entries(pause).map(([k, v]) => [k, stats(v)]))
   out.goToResumeMs = Object.fromEntries(Object.entries(goToResume).map(([k, v]) => [k, stats(v)]))
@@ -187,6 +212,13 @@ export function rowsF (f) {
       `${f.swaps} swaps of 1 MB to ${f.hosts} hosts, idle; the hosts' resume times (the summary says p50 ${fmtMs(f.reportedSkewMs.p50)})`],
     ['14   go → resume per host p50', per((h) => fmtMs(f.goToResumeMs[h].p50)), '', 'links, renames, fsync dir, resume of 2 workers (the checkpoint ran before the hold)'],
     ['14 fleet pause per host p50', per((h) => fmtMs(f.pauseMs[h].p50)), `single-host ${per((h) => fmtMs(f.singlePauseMs[h].p50))}`, 'includes the wait for the other hosts to pause'],
+    ...(f.startSpreadMs === undefined ? [] : [['14   pause start spread first → last host p50 / p95', `${fmtMs(f.startSpreadMs.p50)} / ${fmtMs(f.startSpreadMs.p95)}`, '', 'the hosts\' own pause starts (one instant named in each host\'s clock)']]),
+    ...(f.partsMs === undefined ? [] : hosts.map((h) => {
+      const p = f.partsMs[h]
+      return [`14   ${h}'s fleet pause in parts p50`, `${fmtMs(p.pausing.p50)} + ${fmtMs(p.quiesce.p50)} + ${fmtMs(p.waitForLast.p50)} + ${fmtMs(p.messages.p50)} + ${fmtMs(p.install.p50)}`,
+        `single-host: pausing ${fmtMs(f.singlePausingMs[h].p50)}, the rest ${fmtMs(f.singlePauseMs[h].p50 - f.singlePausingMs[h].p50)}`,
+        'pausing its workers + quiesce + waiting for the last host\'s PAUSED + that PAUSED up and the go down + install and resume']
+    })),
     ['14   ssh round trip per host p50', per((h) => fmtMs(f.rtt[h].p50)), '', 'a line echoed through the control master'],
     [`14 fleet stage ${fmtBytes(f.stage.bytes)}: 3 hosts / 1 host`, `${fmtMs(f.stage.allMs)}`, `1 host: ${per((h) => fmtMs(f.stage.singleMs[h]))}`,
       `sum of the single ones ${fmtMs(f.stage.sumSingleMs)}; push, integrity_check, vote`],

@@ -1,8 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
-import { reportError } from '../client/output.js'
 import { remoteCommand } from '../client/remote-command.js'
-import { readyToStart } from '../client/start-line.js'
 import { socketPath } from '../shared/socket-path.js'
 
 export default class Commit extends HotswapCommand {
@@ -24,18 +22,14 @@ A stage whose database was swapped after it was staged is refused (its checks ra
   static flags = {
     force: Flags.boolean({ description: 'swap even when another process has a live database open' }),
     hold: Flags.integer({ description: 'once every worker is paused, print PAUSED and wait up to MS for a "go" line on stdin before installing ("abort", end of input or the time out: resume unchanged); for a fleet coordinator', min: 1, max: 600_000 }),
-    ready: Flags.boolean({ description: 'with --hold: print READY, then wait for a "start" line on stdin before asking the server to pause (a fleet coordinator starts every host\'s pause at once)' }),
+    ready: Flags.boolean({ description: 'with --hold: print READY once everything but the pause is done (the lock, the checks, the intent), then wait for a "start" line on stdin before pausing (a fleet coordinator starts every host\'s pause at once)' }),
     socket: socketFlag,
   }
 
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Commit)
-    const hold = flags.hold === undefined ? [] : ['--hold', String(flags.hold)]
-    const notStarted = await readyToStart('commit', flags.hold, flags.ready)
-    if (notStarted !== undefined) {
-      process.exitCode = reportError(notStarted)
-      return
-    }
+    // --ready (the server refuses it without --hold): READY comes from the server, once all but the pause is done.
+    const hold = [...(flags.hold === undefined ? [] : ['--hold', String(flags.hold)]), ...(flags.ready ? ['--ready'] : [])]
     process.exitCode = await remoteCommand(socketPath(flags.socket), ['commit', ...argv as string[], ...(flags.force ? ['--force'] : []), ...hold],
       flags.hold === undefined ? {} : { stdin: process.stdin })
   }

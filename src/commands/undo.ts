@@ -1,8 +1,6 @@
 import { Args, Flags } from '@oclif/core'
 import { HotswapCommand, socketFlag } from '../client/base-command.js'
-import { reportError } from '../client/output.js'
 import { remoteCommand } from '../client/remote-command.js'
-import { readyToStart } from '../client/start-line.js'
 import { socketPath } from '../shared/socket-path.js'
 
 export default class Undo extends HotswapCommand {
@@ -26,20 +24,15 @@ The generation it replaces is kept in turn, so an undo can itself be undone. --t
     to: Flags.integer({ description: 'the kept generation to go back to (one database)', min: 1 }),
     force: Flags.boolean({ description: 'swap even when another process has the live database open' }),
     hold: Flags.integer({ description: 'once every worker is paused, print PAUSED and wait up to MS for a "go" line on stdin before installing ("abort", end of input or the time out: resume unchanged); for a fleet coordinator', min: 1, max: 600_000 }),
-    ready: Flags.boolean({ description: 'with --hold: print READY, then wait for a "start" line on stdin before asking the server to pause' }),
+    ready: Flags.boolean({ description: 'with --hold: print READY once everything but the pause is done (the lock, the checks, the intent), then wait for a "start" line on stdin before pausing' }),
     socket: socketFlag,
   }
 
   async run (): Promise<void> {
     const { argv, flags } = await this.parse(Undo)
-    const notStarted = await readyToStart('undo', flags.hold, flags.ready)
-    if (notStarted !== undefined) {
-      process.exitCode = reportError(notStarted)
-      return
-    }
     process.exitCode = await remoteCommand(socketPath(flags.socket), [
       'undo', ...argv as string[], ...(flags.to === undefined ? [] : ['--to', String(flags.to)]), ...(flags.force ? ['--force'] : []),
-      ...(flags.hold === undefined ? [] : ['--hold', String(flags.hold)]),
+      ...(flags.hold === undefined ? [] : ['--hold', String(flags.hold)]), ...(flags.ready ? ['--ready'] : []),
     ], flags.hold === undefined ? {} : { stdin: process.stdin })
   }
 }

@@ -6,7 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { join } from 'node:path'
+import { readdirSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { BIN, cli, cliUntil, fixture, type HeldCli, integrity, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
 
 let t: ReturnType<typeof tempDir>
@@ -110,9 +111,93 @@ test('--ready: READY before anything is paused; a "start" line then pauses (PAUS
   const ended = await cli(['commit', next, '--hold', '10000', '--ready', '--socket', served.socket], { cwd: t.dir })
   assert.equal(ended.code, 1)
   assert.equal(ended.stdout.toString(), 'READY\n')
-  assert.match(ended.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the held commit was not told to start/)
+  assert.match(ended.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the held commit of live was ready and not told to start .*nothing was paused or changed, the stage stays/)
   assert.equal(labelOf(live), 'ready-v')
+  assert.deepEqual(intents(), [], 'the intent written before READY is removed')
   assert.equal((await cli(['abort', next, '--socket', served.socket], { cwd: t.dir })).code, 0)
+})
+
+/** The commit intents in the live database's .hotswap folder. */
+function intents (): string[] {
+  return readdirSync(join(dirname(live), '.hotswap', basename(live))).filter((f) => /^intent-/.test(f))
+}
+
+test('--ready: READY comes once everything but the pause is done: a refused commit never prints it, a ready one has its intent written', async () => {
+  // READY used to be printed by the CLI before it even connected: the lock, the stage's checks,
+  // the /proc scan and the intent's fsync came after the start line, and every fleet host's
+  // pause began after its own share of that work.
+  const refused = await cli(['commit', '0badc0de', '--hold', '10000', '--ready', '--socket', served.socket], { cwd: t.dir, input: Buffer.from('start\ngo\n') })
+  assert.equal(refused.code, 1)
+  assert.equal(refused.stdout.toString(), '', 'no READY for a commit refused by its checks')
+  assert.match(refused.stderr, /^ERROR \[HOTSWAP_ERR_UNKNOWN_STAGE\]/)
+
+  const id = await stage('ready-intent')
+  const h = await cliUntil(['commit', id, '--hold', '10000', '--ready', '--socket', served.socket], 'READY\n', { cwd: t.dir })
+  assert.equal(intents().length, 1, 'the intent is on disk when READY is printed')
+  h.send('start\n')
+  await waitUntil('PAUSED', () => h.stdout().includes('PAUSED\n'), 10_000)
+  h.send('go\n')
+  const r = await h.done
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, 'READY\nPAUSED\nOK\n')
+  assert.equal(labelOf(live), 'ready-intent')
+  assert.deepEqual(intents(), [])
+})
+
+test('--ready: "clock" answers the host\'s clock; "start T" pauses at the instant T of it, not before; a start line it cannot read pauses nothing', async () => {
+  const id = await stage('at-instant')
+  const before = labelOf(live)
+  const h = await cliUntil(['commit', id, '--hold', '10000', '--ready', '--socket', served.socket], 'READY\n', { cwd: t.dir })
+  h.send('clock\n')
+  await waitUntil('CLOCK', () => /CLOCK \d+\.\d+\n/.test(h.stdout()), 10_000)
+  const hostClock = Number(/CLOCK (\d+\.\d+)\n/.exec(h.stdout())?.[1])
+  assert.ok(Math.abs(hostClock - Date.now()) < 1000, `the host's clock (one machine here): ${hostClock} vs ${Date.now()}`)
+  const at = hostClock + 600
+  h.send(`start ${at.toFixed(3)}\n`)
+  // Before the instant nothing is paused: a request is answered on the old file at once.
+  const r0 = await request(served.port, '/label', { keepAlive: false })
+  assert.ok(Date.now() < at, 'the request came back before the instant')
+  assert.equal(r0.json().label, before)
+  await waitUntil('PAUSED', () => h.stdout().includes('PAUSED\n'), 10_000)
+  h.send('go\n')
+  const r = await h.done
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /^READY\nCLOCK \d+\.\d+\nPAUSED\nOK\n$/)
+  const w = lastPauseWindow()
+  const began = (w.resumedAt as number) - (w.pauseMs as number)
+  assert.ok(began >= at - 0.01, `the pause began at ${began.toFixed(3)}, not before the instant ${at.toFixed(3)}`)
+  assert.ok(began < at + 300, `the pause began ${(began - at).toFixed(1)} ms after the instant`)
+  assert.equal(labelOf(live), 'at-instant')
+
+  const next = await stage('unreadable-start')
+  const u = await cliUntil(['commit', next, '--hold', '10000', '--ready', '--socket', served.socket], 'READY\n', { cwd: t.dir })
+  u.send('start soon\n')
+  const ur = await u.done
+  assert.equal(ur.code, 1)
+  assert.match(ur.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the held commit of live was ready and not told to start/)
+  assert.equal(labelOf(live), 'at-instant')
+  assert.deepEqual(intents(), [])
+  assert.equal((await cli(['abort', next, '--socket', served.socket], { cwd: t.dir })).code, 0)
+})
+
+test('--ready without a start within the hold: nothing paused, the intent removed, the stage stays', async () => {
+  const id = await stage('ready-timeout')
+  const before = labelOf(live)
+  const h = await cliUntil(['commit', id, '--hold', '700', '--ready', '--socket', served.socket], 'READY\n', { cwd: t.dir })
+  const r = await h.done
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_ABORTED\] the held commit of live was ready and not told to start \(told to abort, its input ended, or 700 ms passed\)/)
+  assert.equal(r.stdout, 'READY\n')
+  assert.equal(labelOf(live), before)
+  assert.deepEqual(intents(), [])
+  assert.equal((await request(served.port, '/label', { keepAlive: false })).json().label, before)
+  assert.equal((await cli(['abort', id, '--socket', served.socket], { cwd: t.dir })).code, 0, 'the stage stayed')
+})
+
+test('--ready without --hold is a usage error, exit 2, on the socket too', async () => {
+  const r = await cli(['commit', 'abcd1234', '--ready', '--socket', served.socket], { cwd: t.dir })
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_USAGE\] --ready goes with --hold MS/)
 })
 
 /** The primary's "pause window" line of the last commit. */

@@ -270,6 +270,8 @@ export interface HeldCli {
   send: (s: string) => void
   end: () => void
   kill: () => void
+  /** Its stdout so far. */
+  stdout: () => string
   done: Promise<{ code: number | null, stdout: string, stderr: string }>
 }
 
@@ -287,7 +289,7 @@ export async function cliUntil (args: string[], line: string, opts: { cwd: strin
   })
   const done = new Promise<{ code: number | null, stdout: string, stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
   await Promise.race([seen, done])
-  return { send: (s) => child.stdin.write(s), end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), done }
+  return { send: (s) => child.stdin.write(s), end: () => child.stdin.end(), kill: () => child.kill('SIGKILL'), stdout: () => stdout, done }
 }
 
 /** The real CLI as a shell command line (for onTerminal). */

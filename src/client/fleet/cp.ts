@@ -33,7 +33,7 @@ import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
 import { historyOn, stageOn, type HostStage, type Vote } from './stage.js'
 import { switchSummary, summaryLine } from './summary.js'
-import { all, goAll, heldFailure, holdOn, type Held, type HeldPhase } from './switch.js'
+import { all, goAll, heldFailure, holdOn, startAll, type Held, type HeldPhase } from './switch.js'
 
 export interface FleetCpOptions {
   src: string
@@ -160,8 +160,8 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   const held: Held[] = await Promise.all(hosts.map(async (h) => await holdOn(ssh, h, (votes.get(h) as Vote).stage, o.settings.holdMs, ['commit', (votes.get(h) as Vote).stage], (phase) => { o.progress?.set(h.name, PHASE[phase]) })))
   // Every host's CLI started before any pauses; then all are started at once.
   const ready = await all(held, 'ready', ssh.timeoutMs, interrupt.happened)
-  if (ready) for (const h of held) h.start()
-  if (!ready || !await all(held, 'paused', ssh.timeoutMs, interrupt.happened) || interrupt.signal !== undefined) {
+  const started = ready && await startAll(held, ssh.timeoutMs)
+  if (!started || !await all(held, 'paused', ssh.timeoutMs, interrupt.happened) || interrupt.signal !== undefined) {
     // The hosts that failed on their own ended before this abort (none did: the late ones timed out).
     const abortAt = performance.now()
     for (const h of held) h.abort()

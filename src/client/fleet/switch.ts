@@ -1,7 +1,12 @@
 // Pause everywhere, then switch everywhere: one held commit per host, its stdin a pipe of ours.
 //
-//   REMOTE commit ID --hold MS --ready ─▶ "READY" (its CLI started; nothing paused yet)
-//   every host READY ─▶ "start\n" to all, so that no host waits paused for another's start-up
+//   REMOTE commit ID --hold MS --ready ─▶ "READY" (its CLI started, its server holds the swap
+//     lock, its checks passed and its intent is written; nothing paused yet)
+//   every host READY ─▶ "clock" to each, 3 times ─▶ "CLOCK <ms>": each host's clock against ours
+//     (the answer of the quickest round trip, Cristian's estimate: within half of it)
+//   ─▶ "start <T>" to each, T one instant in each host's own clock, a few round trips ahead: every
+//     host's pause begins together, not each after the delivery of its line, which differs by
+//     milliseconds between hosts (a line through ssh, its sshd and its CLI)
 //     ─▶ "PAUSED" (every worker of the host paused, requests queue)
 //   every host PAUSED ─▶ "go\n" to all ─▶ each installs, resumes, prints "OK"
 //   any host fails before all PAUSED ─▶ "abort\n" to the others: they resume unchanged
@@ -28,11 +33,23 @@ export interface Held {
   okAt?: number
   /** When its ssh ended. */
   endedAt?: number
-  start: () => void
+  /** At once, or at `at` (ms since the epoch, the host's own clock). */
+  start: (at?: number) => void
+  /** The host's clock against ours: one "clock" line and its answer; undefined when it did not come within `timeoutMs`. */
+  clock: (timeoutMs: number) => Promise<ClockSample | undefined>
   go: () => void
   abort: () => void
   done: Promise<RemoteResult>
 }
+
+export interface ClockSample {
+  /** The host's clock less ours (ms), as of the middle of the round trip. */
+  offsetMs: number
+  rttMs: number
+}
+
+/** Ours, ms since the epoch to the microsecond (the unit of a host's CLOCK line). */
+const clockNow = (): number => performance.timeOrigin + performance.now()
 
 /** What a terminal's progress is told as a held commit goes on. */
 export type HeldPhase = 'ready' | 'paused' | 'switched'
@@ -46,11 +63,24 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   let resolveReady: (v: boolean) => void = () => {}
   const paused = new Promise<boolean>((resolve) => { resolvePaused = resolve })
   const ready = new Promise<boolean>((resolve) => { resolveReady = resolve })
+  let clockAnswer: ((hostMs: number) => void) | undefined
+  let line = ''
   const held: Held = {
     host,
     ready,
     paused,
-    start: () => { child.stdin.write('start\n') },
+    start: (at) => { child.stdin.write(at === undefined ? 'start\n' : `start ${at.toFixed(3)}\n`) },
+    clock: async (timeoutMs) => await new Promise<ClockSample | undefined>((resolve) => {
+      const timer = setTimeout(() => { clockAnswer = undefined; resolve(undefined) }, timeoutMs)
+      void held.done.then(() => { clearTimeout(timer); resolve(undefined) })
+      const sent = clockNow()
+      clockAnswer = (hostMs) => {
+        const back = clockNow()
+        clearTimeout(timer)
+        resolve({ offsetMs: hostMs - (sent + back) / 2, rttMs: back - sent })
+      }
+      child.stdin.write('clock\n')
+    }),
     go: () => { child.stdin.write('go\n') },
     abort: () => { child.stdin.end('abort\n') },
     // The pause wait and the install together are bounded by the hold and one step's time out.
@@ -58,12 +88,50 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   }
   child.stdout.on('data', (c: Buffer | string) => {
     out += c.toString()
+    line += c.toString()
+    for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
+      const m = /^CLOCK (\d+(?:\.\d+)?)$/.exec(line.slice(0, nl))
+      line = line.slice(nl + 1)
+      const answer = clockAnswer
+      clockAnswer = undefined
+      if (m !== null) answer?.(Number(m[1]))
+    }
     if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true); watch('ready') }
     if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true); watch('paused') }
     if (held.okAt === undefined && /^OK$/m.test(out)) { held.okAt = performance.now(); watch('switched') }
   })
   void held.done.then(() => { held.endedAt = performance.now(); resolveReady(false); resolvePaused(false) })
   return held
+}
+
+/** How many clock samples each host is asked for; the quickest round trip's is used. */
+const CLOCK_SAMPLES = 3
+
+/**
+ * Every host (all ready) told to start its pause at one instant: each host's clock sampled, then
+ * "start T" with T in its own clock, far enough ahead for the slowest line to arrive (twice the
+ * slowest round trip seen, and 2 ms). false when a host did not answer its clock within
+ * `timeoutMs` (none was started).
+ */
+export async function startAll (held: Held[], timeoutMs: number): Promise<boolean> {
+  const samples = await Promise.all(held.map(async (h) => {
+    const got: ClockSample[] = []
+    for (let i = 0; i < CLOCK_SAMPLES; i++) {
+      const s = await h.clock(timeoutMs)
+      if (s === undefined) return undefined
+      got.push(s)
+    }
+    return got
+  }))
+  if (samples.some((s) => s === undefined)) return false
+  const all = samples as ClockSample[][]
+  const slowest = Math.max(...all.flat().map((s) => s.rttMs))
+  const at = clockNow() + Math.min(2 * slowest + 2, timeoutMs / 2)
+  for (const [i, h] of held.entries()) {
+    const best = (all[i] as ClockSample[]).reduce((a, b) => b.rttMs < a.rttMs ? b : a)
+    h.start(at + best.offsetMs)
+  }
+  return true
 }
 
 /**

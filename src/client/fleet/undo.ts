@@ -19,7 +19,7 @@ import { failureOf, hostLines } from './reasons.js'
 import { refuseUnfinished } from './recover.js'
 import { Ssh } from './ssh.js'
 import { historyOn } from './stage.js'
-import { all, goAll, heldFailure, holdOn, type Held } from './switch.js'
+import { all, goAll, heldFailure, holdOn, startAll, type Held } from './switch.js'
 
 interface Back { host: FleetHost, from: number, fromDigest: string | null, to?: number, toDigest?: string | null }
 
@@ -73,8 +73,7 @@ async function undoAll (ssh: Ssh, settings: FleetSettings, live: string): Promis
   })
   const held: Held[] = await Promise.all(backs.map(async (b) => await holdOn(ssh, b.host, '', settings.holdMs, ['undo', live, '--to', String(b.to)])))
   const ready = await all(held, 'ready', ssh.timeoutMs)
-  if (ready) for (const h of held) h.start()
-  if (!ready || !await all(held, 'paused', ssh.timeoutMs)) {
+  if (!ready || !await startAll(held, ssh.timeoutMs) || !await all(held, 'paused', ssh.timeoutMs)) {
     for (const h of held) h.abort()
     const results = await Promise.all(held.map(async (h) => await h.done))
     const lines = held.flatMap((h, i) => {

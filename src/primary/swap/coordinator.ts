@@ -3,6 +3,7 @@
 // an undo) or several at once (a commit of stages), all in the same pause.
 //
 //   validated files ─▶ lock ─▶ fresh? outside holders? ─▶ plan (ids, keep paths) ─▶ INTENT
+//        ─▶ (a held commit with --ready: READY, then wait for its start, see #started)
 //        ─▶ PAUSE every worker on every database of the set (drain, close, ack)
 //        ─▶ (a held commit: quiesce the live files, then wait for the go, see #held)
 //        ─▶ INSTALL the set in piscina (every file checkpointed first, so one refusal changes
@@ -58,7 +59,18 @@ export interface CommitRequest {
    * told to go within `timeoutMs` (its coordinator vanished), the commit is abandoned: every
    * worker resumes on the old files, nothing changed.
    */
-  hold?: { paused: () => Promise<void>, go: Promise<boolean>, timeoutMs: number }
+  hold?: {
+    /**
+     * A held commit that waits for its start (`--ready`): once the lock is held, the checks done
+     * and the intent written, `ready` is called and the pause waits for `start`. Not started
+     * within `timeoutMs`, or `start` false: the intent is removed, nothing was paused.
+     */
+    ready?: () => Promise<void>
+    start?: Promise<boolean>
+    paused: () => Promise<void>
+    go: Promise<boolean>
+    timeoutMs: number
+  }
 }
 
 export interface SwappedDatabase {
@@ -216,6 +228,7 @@ export class SwapCoordinator {
     crashPoint('before-intent')
     await writeIntent(intent)
     crashPoint('after-intent')
+    if (req.hold?.start !== undefined) await this.#started(req.hold, intent, dbs)
 
     const targets = supervisor.live()
     supervisor.holdHellos()
@@ -230,6 +243,8 @@ export class SwapCoordinator {
       throw err
     }
     crashPoint('paused')
+    const tPaused = performance.now()
+    let tHeld: number | undefined
     // A held commit empties the live files' WALs before it waits: at the go (the fleet's skew)
     // the install has only its links, renames and directory fsync left.
     let quiesced: boolean[] | undefined
@@ -242,6 +257,7 @@ export class SwapCoordinator {
         log.warn(`held ${req.kind} of ${names.join(', ')} refused before its hold; every worker resumed on the old file(s)`)
         throw err
       }
+      tHeld = performance.now()
       await this.#held(req.hold, intent, targets, dbs)
     }
     const t1 = performance.now()
@@ -324,6 +340,8 @@ export class SwapCoordinator {
       event: 'pause-window', db, kind: req.kind, commit, workers: targets.length,
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
       timings, installStartedAt, goAt: round(goAt), resumedAt: round(resumedAt),
+      // Its steps (ms since the epoch): every worker paused, and a held commit's PAUSED told.
+      pausedAt: round(epoch(tPaused)), ...(tHeld === undefined ? {} : { heldAt: round(epoch(tHeld)) }),
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
       event: req.kind, db, commit, databases: report.databases, pauseMs: round(report.pauseMs),
@@ -349,6 +367,21 @@ export class SwapCoordinator {
       if (gone.length > 0) log.info(`removed kept generation(s) ${gone.join(', ')} of ${plan.db.name} (--keep ${this.#store(plan.db).keep})`)
     }
     return report
+  }
+
+  /** A held commit's wait for its start, before any pause: not started, the intent goes and nothing was paused. */
+  async #started (hold: NonNullable<CommitRequest['hold']>, intent: Intent, dbs: DatabaseInfo[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const start = await (async () => {
+      await hold.ready?.()
+      return await Promise.race([hold.start as Promise<boolean>, new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), hold.timeoutMs) })])
+    })().catch(() => false).finally(() => clearTimeout(timer))
+    if (start) return
+    await removeIntent(intent)
+    const err = new HotswapError('HOTSWAP_ERR_ABORTED',
+      `the held ${intent.kind} of ${dbs.map((d) => d.name).join(', ')} was ready and not told to start (told to abort, its input ended, or ${hold.timeoutMs} ms passed); nothing was paused or changed${intent.kind === 'commit' ? ', the stage stays' : ''}`)
+    this.#opts.logger.warn(err.message, { event: 'hold-abandoned', commit: intent.id })
+    throw err
   }
 
   /** Waits for the go of a held commit; abandons it (resumed, unchanged) without one. */
@@ -400,3 +433,4 @@ function epoch (now: number): number {
 function round (ms: number): number {
   return Math.round(ms * 1000) / 1000
 }
+

@@ -1,8 +1,14 @@
-// A held swap on the socket (`commit ID --hold MS`, `undo DB --to G --hold MS`: a fleet host's
-// part of a switch): once every worker is paused, "PAUSED" on stdout; the install waits for a
-// "go" line on stdin, and "abort", the end of input, a disconnect or MS without either resume
-// every worker unchanged (the coordinator's hold, swap/coordinator.ts).
+// A held swap on the socket (`commit ID --hold MS [--ready]`, `undo DB --to G --hold MS [--ready]`:
+// a fleet host's part of a switch). With --ready, everything a commit does before its pause (the
+// lock, the stage's checks, the /proc scan, the intent written and fsynced) is done first, then
+// "READY" on stdout, and the pause waits for a "start" line on stdin: a coordinator that starts
+// every host at once has every host's pause begin within a line's delivery, rather than within
+// the spread of that work on every host. Once every worker is paused, "PAUSED" on stdout; the
+// install waits for a "go" line. "abort", the end of input, a disconnect or MS without the line
+// awaited: nothing paused yet, or every worker resumed unchanged (the coordinator's hold,
+// swap/coordinator.ts).
 
+import type { Readable } from 'node:stream'
 import { HotswapError } from '../../../shared/errors.js'
 import type { CommitRequest } from '../../swap/coordinator.js'
 import { shown, type Session } from '../session.js'
@@ -14,20 +20,76 @@ export function holdMsOf (v: string | undefined): number {
   return ms
 }
 
-/** The hold of a commit request: PAUSED told to the client, the go read from its stdin. */
-export function holdOf (s: Session, timeoutMs: number): NonNullable<CommitRequest['hold']> {
-  return { paused: async () => { await s.stdout('PAUSED\n') }, go: goFrom(s), timeoutMs }
+/** `--ready` goes with `--hold MS`. */
+export function checkReady (command: string, holdMs: number | undefined, ready: boolean): void {
+  if (ready && holdMs === undefined) throw new HotswapError('HOTSWAP_ERR_USAGE', `--ready goes with --hold MS (${command} … --hold MS --ready)`)
 }
 
-/** true on a "go" line from the client; false on "abort", end of input or a disconnect. */
-async function goFrom (s: Session): Promise<boolean> {
-  let text = ''
-  try {
-    for await (const chunk of s.stdin) {
-      text += (chunk as Buffer).toString('utf8')
-      if (/^go$/m.test(text)) return true
-      if (/^abort$/m.test(text) || text.length > 64) return false
-    }
-  } catch { /* the connection went away */ }
-  return false
+/** This host's clock, ms since the epoch to the microsecond. */
+const clock = (): number => performance.timeOrigin + performance.now()
+
+/**
+ * The hold of a commit request: READY (with `ready`) and PAUSED told to the client, its start and
+ * go read from its stdin. Before its start the client may ask for this host's clock ("clock" ─▶
+ * "CLOCK <ms since the epoch>"), so as to name the instant every host starts at: "start <ms>"
+ * pauses at that instant of this host's clock (at once when it has passed), "start" at once.
+ */
+export function holdOf (s: Session, timeoutMs: number, ready = false): NonNullable<CommitRequest['hold']> {
+  const next = lines(s.stdin)
+  const start = ready
+    ? (async () => {
+        for (;;) {
+          const line = await next()
+          if (line === 'clock') { await s.stdout(`CLOCK ${clock().toFixed(3)}\n`); continue }
+          const m = line === null ? null : /^start(?: (\d{1,15}(?:\.\d{1,6})?))?$/.exec(line)
+          if (m === null) return false
+          if (m[1] !== undefined) await until(Number(m[1]), timeoutMs)
+          return true
+        }
+      })()
+    : undefined
+  const go = (async () => (start === undefined || await start) && await next() === 'go')()
+  return {
+    ...(start === undefined ? {} : { ready: async () => { await s.stdout('READY\n') }, start }),
+    paused: async () => { await s.stdout('PAUSED\n') },
+    go,
+    timeoutMs,
+  }
+}
+
+/** The client's lines, one per call (trimmed); null at the end of input, a disconnect, or a line over 64 bytes. */
+function lines (stdin: Readable): () => Promise<string | null> {
+  const it = stdin[Symbol.asyncIterator]()
+  let buf = ''
+  let ended = false
+  return async () => {
+    try {
+      while (!ended) {
+        const nl = buf.indexOf('\n')
+        if (nl >= 0) {
+          const line = buf.slice(0, nl).trim()
+          buf = buf.slice(nl + 1)
+          return line
+        }
+        if (buf.length > 64) break
+        const r = await it.next()
+        if (r.done === true) break
+        buf += (r.value as Buffer).toString('utf8')
+      }
+    } catch { /* the connection went away */ }
+    ended = true
+    return null
+  }
+}
+
+/**
+ * Resolves at `at` (ms since the epoch, this host's clock), or after `limitMs` when that is
+ * sooner (the hold's time out then wins). A timer to within 1.5 ms of it, then the event loop's
+ * turns: a timer alone fires up to a millisecond late, and late by a different amount on every host.
+ */
+async function until (at: number, limitMs: number): Promise<void> {
+  const end = Math.min(at, clock() + limitMs)
+  const left = end - clock()
+  if (left > 2) await new Promise((resolve) => setTimeout(resolve, left - 1.5))
+  while (clock() < end) await new Promise((resolve) => setImmediate(resolve))
 }

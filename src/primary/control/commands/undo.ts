@@ -4,7 +4,7 @@
 //
 //   kept file ─▶ header + size checked ─▶ coordinator.commit (kind undo: the kept file is the
 //   new one, renamed in; the live one is linked aside as kept) ─▶ "OK"
-//   --hold MS (a fleet's host, `fleet undo`): held as a commit --hold is (hold.ts)
+//   --hold MS [--ready] (a fleet's host, `fleet undo`): held as a commit --hold is (hold.ts)
 
 import { openSync, readSync, closeSync, statSync } from 'node:fs'
 import { HotswapError } from '../../../shared/errors.js'
@@ -15,7 +15,7 @@ import { checkHeader, HEADER_BYTES } from '../../sqlite/header.js'
 import type { CommitItem } from '../../swap/coordinator.js'
 import { databasesNamed, storeOf } from './databases.js'
 import { answerCommit } from './answer.js'
-import { holdMsOf, holdOf } from './hold.js'
+import { checkReady, holdMsOf, holdOf } from './hold.js'
 import { shown, type ServerContext, type Session } from '../session.js'
 
 export async function undo (s: Session, ctx: ServerContext): Promise<number> {
@@ -23,6 +23,7 @@ export async function undo (s: Session, ctx: ServerContext): Promise<number> {
   let to: number | undefined
   let holdMs: number | undefined
   let force = false
+  let ready = false
   const rest = s.args.slice(1)
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i] as string
@@ -35,17 +36,20 @@ export async function undo (s: Session, ctx: ServerContext): Promise<number> {
       holdMs = holdMsOf(a.includes('=') ? a.slice('--hold='.length) : rest[++i])
     } else if (a === '--force') {
       force = true
+    } else if (a === '--ready') {
+      ready = true
     } else if (a.startsWith('--')) {
-      throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${shown(a)} for undo (undo [DB…] [--to ID] [--force] [--hold MS])`)
+      throw new HotswapError('HOTSWAP_ERR_USAGE', `unknown flag ${shown(a)} for undo (undo [DB…] [--to ID] [--force] [--hold MS [--ready]])`)
     } else {
       names.push(a)
     }
   }
-  if (holdMs === undefined) s.stdin.resume() // Only a held undo reads stdin (its go).
+  checkReady('undo', holdMs, ready)
+  if (holdMs === undefined) s.stdin.resume() // Only a held undo reads stdin (its start and go).
   const dbs = names.length > 0 ? databasesNamed(names, s.cwd, ctx) : lastCommitted(ctx)
   if (to !== undefined && dbs.length !== 1) throw new HotswapError('HOTSWAP_ERR_USAGE', '--to names a generation of one database: undo DB --to ID')
   const items = dbs.map((db) => itemFor(db, storeOf(ctx, db), to))
-  const hold = holdMs === undefined ? undefined : holdOf(s, holdMs)
+  const hold = holdMs === undefined ? undefined : holdOf(s, holdMs, ready)
   const report = await ctx.coordinator.commit({ kind: 'undo', items, force, isCancelled: s.isClosed, hold })
   if (s.tty) s.stderr(report.databases.map((d) => `undid ${d.name}: generation ${d.to} (the content of ${itemOf(items, d.name)}) is live, ${d.from} is kept; pause ${report.pauseMs.toFixed(1)} ms\n`).join(''))
   return await answerCommit(s, report)
