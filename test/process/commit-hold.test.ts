@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { BIN, cli, cliUntil, fixture, type HeldCli, integrity, labelOf, request, seed, type Served, serveLiveForFile, sleep, tempDir, waitUntil } from '../support/index.js'
 
@@ -25,8 +25,8 @@ async function stage (label: string): Promise<string> {
 }
 
 /** `commit ID --hold MS`, its stdin ours: resolves once it printed PAUSED, with what to send and its end. */
-async function held (id: string, ms: number): Promise<HeldCli> {
-  return await cliUntil(['commit', id, '--hold', String(ms), '--socket', served.socket], 'PAUSED\n', { cwd: t.dir })
+async function held (id: string, ms: number, flags: string[] = []): Promise<HeldCli> {
+  return await cliUntil(['commit', id, '--hold', String(ms), ...flags, '--socket', served.socket], 'PAUSED\n', { cwd: t.dir })
 }
 
 test('go: PAUSED, then the install; a request sent while held waits and reads the new data', async () => {
@@ -207,26 +207,45 @@ function lastPauseWindow (): Record<string, unknown> & { timings: Record<string,
   return line as Record<string, unknown> & { timings: Record<string, number> }
 }
 
-test('a held commit empties the live WAL while it waits: at the go only the links, renames and directory fsync are left', async () => {
+test('a held commit empties a live WAL that holds frames while it waits: at the go only the links, renames and directory fsync are left', async () => {
   const id = await stage('quiesced-v')
-  const h = await held(id, 10_000)
+  // Its frames stay in the -wal through the pause: the workers' last close cannot checkpoint
+  // beside its open connection (--force lets the commit run beside it).
+  const writer = await outsider('frames-before')
+  const h = await held(id, 10_000, ['--force'])
+  await writer.kill()
   h.send('go\n')
   assert.equal((await h.done).code, 0)
   assert.equal(lastPauseWindow().timings.quiescedBeforeHold, 1, 'the file quiesced before the hold was not again at the go')
   assert.equal(labelOf(live), 'quiesced-v')
 })
 
-test('a write by another process during the hold is emptied again at the go: the new file goes live whole, none of those rows in it', async () => {
-  const id = await stage('after-outsider')
-  const h = await held(id, 10_000)
-  // Its committed frames stay in the -wal (no checkpoint), and it dies without one.
-  const writer = spawn(process.execPath, [fixture('wal-writer.mjs'), live, 'stale', '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * An outside writer with committed frames in the live -wal and its connection open (no
+ * checkpoint); `kill` SIGKILLs it, which never checkpoints.
+ */
+async function outsider (label: string): Promise<{ kill: () => Promise<void> }> {
+  const writer = spawn(process.execPath, [fixture('wal-writer.mjs'), live, label, '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     writer.stdout.on('data', (d: Buffer) => { if (d.toString().startsWith('ready')) resolve() })
     writer.once('exit', (code) => reject(new Error(`wal-writer exited ${String(code)}`)))
   })
-  writer.kill('SIGKILL')
-  await new Promise((resolve) => writer.once('close', resolve))
+  assert.ok(statSync(`${live}-wal`).size > 0, 'frames in the -wal')
+  return {
+    kill: async () => {
+      writer.kill('SIGKILL')
+      await new Promise((resolve) => writer.once('close', resolve))
+    },
+  }
+}
+
+test('a write by another process during the hold is emptied again at the go: the new file goes live whole, none of those rows in it', async () => {
+  const id = await stage('after-outsider')
+  const first = await outsider('before-hold') // so that the held commit quiesces before its hold
+  const h = await held(id, 10_000, ['--force'])
+  await first.kill()
+  // Its committed frames stay in the -wal (no checkpoint), and it dies without one.
+  await (await outsider('stale')).kill()
   h.send('go\n')
   const r = await h.done
   assert.equal(r.code, 0, r.stderr)
