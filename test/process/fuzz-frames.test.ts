@@ -280,11 +280,15 @@ function generator (rand: () => number): () => { bytes: Buffer, kind: string } {
   }
 }
 
-/** A valid `reload` would replace the workers the run checks on: it always gets a bad flag. */
-/** A command that would change the server under the fuzzer (reload, scale, stop, a held lease) gets a flag it refuses. */
+/**
+ * A command that would change the server under the fuzzer (reload, scale, stop, a held lease),
+ * or that by design never ends (`logs --follow`: the run waits for every connection's end),
+ * gets a flag it refuses.
+ */
 const CHANGES_THE_SERVER = new Set(['reload', 'scale', 'stop', 'lease'])
 function noReload (args: unknown): unknown {
-  return Array.isArray(args) && CHANGES_THE_SERVER.has(args[0]) ? [...args, '--constructor'] : args
+  const endless = Array.isArray(args) && args[0] === 'logs' && args.includes('--follow')
+  return Array.isArray(args) && (CHANGES_THE_SERVER.has(args[0]) || endless) ? [...args, '--constructor'] : args
 }
 
 interface Verdict { problem: string | null, answered: boolean, cls: string }
