@@ -170,6 +170,21 @@ async function measure (S, ctx, { quick, log }) {
   out.pauseMs = Object.fromEntries(Object.entries(pause).map(([k, v]) => [k, stats(v)]))
   out.goToResumeMs = Object.fromEntries(Object.entries(goToResume).map(([k, v]) => [k, stats(v)]))
 
+  // A fleet of one host: no other host to wait for, no other host's processes on these cores.
+  // Its pause against its single-host pause is the protocol's own cost (the quiesce task, the
+  // PAUSED line up and the go down through ssh and the host's CLI).
+  log(`F2b: ${swaps} fleet swaps to ${fleet.hosts[0].name} alone`)
+  const alone = { pause: [], quiesce: [], messages: [] }
+  for (let i = 0; i < swaps; i++) {
+    const before = pauseLines(serves[0]).length
+    await fleetCp(next().path, [fleet.hosts[0].name])
+    const l = pauseLines(serves[0]).slice(before).at(-1)
+    alone.pause.push(l.pauseMs)
+    alone.quiesce.push(l.heldAt - l.pausedAt)
+    alone.messages.push(l.goAt - l.heldAt)
+  }
+  out.alone = { host: fleet.hosts[0].name, ...Object.fromEntries(Object.entries(alone).map(([k, v]) => [`${k}Ms`, stats(v)])) }
+
   const size = quick ? 20 * MB : 100 * MB
   log(`F3: stage time of ${fmtBytes(size)}, 1 host and 3 hosts`)
   const big = join(cwd, 'big.sqlite3')
@@ -197,6 +212,12 @@ export function evaluateF (f, target) {
     target(`14 fleet pause p50 on ${name} ≤ single + 2 round trips`, fmtMs(p.p50), `≤ ${fmtMs(bound)}`, p.p50 <= bound,
       `single ${fmtMs(f.singlePauseMs[name].p50)}, round trip ${fmtMs(f.rtt[name].p50)}`)
   }
+  if (f.alone !== undefined) {
+    const a = f.alone
+    const bound = f.singlePauseMs[a.host].p50 + 2 * f.rtt[a.host].p50
+    target(`14 fleet of one host (${a.host}): pause p50 ≤ single + 2 round trips`, fmtMs(a.pauseMs.p50), `≤ ${fmtMs(bound)}`, a.pauseMs.p50 <= bound,
+      `not the issue's target (that is 3 hosts, above): the protocol's own cost, with no other host to wait for; quiesce ${fmtMs(a.quiesceMs.p50)}, PAUSED up + go down ${fmtMs(a.messagesMs.p50)}`)
+  }
   const s = f.stage
   target(`14 stage ${fmtBytes(s.bytes)}: 3 hosts / the slowest single host`, `${(s.allMs / s.slowestSingleMs).toFixed(2)}×`, '≈ 1× (the sum: 3×)', s.allMs < s.sumSingleMs,
     `${fmtMs(s.allMs)} vs slowest ${fmtMs(s.slowestSingleMs)}, sum ${fmtMs(s.sumSingleMs)}`)
@@ -219,6 +240,8 @@ export function rowsF (f) {
         `single-host: pausing ${fmtMs(f.singlePausingMs[h].p50)}, the rest ${fmtMs(f.singlePauseMs[h].p50 - f.singlePausingMs[h].p50)}`,
         'pausing its workers + quiesce + waiting for the last host\'s PAUSED + that PAUSED up and the go down + install and resume']
     })),
+    ...(f.alone === undefined ? [] : [[`14 fleet of one host (${f.alone.host}) pause p50`, fmtMs(f.alone.pauseMs.p50), `single-host ${fmtMs(f.singlePauseMs[f.alone.host].p50)}`,
+      `quiesce ${fmtMs(f.alone.quiesceMs.p50)}, PAUSED up + go down ${fmtMs(f.alone.messagesMs.p50)} (round trip ${fmtMs(f.rtt[f.alone.host].p50)})`]]),
     ['14   ssh round trip per host p50', per((h) => fmtMs(f.rtt[h].p50)), '', 'a line echoed through the control master'],
     [`14 fleet stage ${fmtBytes(f.stage.bytes)}: 3 hosts / 1 host`, `${fmtMs(f.stage.allMs)}`, `1 host: ${per((h) => fmtMs(f.stage.singleMs[h]))}`,
       `sum of the single ones ${fmtMs(f.stage.sumSingleMs)}; push, integrity_check, vote`],
