@@ -9,7 +9,7 @@
 // The worker writes its own records behind a record separator (shared/logger.ts), so a partial
 // line the app left (process.stdout.write('…') with no newline) ends where a record begins and
 // never swallows it. A line that starts with white space, or with `}` or `]`, continues the
-// previous one: console.error(err) writes its whole stack, and util.inspect its whole object, in
+// previous one: an app's error(err) on the console writes its whole stack, and util.inspect its whole object, in
 // one write, so they arrive in one read. A read that emptied the pipe (shorter than a full
 // read) ends the record there and then, with no delay (fault tests time their faults on the
 // app's lines); only after a full read does it wait GROUP_MS for the rest.
@@ -137,7 +137,7 @@ export class WorkerOutput {
     if (this.#group.length === 0) return
     const message = this.#group.join('\n')
     this.#group = []
-    // A stack trace on stderr (console.error(err)) is an error, not a warning.
+    // A stack trace on stderr (an app's error(err) on the console) is an error, not a warning.
     const level = this.#stream === 'stderr' && STACK_FRAME.test(message) ? 'error' : this.#fallback()
     this.#emit({ level, message, fields: { stream: this.#stream }, own: false })
   }

@@ -1,9 +1,9 @@
 // A held swap on the socket (`commit ID --hold MS [--ready]`, `undo DB --to G --hold MS [--ready]`:
 // a fleet host's part of a switch). With --ready, everything a commit does before its pause (the
 // lock, the stage's checks, the /proc scan, the intent written and fsynced) is done first, then
-// "READY" on stdout, and the pause waits for a "start" line on stdin: a coordinator that starts
-// every host at once has every host's pause begin within a line's delivery, rather than within
-// the spread of that work on every host. Once every worker is paused, "PAUSED" on stdout; the
+// "READY" on stdout, and the pause waits for a "start" line on stdin ("start T": at instant T of
+// this host's clock, which "clock" lines ask for): every host's pause begins at one instant,
+// rather than each after its own share of that work. Once every worker is paused, "PAUSED"; the
 // install waits for a "go" line. "abort", the end of input, a disconnect or MS without the line
 // awaited: nothing paused yet, or every worker resumed unchanged (the coordinator's hold,
 // swap/coordinator.ts).
