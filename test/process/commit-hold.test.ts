@@ -149,8 +149,10 @@ test('--ready: "clock" answers the host\'s clock; "start T" pauses at the instan
   const before = labelOf(live)
   const h = await cliUntil(['commit', id, '--hold', '10000', '--ready', '--socket', served.socket], 'READY\n', { cwd: t.dir })
   h.send('clock\n')
-  await waitUntil('CLOCK', () => /CLOCK \d+\.\d+\n/.test(h.stdout()), 10_000)
-  const hostClock = Number(/CLOCK (\d+\.\d+)\n/.exec(h.stdout())?.[1])
+  await waitUntil('CLOCK', () => /CLOCK \d+\.\d+ \d+\.\d+\n/.test(h.stdout()), 10_000)
+  const [, clock, scan] = /CLOCK (\d+\.\d+) (\d+\.\d+)\n/.exec(h.stdout()) ?? []
+  const hostClock = Number(clock)
+  assert.ok(Number(scan) > 0, `the outside-holder scan's time: ${scan ?? '?'} ms`)
   assert.ok(Math.abs(hostClock - Date.now()) < 1000, `the host's clock (one machine here): ${hostClock} vs ${Date.now()}`)
   const at = hostClock + 600
   h.send(`start ${at.toFixed(3)}\n`)
@@ -162,7 +164,7 @@ test('--ready: "clock" answers the host\'s clock; "start T" pauses at the instan
   h.send('go\n')
   const r = await h.done
   assert.equal(r.code, 0, r.stderr)
-  assert.match(r.stdout, /^READY\nCLOCK \d+\.\d+\nPAUSED\nOK\n$/)
+  assert.match(r.stdout, /^READY\nCLOCK \d+\.\d+ \d+\.\d+\nPAUSED\nOK\n$/)
   const w = lastPauseWindow()
   const began = (w.resumedAt as number) - (w.pauseMs as number)
   assert.ok(began >= at - 0.01, `the pause began at ${began.toFixed(3)}, not before the instant ${at.toFixed(3)}`)
@@ -178,6 +180,32 @@ test('--ready: "clock" answers the host\'s clock; "start T" pauses at the instan
   assert.equal(labelOf(live), 'at-instant')
   assert.deepEqual(intents(), [])
   assert.equal((await cli(['abort', next, '--socket', served.socket], { cwd: t.dir })).code, 0)
+})
+
+test('--ready: a process that opens the live file after READY is found by the scan made at the start: refused, nothing paused, the stage stays', async () => {
+  // The scan ran before READY only: an outside connection opened while every host got ready
+  // went unseen (an idle one is not busy for the quiesce either), and the file was replaced under it.
+  const id = await stage('outsider-after-ready')
+  const before = labelOf(live)
+  const h = await cliUntil(['commit', id, '--hold', '10000', '--ready', '--socket', served.socket], 'READY\n', { cwd: t.dir })
+  const outsider = spawn(process.execPath, [fixture('outsider.mjs'), live], { stdio: ['pipe', 'pipe', 'inherit'] })
+  try {
+    let replies = ''
+    outsider.stdout.on('data', (c: Buffer) => { replies += c.toString() })
+    outsider.stdin.write('open\nquery\n')
+    await waitUntil('the outsider open and read', () => replies.includes('"cmd":"query"'), 10_000)
+    h.send('start\n')
+    const r = await h.done
+    assert.equal(r.code, 1)
+    assert.equal(r.stdout, 'READY\n', 'nothing paused')
+    assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_DB_BUSY\] another process has .*live\.sqlite3 open: pid \d+/)
+  } finally {
+    outsider.kill('SIGKILL')
+    await new Promise((resolve) => outsider.once('close', resolve))
+  }
+  assert.equal(labelOf(live), before)
+  assert.deepEqual(intents(), [])
+  assert.equal((await cli(['abort', id, '--socket', served.socket], { cwd: t.dir })).code, 0, 'the stage stayed')
 })
 
 test('--ready without a start within the hold: nothing paused, the intent removed, the stage stays', async () => {

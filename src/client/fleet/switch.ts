@@ -2,9 +2,10 @@
 //
 //   REMOTE commit ID --hold MS --ready ─▶ "READY" (its CLI started, its server holds the swap
 //     lock, its checks passed and its intent is written; nothing paused yet)
-//   every host READY ─▶ "clock" to each, 3 times ─▶ "CLOCK <ms>": each host's clock against ours
-//     (the answer of the quickest round trip, Cristian's estimate: within half of it)
-//   ─▶ "start <T>" to each, T one instant in each host's own clock, a few round trips ahead: every
+//   every host READY ─▶ "clock" to each, 3 times ─▶ "CLOCK <ms> <scan ms>": each host's clock
+//     against ours (the answer of the quickest round trip, Cristian's estimate: within half of
+//     it), and how long its /proc scan took (it scans again before the instant)
+//   ─▶ "start <T>" to each, T one instant in each host's own clock, far enough ahead: every
 //     host's pause begins together, not each after the delivery of its line, which differs by
 //     milliseconds between hosts (a line through ssh, its sshd and its CLI)
 //     ─▶ "PAUSED" (every worker of the host paused, requests queue)
@@ -16,6 +17,7 @@
 
 import { performance } from 'node:perf_hooks'
 import { crashArmed, crashPoint } from '../../shared/crash-point.js'
+import { epochNow } from '../../shared/instant.js'
 import type { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
 import { failureOf } from './reasons.js'
@@ -46,10 +48,10 @@ export interface ClockSample {
   /** The host's clock less ours (ms), as of the middle of the round trip. */
   offsetMs: number
   rttMs: number
+  /** How long the host's outside-holder scan took: it scans again before the instant. */
+  scanMs: number
 }
 
-/** Ours, ms since the epoch to the microsecond (the unit of a host's CLOCK line). */
-const clockNow = (): number => performance.timeOrigin + performance.now()
 
 /** What a terminal's progress is told as a held commit goes on. */
 export type HeldPhase = 'ready' | 'paused' | 'switched'
@@ -63,7 +65,7 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
   let resolveReady: (v: boolean) => void = () => {}
   const paused = new Promise<boolean>((resolve) => { resolvePaused = resolve })
   const ready = new Promise<boolean>((resolve) => { resolveReady = resolve })
-  let clockAnswer: ((hostMs: number) => void) | undefined
+  let clockAnswer: ((hostMs: number, scanMs: number) => void) | undefined
   let line = ''
   const held: Held = {
     host,
@@ -73,11 +75,11 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
     clock: async (timeoutMs) => await new Promise<ClockSample | undefined>((resolve) => {
       const timer = setTimeout(() => { clockAnswer = undefined; resolve(undefined) }, timeoutMs)
       void held.done.then(() => { clearTimeout(timer); resolve(undefined) })
-      const sent = clockNow()
-      clockAnswer = (hostMs) => {
-        const back = clockNow()
+      const sent = epochNow()
+      clockAnswer = (hostMs, scanMs) => {
+        const back = epochNow()
         clearTimeout(timer)
-        resolve({ offsetMs: hostMs - (sent + back) / 2, rttMs: back - sent })
+        resolve({ offsetMs: hostMs - (sent + back) / 2, rttMs: back - sent, scanMs })
       }
       child.stdin.write('clock\n')
     }),
@@ -90,11 +92,11 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
     out += c.toString()
     line += c.toString()
     for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
-      const m = /^CLOCK (\d+(?:\.\d+)?)$/.exec(line.slice(0, nl))
+      const m = /^CLOCK (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(line.slice(0, nl))
       line = line.slice(nl + 1)
       const answer = clockAnswer
       clockAnswer = undefined
-      if (m !== null) answer?.(Number(m[1]))
+      if (m !== null) answer?.(Number(m[1]), Number(m[2]))
     }
     if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true); watch('ready') }
     if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true); watch('paused') }
@@ -109,9 +111,10 @@ const CLOCK_SAMPLES = 3
 
 /**
  * Every host (all ready) told to start its pause at one instant: each host's clock sampled, then
- * "start T" with T in its own clock, far enough ahead for the slowest line to arrive (twice the
- * slowest round trip seen, and 2 ms). false when a host did not answer its clock within
- * `timeoutMs` (none was started).
+ * "start T" with T in its own clock, far enough ahead for the slowest line to arrive and the
+ * slowest host's second outside-holder scan to end (twice the slowest round trip seen, 1.5 times
+ * the slowest scan, and 2 ms). false when a host did not answer its clock within `timeoutMs`
+ * (none was started).
  */
 export async function startAll (held: Held[], timeoutMs: number): Promise<boolean> {
   const samples = await Promise.all(held.map(async (h) => {
@@ -126,7 +129,8 @@ export async function startAll (held: Held[], timeoutMs: number): Promise<boolea
   if (samples.some((s) => s === undefined)) return false
   const all = samples as ClockSample[][]
   const slowest = Math.max(...all.flat().map((s) => s.rttMs))
-  const at = clockNow() + Math.min(2 * slowest + 2, timeoutMs / 2)
+  const scan = Math.max(...all.flat().map((s) => s.scanMs))
+  const at = epochNow() + Math.min(2 * slowest + 1.5 * scan + 2, timeoutMs / 2)
   for (const [i, h] of held.entries()) {
     const best = (all[i] as ClockSample[]).reduce((a, b) => b.rttMs < a.rttMs ? b : a)
     h.start(at + best.offsetMs)

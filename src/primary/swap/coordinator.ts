@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
 import { crashPoint } from '../../shared/crash-point.js'
+import { atInstant } from '../../shared/instant.js'
 import { HotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo, PauseValue } from '../../shared/messages.js'
@@ -31,7 +32,7 @@ import type { ManagedWorker } from '../managed-worker.js'
 import type { Supervisor } from '../supervisor.js'
 import { SwapLock } from './lock.js'
 import { pauseAll, resumeAll, type FailedWorker } from './pause.js'
-import { preflight } from './preflight.js'
+import { preflight, refuseOutsideHolders } from './preflight.js'
 
 export interface CommitItem {
   db: DatabaseInfo
@@ -62,11 +63,15 @@ export interface CommitRequest {
   hold?: {
     /**
      * A held commit that waits for its start (`--ready`): once the lock is held, the checks done
-     * and the intent written, `ready` is called and the pause waits for `start`. Not started
-     * within `timeoutMs`, or `start` false: the intent is removed, nothing was paused.
+     * and the intent written, `ready` is called (with how long the outside-holder scan took) and
+     * the pause waits for `start`. Told to start, it scans for outside holders again (one may
+     * have opened a live file while every host got ready) while it waits for the instant. Not
+     * started within `timeoutMs`, `start` false, or an outside holder: the intent is removed,
+     * nothing was paused.
      */
-    ready?: () => Promise<void>
-    start?: Promise<boolean>
+    ready?: (info: { scanMs: number }) => Promise<void>
+    /** The start line: at once, or at `at` (ms since the epoch, this host's clock); false: not started. */
+    start?: Promise<{ at?: number } | false>
     paused: () => Promise<void>
     go: Promise<boolean>
     timeoutMs: number
@@ -200,7 +205,7 @@ export class SwapCoordinator {
     if (req.isCancelled()) {
       throw new HotswapError('HOTSWAP_ERR_ABORTED', 'the client disconnected before the swap; nothing was changed')
     }
-    await preflight(this.#opts, req)
+    const { scanMs } = await preflight(this.#opts, req)
 
     const commit = randomBytes(6).toString('hex')
     const plans: Planned[] = req.items.map((item) => this.#store(item.db).plan({
@@ -228,7 +233,7 @@ export class SwapCoordinator {
     crashPoint('before-intent')
     await writeIntent(intent)
     crashPoint('after-intent')
-    if (req.hold?.start !== undefined) await this.#started(req.hold, intent, dbs)
+    if (req.hold?.start !== undefined) await this.#started(req.hold, intent, dbs, req.force, scanMs)
 
     const targets = supervisor.live()
     supervisor.holdHellos()
@@ -369,14 +374,26 @@ export class SwapCoordinator {
     return report
   }
 
-  /** A held commit's wait for its start, before any pause: not started, the intent goes and nothing was paused. */
-  async #started (hold: NonNullable<CommitRequest['hold']>, intent: Intent, dbs: DatabaseInfo[]): Promise<void> {
+  /**
+   * A held commit's wait for its start, before any pause: the outside-holder scan again, and the
+   * instant named. Not started, or a holder found: the intent goes and nothing was paused.
+   */
+  async #started (hold: NonNullable<CommitRequest['hold']>, intent: Intent, dbs: DatabaseInfo[], force: boolean, scanMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
-    const start = await (async () => {
-      await hold.ready?.()
-      return await Promise.race([hold.start as Promise<boolean>, new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), hold.timeoutMs) })])
-    })().catch(() => false).finally(() => clearTimeout(timer))
-    if (start) return
+    let started: { at?: number } | false
+    try {
+      started = await (async () => {
+        await hold.ready?.({ scanMs })
+        return await Promise.race([hold.start as Promise<{ at?: number } | false>, new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), hold.timeoutMs) })])
+      })().catch(() => false as const).finally(() => clearTimeout(timer))
+      if (started !== false) {
+        await Promise.all([refuseOutsideHolders(this.#opts, dbs, force), started.at === undefined ? undefined : atInstant(started.at, hold.timeoutMs)])
+      }
+    } catch (err) {
+      await removeIntent(intent)
+      throw err
+    }
+    if (started !== false) return
     await removeIntent(intent)
     const err = new HotswapError('HOTSWAP_ERR_ABORTED',
       `the held ${intent.kind} of ${dbs.map((d) => d.name).join(', ')} was ready and not told to start (told to abort, its input ended, or ${hold.timeoutMs} ms passed); nothing was paused or changed${intent.kind === 'commit' ? ', the stage stays' : ''}`)

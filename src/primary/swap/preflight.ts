@@ -4,6 +4,7 @@
 //   each item still valid? (its stage not committed or aborted meanwhile, not stale; an undo's
 //   live generation unchanged) ─▶ owner and mode of the live file given to the new one
 //   ─▶ outside processes with a live file open? (a /proc fd scan) refused, unless --force
+//   (a held commit with --ready scans again once told to start: coordinator.ts's #started)
 
 import { HotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
@@ -31,7 +32,8 @@ export interface PreflightItem {
   undoFrom?: number
 }
 
-export async function preflight (ctx: PreflightContext, req: { items: PreflightItem[], force: boolean }): Promise<void> {
+/** Resolves with how long the outside-holder scan took (a held commit scans again at its start). */
+export async function preflight (ctx: PreflightContext, req: { items: PreflightItem[], force: boolean }): Promise<{ scanMs: number }> {
   for (const item of req.items) {
     const store = ctx.stores.get(item.db.name)
     if (store === undefined) throw new HotswapError('HOTSWAP_ERR_INTERNAL', `no generation store for ${item.db.name}`)
@@ -53,10 +55,12 @@ export async function preflight (ctx: PreflightContext, req: { items: PreflightI
     // may read it.
     await keepOwnership(item.newPath, item.db.path)
   }
+  const t = performance.now()
   await refuseOutsideHolders(ctx, req.items.map((i) => i.db), req.force)
+  return { scanMs: performance.now() - t }
 }
 
-async function refuseOutsideHolders (ctx: PreflightContext, dbs: DatabaseInfo[], force: boolean): Promise<void> {
+export async function refuseOutsideHolders (ctx: PreflightContext, dbs: DatabaseInfo[], force: boolean): Promise<void> {
   const { supervisor, pool, logger: log } = ctx
   // Only a /proc fd scan sees a process that opened the file but has not queried it yet.
   // The live workers are left out (their managed connections are open until the pause); each

@@ -2,14 +2,16 @@
 // a fleet host's part of a switch). With --ready, everything a commit does before its pause (the
 // lock, the stage's checks, the /proc scan, the intent written and fsynced) is done first, then
 // "READY" on stdout, and the pause waits for a "start" line on stdin ("start T": at instant T of
-// this host's clock, which "clock" lines ask for): every host's pause begins at one instant,
-// rather than each after its own share of that work. Once every worker is paused, "PAUSED"; the
+// this host's clock, which "clock" lines ask for), scanning /proc again meanwhile: every host's
+// pause begins at one instant, rather than each after its own share of that work. Once every
+// worker is paused, "PAUSED"; the
 // install waits for a "go" line. "abort", the end of input, a disconnect or MS without the line
 // awaited: nothing paused yet, or every worker resumed unchanged (the coordinator's hold,
 // swap/coordinator.ts).
 
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../../../shared/errors.js'
+import { epochNow } from '../../../shared/instant.js'
 import type { CommitRequest } from '../../swap/coordinator.js'
 import { shown, type Session } from '../session.js'
 
@@ -25,32 +27,30 @@ export function checkReady (command: string, holdMs: number | undefined, ready: 
   if (ready && holdMs === undefined) throw new HotswapError('HOTSWAP_ERR_USAGE', `--ready goes with --hold MS (${command} … --hold MS --ready)`)
 }
 
-/** This host's clock, ms since the epoch to the microsecond. */
-const clock = (): number => performance.timeOrigin + performance.now()
-
 /**
  * The hold of a commit request: READY (with `ready`) and PAUSED told to the client, its start and
  * go read from its stdin. Before its start the client may ask for this host's clock ("clock" ─▶
- * "CLOCK <ms since the epoch>"), so as to name the instant every host starts at: "start <ms>"
- * pauses at that instant of this host's clock (at once when it has passed), "start" at once.
+ * "CLOCK <ms since the epoch> <ms the outside-holder scan took>"), so as to name the instant
+ * every host starts at, far enough ahead for each host's second scan: "start <ms>" pauses at that
+ * instant of this host's clock (at once when it has passed), "start" at once.
  */
 export function holdOf (s: Session, timeoutMs: number, ready = false): NonNullable<CommitRequest['hold']> {
   const next = lines(s.stdin)
+  let scanMs = 0
   const start = ready
-    ? (async () => {
+    ? (async (): Promise<{ at?: number } | false> => {
         for (;;) {
           const line = await next()
-          if (line === 'clock') { await s.stdout(`CLOCK ${clock().toFixed(3)}\n`); continue }
+          if (line === 'clock') { await s.stdout(`CLOCK ${epochNow().toFixed(3)} ${scanMs.toFixed(3)}\n`); continue }
           const m = line === null ? null : /^start(?: (\d{1,15}(?:\.\d{1,6})?))?$/.exec(line)
           if (m === null) return false
-          if (m[1] !== undefined) await until(Number(m[1]), timeoutMs)
-          return true
+          return m[1] === undefined ? {} : { at: Number(m[1]) }
         }
       })()
     : undefined
-  const go = (async () => (start === undefined || await start) && await next() === 'go')()
+  const go = (async () => (start === undefined || await start !== false) && await next() === 'go')()
   return {
-    ...(start === undefined ? {} : { ready: async () => { await s.stdout('READY\n') }, start }),
+    ...(start === undefined ? {} : { ready: async (info: { scanMs: number }) => { scanMs = info.scanMs; await s.stdout('READY\n') }, start }),
     paused: async () => { await s.stdout('PAUSED\n') },
     go,
     timeoutMs,
@@ -82,14 +82,3 @@ function lines (stdin: Readable): () => Promise<string | null> {
   }
 }
 
-/**
- * Resolves at `at` (ms since the epoch, this host's clock), or after `limitMs` when that is
- * sooner (the hold's time out then wins). A timer to within 1.5 ms of it, then the event loop's
- * turns: a timer alone fires up to a millisecond late, and late by a different amount on every host.
- */
-async function until (at: number, limitMs: number): Promise<void> {
-  const end = Math.min(at, clock() + limitMs)
-  const left = end - clock()
-  if (left > 2) await new Promise((resolve) => setTimeout(resolve, left - 1.5))
-  while (clock() < end) await new Promise((resolve) => setImmediate(resolve))
-}
