@@ -2,9 +2,14 @@
 // their pauses at one instant that the coordinator names in each host's own clock (its "clock"
 // and "start T" lines: primary/control/commands/hold.ts, client/fleet/switch.ts).
 
-/** ms since the epoch, to the microsecond. */
+/** ms since the epoch, to the microsecond, comparable across threads and processes of a host. */
 export function epochNow (): number {
-  return performance.timeOrigin + performance.now()
+  return epochOf(performance.now())
+}
+
+/** A performance.now() reading as ms since the epoch. */
+export function epochOf (now: number): number {
+  return performance.timeOrigin + now
 }
 
 /**

@@ -52,7 +52,6 @@ export interface ClockSample {
   scanMs: number
 }
 
-
 /** What a terminal's progress is told as a held commit goes on. */
 export type HeldPhase = 'ready' | 'paused' | 'switched'
 
@@ -94,9 +93,10 @@ export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: 
     for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
       const m = /^CLOCK (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(line.slice(0, nl))
       line = line.slice(nl + 1)
+      if (m === null) continue
       const answer = clockAnswer
       clockAnswer = undefined
-      if (m !== null) answer?.(Number(m[1]), Number(m[2]))
+      answer?.(Number(m[1]), Number(m[2]))
     }
     if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true); watch('ready') }
     if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true); watch('paused') }

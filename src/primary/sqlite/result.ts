@@ -7,6 +7,7 @@
 
 import { performance } from 'node:perf_hooks'
 import type { ErrorCode } from '../../shared/errors.js'
+import { epochNow } from '../../shared/instant.js'
 
 export type TaskResult<T> =
   | { ok: true, value: T }
@@ -19,9 +20,7 @@ export function failure (code: ErrorCode, message: string, details: string[] = [
 }
 
 /** Epoch milliseconds, to the microsecond, comparable across threads (TaskPool stamps with it). */
-export function clock (): number {
-  return performance.timeOrigin + performance.now()
-}
+export const clock = epochNow
 
 /** Milliseconds since a performance.now() reading, to the microsecond. */
 export function since (start: number): number {

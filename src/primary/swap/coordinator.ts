@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
 import { crashPoint } from '../../shared/crash-point.js'
-import { atInstant } from '../../shared/instant.js'
+import { atInstant, epochOf } from '../../shared/instant.js'
 import { HotswapError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
 import type { DatabaseInfo, PauseValue } from '../../shared/messages.js'
@@ -266,7 +266,7 @@ export class SwapCoordinator {
       await this.#held(req.hold, intent, targets, dbs)
     }
     const t1 = performance.now()
-    const goAt = epoch(t1)
+    const goAt = epochOf(t1)
     // Nothing is logged at info level inside the window: a log line is a synchronous write to a
     // pipe (~0.3 ms each, and it blocks when the reader is slow). The debug lines mark the steps
     // for whoever wants them, at that cost.
@@ -305,7 +305,7 @@ export class SwapCoordinator {
     const t3 = performance.now()
     supervisor.releaseHellos()
     crashPoint('resumed')
-    const resumedAt = epoch(t3)
+    const resumedAt = epochOf(t3)
 
     const pauseMs = round(t3 - t0)
     for (const plan of plans) {
@@ -346,7 +346,7 @@ export class SwapCoordinator {
       pauseMs: round(report.pauseMs), drainMs: round(report.drainMs), closeMs: round(report.closeMs), installMs: round(report.installMs), resumeMs: round(report.resumeMs),
       timings, installStartedAt, goAt: round(goAt), resumedAt: round(resumedAt),
       // Its steps (ms since the epoch): every worker paused, and a held commit's PAUSED told.
-      pausedAt: round(epoch(tPaused)), ...(tHeld === undefined ? {} : { heldAt: round(epoch(tHeld)) }),
+      pausedAt: round(epochOf(tPaused)), ...(tHeld === undefined ? {} : { heldAt: round(epochOf(tHeld)) }),
     })
     log.info(`${req.kind} ${commit}: ${report.databases.map((d, i) => `${d.name} generation ${d.from} → ${d.to} (${describeSource((plans[i] as Planned).generation.source)})`).join(', ')}`, {
       event: req.kind, db, commit, databases: report.databases, pauseMs: round(report.pauseMs),
@@ -443,11 +443,6 @@ export class SwapCoordinator {
 }
 
 /** A performance.now() reading as ms since the epoch (this process's clock, sub-millisecond). */
-function epoch (now: number): number {
-  return performance.timeOrigin + now
-}
-
 function round (ms: number): number {
   return Math.round(ms * 1000) / 1000
 }
-
