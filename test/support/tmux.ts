@@ -41,7 +41,10 @@ export function inTmux (commandLine: string, opts: { cwd: string, width?: number
       // A process killed by a signal has no status but its signal: 128 + it, as a shell says.
       const [dead, status, signal] = tmux('list-panes', '-t', 'test', '-F', '#{pane_dead} #{pane_dead_status} #{pane_dead_signal}').trim().split(' ')
       if (dead !== '1') return null
-      return status !== undefined && status !== '' ? Number(status) : 128 + Number(signal)
+      if (status !== undefined && status !== '') return Number(status)
+      // Dead, but neither its status nor its signal collected yet (tmux marks the pane first):
+      // not known yet. Read as 128 + NaN, a q that exited 0 failed the monit test once.
+      return signal !== undefined && signal !== '' ? 128 + Number(signal) : null
     },
     close: () => {
       spawnSync('tmux', ['-L', server, 'kill-server'])
