@@ -1,10 +1,12 @@
 // The held switch of `fleet cp` and `fleet undo` speaks each host's control socket through the
 // host's ssh control master (`ssh -O forward`): no `hotswap commit` (or `undo`) CLI is started on
 // the host, and the summary line says which path each host took. A host whose socket is not
-// known (its `status --json` fails here) falls back to the CLI over ssh, and says so.
+// known (its `status --json` fails here) falls back to the CLI over ssh, and says so; so does a
+// host whose sshd refuses to forward a Unix socket (`AllowStreamLocalForwarding no`, a common
+// hardening), which ssh only finds out when the forwarded socket is first connected to.
 
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { BIN, cli, fleetCoordinator, fleetServes, FLEET_LIVE, pushable, sh, startFleet, type Host } from '../support/index.js'
@@ -40,4 +42,15 @@ test('fleet cp and undo switch over the forwarded sockets, no CLI on the hosts; 
   await fleetServes(serves, 'v2')
   assert.equal(calls(host1).filter((l) => l.startsWith('commit ')).length, 0)
   assert.equal(calls(host2).filter((l) => l.startsWith('commit ')).length, 1, 'host2 took the CLI')
+
+  // host2's sshd refuses stream-local forwarding: ssh sets the forward up on our side all the
+  // same, and its first connection is closed at once. That host takes the CLI; nothing fails.
+  appendFileSync(join(fleet.dir, 'host2_sshd_config'), 'AllowStreamLocalForwarding no\n')
+  await fleet.killSshd(host2)
+  await fleet.restartSshd(host2)
+  const hardened = await cli(['fleet', 'cp', pushable(cwd, 'v3', 500).path, FLEET_LIVE], { cwd, timeoutMs: 40_000 })
+  assert.equal(hardened.code, 0, hardened.stderr)
+  assert.match(hardened.stderr, /; held over host1 forwarded socket, host2 ssh CLI$/m)
+  await fleetServes(serves, 'v3')
+  assert.equal(calls(host2).filter((l) => l.startsWith('commit ')).length, 2, 'host2 took the CLI again')
 })

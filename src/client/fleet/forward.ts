@@ -5,8 +5,10 @@
 //   ssh -O forward -L LOCAL.sock:REMOTE.sock HOST ─▶ LOCAL.sock, in our private control dir
 //   ... the held commit on LOCAL.sock ...   ssh -O cancel -L LOCAL.sock:REMOTE.sock HOST
 //
-// No master (a configuration without multiplexing), an ssh that cannot forward a socket, a host
-// whose socket is not known as an absolute path: undefined, and the caller runs the CLI instead.
+// No master (a configuration without multiplexing), an ssh that cannot forward a socket, an sshd
+// that refuses to (its first connection closed: `version` is asked through the forward before
+// it is used), a host whose socket is not known as an absolute path: undefined, and the caller
+// runs the CLI instead.
 //
 // A coordinator killed mid-switch never cancels its forwards: its master keeps them until it
 // exits, and ssh leaves their socket files behind; the next fleet command removes them
@@ -14,6 +16,7 @@
 
 import { rmSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
+import { runRemote } from '../connection.js'
 import type { FleetHost } from './config.js'
 import { controlDir, type Ssh } from './ssh.js'
 
@@ -60,7 +63,7 @@ export async function forwardSocket (ssh: Ssh, host: FleetHost): Promise<Forward
   const r = await ssh.control(host, ['-O', 'forward', '-L', spec])
   if (r.code !== 0) { rmSync(local, { force: true }); return undefined }
   let cancelled: Promise<void> | undefined
-  return {
+  const fwd: Forward = {
     local,
     cancel: async () => {
       cancelled ??= (async () => {
@@ -69,5 +72,28 @@ export async function forwardSocket (ssh: Ssh, host: FleetHost): Promise<Forward
       })()
       await cancelled
     },
+  }
+  if (await reaches(local, ssh.timeoutMs)) return fwd
+  await fwd.cancel()
+  return undefined
+}
+
+/**
+ * Whether a hotswap server answers `version` on the forwarded socket. ssh sets a forward up on
+ * our side alone: an sshd that refuses to forward a Unix socket (`AllowStreamLocalForwarding
+ * no`, `DisableForwarding yes`) closes its first connection at once, and a held commit sent
+ * there would fail that host's switch rather than take the CLI.
+ */
+async function reaches (local: string, timeoutMs: number): Promise<boolean> {
+  const stop = new AbortController()
+  const timer = setTimeout(() => { stop.abort() }, timeoutMs)
+  try {
+    let said = ''
+    const reply = await runRemote({ socketPath: local, args: ['version'], tty: false, signal: stop.signal, onStdout: (c) => { said += c.toString('utf8') }, onStderr: () => {} })
+    return !stop.signal.aborted && reply.exit === 0 && said !== ''
+  } catch {
+    return false
+  } finally {
+    clearTimeout(timer)
   }
 }
