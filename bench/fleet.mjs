@@ -6,6 +6,9 @@
 //   F0 ssh round trip per host: a line echoed by `cat` on an open session through the master
 //      (the path a PAUSED and a go take), 30 times, 50 ms apart
 //   F1 single-host pause per host: `hotswap cp FILE LIVE` run on the host, its "pause window"
+//   F1c the same, the three hosts' swaps at one moment (each file staged, then `commit ID` on each
+//      control socket, sent in one tick): the single-host pause when the other hosts share the
+//      cores as in a fleet swap
 //   F2 fleet swaps (≥ 20, 1 MB): per swap each host's own record of its commit (serve's "pause
 //      window" line: pauseMs, goAt, resumedAt, its clock to the µs; the 3 hosts share one
 //      clock here): skew = max − min of resumedAt, go spread = max − min of goAt; and the
@@ -120,6 +123,35 @@ async function measure (S, ctx, { quick, log }) {
   out.singlePauseMs = Object.fromEntries(Object.entries(single).map(([k, v]) => [k, stats(v)]))
   out.singlePausingMs = Object.fromEntries(Object.entries(singlePausing).map(([k, v]) => [k, stats(v)]))
 
+  // The same single-host swaps, the three hosts' at one moment: each host's file staged first,
+  // then a plain `commit ID` (no hold) on each control socket, the three written in one tick (no
+  // ssh, no CLI start-up, no copy or check of the file between them): each host's single-host
+  // pause on this machine's 2 cores when the other two hosts pause with it, as in a fleet swap.
+  // Hosts of their own do not share cores: there the two single-host figures are one.
+  log('F1c: single-host pauses, the three hosts at once')
+  const { runRemote } = await import(join(ROOT, 'dist', 'src', 'client', 'connection.js'))
+  const together = Object.fromEntries(fleet.hosts.map((h) => [h.name, []]))
+  const togetherSpread = []
+  for (let i = 0; i < reps; i++) {
+    const stages = await Promise.all(fleet.hosts.map(async (h) => {
+      const r = await fleet.hotswap(h, ['cp', next().path, LIVE, '--stage'])
+      if (r.code !== 0) throw new Error(`stage on ${h.name}: ${r.stderr}`)
+      return r.stdout.toString().trim()
+    }))
+    const before = serves.map((s) => pauseLines(s).length)
+    const replies = await Promise.all(fleet.hosts.map(async (h, j) => await runRemote({
+      socketPath: serves[j].socket, args: ['commit', stages[j]], tty: false, onStdout: () => {}, onStderr: () => {},
+    })))
+    for (const [j, r] of replies.entries()) if (r.exit !== 0) throw new Error(`commit on ${fleet.hosts[j].name}: ${r.code} ${r.error}`)
+    await S.waitUntil('their pause window lines', () => serves.every((s, j) => pauseLines(s).length > before[j]), 10_000)
+    const lines = serves.map((s, j) => pauseLines(s).slice(before[j]).at(-1))
+    for (const [j, h] of fleet.hosts.entries()) together[h.name].push(lines[j].pauseMs)
+    const began = lines.map((l) => l.resumedAt - l.pauseMs)
+    togetherSpread.push(Math.max(...began) - Math.min(...began))
+  }
+  out.singleTogetherPauseMs = Object.fromEntries(Object.entries(together).map(([k, v]) => [k, stats(v)]))
+  out.singleTogetherStartSpreadMs = stats(togetherSpread)
+
   const swaps = quick ? 20 : 30
   log(`F2: ${swaps} fleet swaps`)
   const skew = []
@@ -212,6 +244,13 @@ export function evaluateF (f, target) {
     target(`14 fleet pause p50 on ${name} ≤ single + 2 round trips`, fmtMs(p.p50), `≤ ${fmtMs(bound)}`, p.p50 <= bound,
       `single ${fmtMs(f.singlePauseMs[name].p50)}, round trip ${fmtMs(f.rtt[name].p50)}`)
   }
+  if (f.singleTogetherPauseMs !== undefined) {
+    for (const [name, p] of Object.entries(f.pauseMs)) {
+      const bound = f.singleTogetherPauseMs[name].p50 + 2 * f.rtt[name].p50
+      target(`14 fleet pause p50 on ${name} ≤ single (3 hosts at once) + 2 round trips`, fmtMs(p.p50), `≤ ${fmtMs(bound)}`, p.p50 <= bound,
+        `single with the other two hosts swapping at the same moment ${fmtMs(f.singleTogetherPauseMs[name].p50)} (their starts ${fmtMs(f.singleTogetherStartSpreadMs.p50)} apart), round trip ${fmtMs(f.rtt[name].p50)}`)
+    }
+  }
   if (f.alone !== undefined) {
     const a = f.alone
     const bound = f.singlePauseMs[a.host].p50 + 2 * f.rtt[a.host].p50
@@ -233,6 +272,8 @@ export function rowsF (f) {
       `${f.swaps} swaps of 1 MB to ${f.hosts} hosts, idle; the hosts' resume times (the summary says p50 ${fmtMs(f.reportedSkewMs.p50)})`],
     ['14   go → resume per host p50', per((h) => fmtMs(f.goToResumeMs[h].p50)), '', 'links, renames, fsync dir, resume of 2 workers (the checkpoint ran before the hold)'],
     ['14 fleet pause per host p50', per((h) => fmtMs(f.pauseMs[h].p50)), `single-host ${per((h) => fmtMs(f.singlePauseMs[h].p50))}`, 'includes the wait for the other hosts to pause'],
+    ...(f.singleTogetherPauseMs === undefined ? [] : [['14   single-host pause, the 3 hosts at once, p50', per((h) => fmtMs(f.singleTogetherPauseMs[h].p50)), `their starts ${fmtMs(f.singleTogetherStartSpreadMs.p50)} apart p50`,
+      'a plain commit of a staged file on each host at the same moment, on these 2 cores (hosts of their own: the single-host figure)']]),
     ...(f.startSpreadMs === undefined ? [] : [['14   pause start spread first → last host p50 / p95', `${fmtMs(f.startSpreadMs.p50)} / ${fmtMs(f.startSpreadMs.p95)}`, '', 'the hosts\' own pause starts (one instant named in each host\'s clock)']]),
     ...(f.partsMs === undefined ? [] : hosts.map((h) => {
       const p = f.partsMs[h]

@@ -151,7 +151,8 @@ export async function runRemote (opts: RemoteOptions): Promise<ControlReply> {
       }
     }
     pump().catch((err: Error) => {
-      if (reply !== null) return // stopped below, once the reply came
+      // Stopped below, once the reply came or the connection went away (which `done` reports).
+      if (reply !== null || closed) return
       // The source failed mid-way: closing without end-of-input aborts the push server-side.
       socket.destroy()
       process.stderr.write(formatError(new HotswapError('HOTSWAP_ERR_SOURCE', `reading the source failed: ${err.message}`)))

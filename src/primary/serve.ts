@@ -3,6 +3,7 @@
 
 import { closeSync, existsSync, mkdirSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { basename, dirname, extname, resolve } from 'node:path'
+import { stallPoint } from '../shared/crash-point.js'
 import { ExitCodes, formatError, HotswapError } from '../shared/errors.js'
 import { addTransport, configureLogger, flushLogger, getLogger, reopenLogFile } from '../shared/logger.js'
 import type { DatabaseInfo } from '../shared/messages.js'
@@ -117,6 +118,23 @@ export async function serve (opts: ServeSettings): Promise<number> {
   const logRing = new LogRing()
   addTransport(logRing)
   const log = getLogger('primary')
+  // SIGHUP and SIGUSR2 end a process by default: one sent while it starts (a `systemctl reload`
+  // right after the start, logrotate's postrotate) would take the primary down. Caught from
+  // here on: the log file is reopened at once, a reload waits until the workers are started.
+  let reloadAsked = false
+  const early = {
+    SIGHUP: (): void => {
+      reloadAsked = true
+      log.info('SIGHUP while starting: the workers are reloaded once they are started', { event: 'reload-deferred' })
+    },
+    SIGUSR2: (): void => {
+      const file = reopenLogFile()
+      log.info(file === null ? 'SIGUSR2: no --log-file to reopen' : `SIGUSR2: reopened the log file ${file}`, { event: 'log-reopen' })
+    },
+  }
+  process.on('SIGHUP', early.SIGHUP)
+  process.on('SIGUSR2', early.SIGUSR2)
+  await stallPoint('serve-starting')
   // The app path is kept as given, symlinks and all (/srv/app/current/app.js): every fork
   // resolves it afresh, so a reload after a symlink-switch deploy runs the new release.
   const cwd = workingDirectory()
@@ -326,14 +344,23 @@ export async function serve (opts: ServeSettings): Promise<number> {
     requestStop = stop
     process.on('SIGTERM', () => stop('SIGTERM', ExitCodes.ok))
     process.on('SIGINT', () => stop('SIGINT', ExitCodes.ok))
-    // logrotate's postrotate: the file was renamed, go on in a new one by the same name.
-    process.on('SIGUSR2', () => {
-      const file = reopenLogFile()
-      log.info(file === null ? 'SIGUSR2: no --log-file to reopen' : `SIGUSR2: reopened the log file ${file}`, { event: 'log-reopen' })
-    })
-    process.on('SIGHUP', () => {
+    // logrotate's postrotate: the file was renamed, go on in a new one by the same name (the
+    // handler caught since the start).
+    const hup = (): void => {
       reload(1).catch((err: Error) => log.error(`SIGHUP reload failed: ${err.message}`))
-    })
+    }
+    process.off('SIGHUP', early.SIGHUP)
+    process.on('SIGHUP', hup)
+    if (reloadAsked) {
+      // Once every slot's worker has answered (a reload now would roll none), or after a minute.
+      const since = Date.now()
+      const wait = setInterval(() => {
+        if (stopping) { clearInterval(wait); return }
+        if (supervisor.live().length < supervisor.slots.wanted && Date.now() - since < 60_000) return
+        clearInterval(wait)
+        hup()
+      }, 50)
+    }
     supervisor.on('fatal', (err: Error) => {
       log.error(err.message)
       process.stderr.write(formatError(new HotswapError('HOTSWAP_ERR_CONFIG', err.message)))

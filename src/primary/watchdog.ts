@@ -11,6 +11,11 @@
 //               └─ rss > --max-memory ─▶ replace     ├─▶ failures+1 ─▶ ≥ threshold ─▶ replace
 //             GET PATH ── error, status ≥ 400 ──────┘   (a pass resets the count)
 //   A swap's pause queues requests at the gate: the HTTP check waits for the swap to end.
+//
+// A limit below what the app takes to start would replace a slot's worker at every interval,
+// for ever (pm2's max_memory_restart does): a worker that is over it at its first check, when
+// the one it replaced was replaced for its memory, is kept, and the error says to raise the
+// limit. Its slot is watched again from its next worker on (a reload, a crash).
 
 import { formatBytes } from '../shared/format.js'
 import type { Logger } from '../shared/logger.js'
@@ -41,6 +46,12 @@ export class Watchdog {
   readonly #host: Watched
   readonly #failures = new WeakMap<ManagedWorker, number>()
   readonly #checking = new WeakSet<ManagedWorker>()
+  /** Workers checked at least once. */
+  readonly #checked = new WeakSet<ManagedWorker>()
+  /** Slots whose last worker was replaced for its memory. */
+  readonly #replacedForMemory = new Set<number>()
+  /** Workers over the limit from their first check, after such a replacement: not replaced for memory. */
+  readonly #overFromStart = new WeakSet<ManagedWorker>()
   #timer: NodeJS.Timeout | undefined
 
   constructor (host: Watched, opts: WatchdogOptions) {
@@ -72,12 +83,26 @@ export class Watchdog {
     const ping = await w.ping(timeoutMs)
     if (w.state !== 'ready') return
     let failed: string | null = null
+    const first = ping !== null && !this.#checked.has(w)
+    if (ping !== null) this.#checked.add(w)
     if (ping === null) {
       failed = `its event loop did not answer a ping within ${timeoutMs} ms`
-    } else if (maxMemory !== undefined && ping.rss > maxMemory) {
-      host.replace(w, `its memory (RSS ${formatBytes(ping.rss)}, ${ping.rss} bytes) is over --max-memory ${formatBytes(maxMemory)} (${maxMemory} bytes)`, {})
+    } else if (maxMemory !== undefined && ping.rss > maxMemory && !this.#overFromStart.has(w)) {
+      const over = `its memory (RSS ${formatBytes(ping.rss)}, ${ping.rss} bytes) is over --max-memory ${formatBytes(maxMemory)} (${maxMemory} bytes)`
+      if (first && this.#replacedForMemory.has(w.id)) {
+        this.#overFromStart.add(w)
+        this.#replacedForMemory.delete(w.id)
+        host.log.error(`worker ${w.id} (pid ${w.pid}): ${over} at its first check, as was the worker it replaced: the limit is below what the app takes to start; it is not replaced for its memory (raise --max-memory)`,
+          { event: 'max-memory-below-start', worker: w.id, pid: w.pid, rss: ping.rss, maxMemory })
+        return
+      }
+      this.#replacedForMemory.add(w.id)
+      host.replace(w, over, {})
       return
-    } else if (healthCheck !== undefined && !host.inSwap) {
+    } else if (first) {
+      this.#replacedForMemory.delete(w.id)
+    }
+    if (failed === null && healthCheck !== undefined && !host.inSwap) {
       const h = await w.healthCheck(healthCheck, timeoutMs)
       if (h.status === null || h.status < 200 || h.status >= 400) {
         // A swap that began meanwhile held the request at the gate: that says nothing of the app.

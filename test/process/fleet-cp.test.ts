@@ -50,7 +50,7 @@ test('three hosts under load: fleet cp switches all; an alternating client never
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.toString(), 'OK\n')
   // The skew is from the hosts' own resume times (one clock here): never unknown with these hosts.
-  const summary = /fleet cp to .*: 3 hosts switched to .*; staged in (\d+) ms \(the slowest host\); pause (host1 [\d.]+ ms, host2 [\d.]+ ms, host3 [\d.]+ ms); skew between the first and the last resume ([\d.]+ ms) \(the hosts' clocks\); go → resume (host1 [\d.]+ ms, host2 [\d.]+ ms, host3 [\d.]+ ms)$/m.exec(r.stderr)
+  const summary = /fleet cp to .*: 3 hosts switched to .*; staged in (\d+) ms \(the slowest host\); pause (host1 [\d.]+ ms, host2 [\d.]+ ms, host3 [\d.]+ ms); skew between the first and the last resume ([\d.]+ ms) \(the hosts' clocks\); go → resume (host1 [\d.]+ ms, host2 [\d.]+ ms, host3 [\d.]+ ms); held over host1 forwarded socket, host2 forwarded socket, host3 forwarded socket$/m.exec(r.stderr)
   assert.ok(summary, r.stderr)
   t.diagnostic(`staged on 3 hosts in ${summary[1] as string} ms; pause per host: ${summary[2] as string}; skew between the first and the last resume: ${summary[3] as string}; go → resume: ${summary[4] as string}`)
   assert.deepEqual(backwards, [], `alternating reads: ${reads.join(' ')}`)

@@ -6,10 +6,25 @@
 // after it) and every host serves the same file, whole, with no stage or temp file left.
 
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { cli, decisions, FLEET_LIVE, fleetServes, pushable, request, startFleet, type RemoteServe } from '../support/index.js'
 
 const HOLD = 3_000
+
+/** The forwarded control sockets (fwd-PID-N.sock) of coordinators no longer running. */
+function deadForwards (): string[] {
+  const dir = join(tmpdir(), `hotswap-ssh-${userInfo().uid}`)
+  let names: string[]
+  try { names = readdirSync(dir) } catch { return [] }
+  return names.filter((n) => {
+    const m = /^fwd-(\d+)-\d+\.sock$/.exec(n)
+    if (m === null) return false
+    try { process.kill(Number(m[1]), 0); return false } catch (err) { return (err as NodeJS.ErrnoException).code === 'ESRCH' }
+  })
+}
 
 /** Each host answers a request within its hold: none is left paused by the killed coordinator. */
 async function noneStuck (serves: RemoteServe[]): Promise<string[]> {
@@ -28,8 +43,14 @@ test('the coordinator SIGKILLed before the decision, after it, and between the i
     ['fleet-between-installs', 'v3', ['v3', 'v2', 'v2'], 'v3', /: finished forward, every host serves sha256:[0-9a-f]{12} \(host1 had switched, host2 switched by recover, host3 switched by recover\)$/],
   ] as const) {
     const file = pushable(cwd, label)
+    const leftBefore = deadForwards()
     const killed = await cli(['fleet', 'cp', file.path, FLEET_LIVE], { cwd, env: { HOTSWAP_TEST_CRASH_AT: point }, timeoutMs: 40_000 })
     assert.equal(killed.code, null, `${point}: the coordinator was killed (${killed.stderr})`)
+    // Killed with every host held over its forwarded socket: those sockets are left behind,
+    // until the next fleet command removes them.
+    const left = deadForwards().filter((n) => !leftBefore.includes(n))
+    // Between the installs, the first host's switch had ended and its forward was cancelled.
+    assert.equal(left.length, point === 'fleet-decided' ? 3 : point === 'fleet-between-installs' ? 2 : 0, `${point}: the killed coordinator's forwards: ${left.join(' ')}`)
     const before = after.map((l) => l === 'v0' ? served : l)
     assert.deepEqual(await noneStuck(serves), before, `${point}: every host answers on its own`)
     const [record] = decisions(cwd).filter((d) => d.state !== 'committed' && d.state !== 'aborted' && d.state !== 'undone')
@@ -45,6 +66,7 @@ test('the coordinator SIGKILLed before the decision, after it, and between the i
     const r = await cli(['fleet', 'recover'], { cwd, timeoutMs: 40_000 })
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout.toString(), new RegExp(`^decision ${record?.id ?? '?'} \\(fleet cp to db/live\\.sqlite3, (staging|decided)\\)${recovered.source}`, 'm'))
+    assert.deepEqual(deadForwards().filter((n) => left.includes(n)), [], `${point}: fleet recover removed the killed coordinator's forwarded sockets`)
     served = expected
     await fleetServes(serves, served)
     const finished = decisions(cwd).find((d) => d.id === record?.id)

@@ -16,7 +16,7 @@ test('fleet undo: all three hosts back to the previous generation together; refu
   const r = await cli(['fleet', 'undo', FLEET_LIVE], { cwd, timeoutMs: 40_000 })
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.toString(), 'OK\n')
-  assert.match(r.stderr, /^fleet undo of db\/live\.sqlite3: 3 hosts back to sha256:[0-9a-f]{12} \(host1 generation 1, host2 generation 1, host3 generation 1\)$/m)
+  assert.match(r.stderr, /^fleet undo of db\/live\.sqlite3: 3 hosts back to sha256:[0-9a-f]{12} \(host1 generation 1, host2 generation 1, host3 generation 1\); held over host1 forwarded socket, host2 forwarded socket, host3 forwarded socket$/m)
   await fleetServes(serves, 'v0')
   const undo = decisions(cwd).find((d) => d.decision === 'undo')
   assert.equal(undo?.state, 'committed')

@@ -44,3 +44,20 @@ test('a leaking worker is replaced by --max-memory, new one first, with no faile
   assert.equal(s.logs().filter((l) => /will be replaced/.test(String(l.message))).length, 1, 'one replacement')
   assert.equal(await s.stop(), 0)
 })
+
+test('a --max-memory below what the app takes to start: the worker is replaced once, its replacement kept with an error, not replaced for ever', async () => {
+  const p = project()
+  const s = await serve({ dir: p.dir, dbs: [p.live], workers: 1, args: ['--max-memory', '10M', '--health-interval', '200'] })
+  const [w] = await workersOf(s)
+  await s.waitForLog(new RegExp(`^worker 1 \\(pid ${w?.pid ?? '?'}\\) will be replaced: its memory \\(RSS [\\d.]+ MiB, \\d+ bytes\\) is over --max-memory 10\\.0 MiB \\(10485760 bytes\\)$`))
+  const kept = await s.waitForLog(/^worker 1 \(pid \d+\): its memory \(RSS [\d.]+ MiB, \d+ bytes\) is over --max-memory 10\.0 MiB \(10485760 bytes\) at its first check, as was the worker it replaced: the limit is below what the app takes to start; it is not replaced for its memory \(raise --max-memory\)$/, 20_000)
+  assert.equal(kept.event, 'max-memory-below-start')
+  assert.equal(kept.level, 'error')
+  // Ten more intervals: nothing else is replaced, the kept worker serves.
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  assert.equal(s.logs().filter((l) => /will be replaced/.test(String(l.message))).length, 1, 'one replacement, not one per interval')
+  const [now] = await workersOf(s)
+  assert.equal(now?.pid, kept.pid)
+  assert.equal((await request(s.port, '/version')).status, 200)
+  assert.equal(await s.stop(), 0)
+})

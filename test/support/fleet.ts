@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
+import { reapForwards } from '../../src/client/fleet/ssh.js'
 import type { TestContext } from './files.js'
 import { dropTcp, undropTcp } from './netns.js'
 import { BIN, fixture, freePort, jsonLines, listening, runProcess, type CliResult } from './serve.js'
@@ -184,6 +185,8 @@ export async function startHosts (t: TestContext, n: number): Promise<Fleet> {
       if (pid !== undefined) await stopPid(pid, 5_000)
       if (existsSync(join(dir, 'cm', host.name))) throw new Error('its control socket is left')
     })))
+    // The forwarded sockets a killed coordinator left in the shared control directory.
+    reapForwards()
     await Promise.all(sshds.map(async (child) => await attempt(`sshd ${child.pid ?? '?'}`, async () => {
       if (child.pid === undefined) return
       const sessions = descendants(child.pid)

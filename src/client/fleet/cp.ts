@@ -32,7 +32,7 @@ import { LeftStages } from './left-stages.js'
 import { fleetSource, sourceDigest } from './source.js'
 import { Ssh } from './ssh.js'
 import { historyOn, stageOn, type HostStage, type Vote } from './stage.js'
-import { switchSummary, summaryLine } from './summary.js'
+import { switchSummary, summaryLine, viaLine } from './summary.js'
 import { all, goAll, heldFailure, holdOn, startAll, type Held, type HeldPhase } from './switch.js'
 
 export interface FleetCpOptions {
@@ -205,7 +205,7 @@ async function switchAll (ssh: Ssh, o: FleetCpOptions, votes: Map<FleetHost, Vot
   const s = await switchSummary(ssh, hosts, o.live)
   for (const h of s.hosts) o.progress?.set(h.name, `switched: pause ${h.pauseMs?.toFixed(1) ?? '?'} ms, go → resume ${h.goToResumeMs?.toFixed(1) ?? '?'} ms`)
   o.progress?.end()
-  process.stderr.write(summaryLine(s, { live: o.live, digest: short(decision.record.digest), stagedMs }) + '\n')
+  process.stderr.write(summaryLine(s, { live: o.live, digest: short(decision.record.digest), stagedMs, via: viaLine(held) }) + '\n')
   process.stdout.write('OK\n')
   return ExitCodes.ok
 }

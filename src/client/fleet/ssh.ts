@@ -9,11 +9,12 @@
 // open connection; where it names one, theirs is used as it is.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { lstatSync, mkdirSync } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
+import { alive } from '../../shared/alive.js'
 import { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
 
@@ -36,13 +37,15 @@ export interface SshOptions {
   timeoutMs: number
 }
 
+const controlDirPath = (): string => join(tmpdir(), `hotswap-ssh-${userInfo().uid}`)
+
 /**
  * Where our control sockets live when the user's configuration has none: private to the user.
  * The name in the shared temp directory is predictable, so one made there first by someone else
  * (or left open to others) is refused: its sockets would carry this user's ssh sessions.
  */
 export function controlDir (): string {
-  const dir = join(tmpdir(), `hotswap-ssh-${userInfo().uid}`)
+  const dir = controlDirPath()
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const st = lstatSync(dir)
   const uid = process.getuid?.()
@@ -53,12 +56,39 @@ export function controlDir (): string {
   return dir
 }
 
+/**
+ * Removes the forwarded control sockets (forward.ts: fwd-PID-N.sock) of coordinators no longer
+ * running, left by one killed mid-switch; returns their names. Never fails a command: a control
+ * directory that is missing or not ours is left alone.
+ */
+export function reapForwards (): string[] {
+  const removed: string[] = []
+  let dir: string
+  let names: string[]
+  try {
+    dir = controlDirPath()
+    const st = lstatSync(dir)
+    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) return removed
+    names = readdirSync(dir)
+  } catch {
+    return removed
+  }
+  for (const name of names) {
+    const m = /^fwd-(\d+)-\d+\.sock$/.exec(name)
+    if (m === null || Number(m[1]) === process.pid || alive(Number(m[1]))) continue
+    rmSync(join(dir, name), { force: true })
+    removed.push(name)
+  }
+  return removed
+}
+
 export class Ssh {
   readonly #o: SshOptions
   readonly #options = new Map<string, Promise<string[]>>()
 
   constructor (o: SshOptions) {
     this.#o = o
+    reapForwards()
   }
 
   get timeoutMs (): number {
@@ -79,6 +109,11 @@ export class Ssh {
       this.#options.set(host.name, options)
     }
     return await options
+  }
+
+  /** `ssh [options] ARGS… HOST` with the options every step uses (a control command: -O forward). */
+  async control (host: FleetHost, args: string[]): Promise<RemoteResult> {
+    return await collect(spawn('ssh', [...await this.#optionsFor(host), ...args, host.name], { stdio: ['ignore', 'pipe', 'pipe'] }), 10_000)
   }
 
   /** Starts `REMOTE args…` on the host; the caller owns its stdin. */

@@ -2,6 +2,7 @@
 //
 //   SRC bytes ─ssh─▶ REMOTE cp - LIVE --stage ─▶ stage id  (received and checked there as a push)
 //   REMOTE history LIVE --json ─▶ its stage record ─▶ vote: (stage id, digest, checkedAgainst)
+//   REMOTE status --json (meanwhile) ─▶ its control socket, for the switch (forward.ts)
 //
 // The digest is the host's SHA-256 of the staged file after its checks set the live database's
 // journal mode on it: equal on every host that will serve the same bytes. `received` is its
@@ -12,6 +13,7 @@ import { createReadStream } from 'node:fs'
 import { pipeline, Transform, type Readable } from 'node:stream'
 import { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
+import { remoteSocketOf } from './forward.js'
 import type { StageWatch } from './progress.js'
 import { failureOf } from './reasons.js'
 import type { Ssh } from './ssh.js'
@@ -66,7 +68,8 @@ export async function stageOn (ssh: Ssh, host: FleetHost, o: StageOptions, watch
     if (r.code !== 0) throw failureOf(r, 'stage')
     if (!/^[0-9a-f]{8}$/.test(id)) throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `stage: the host answered ${JSON.stringify(id.slice(0, 64))}, not a stage id`)
     result.stage = id
-    const [db] = await historyOn(ssh, host, o.live)
+    // Its control socket asked at once, for the switch to reach it through the ssh master.
+    const [[db]] = await Promise.all([historyOn(ssh, host, o.live), remoteSocketOf(ssh, host)])
     const rec = db?.staged?.find((s) => s.id === id)
     if (rec === undefined || typeof rec.digest !== 'string' || typeof rec.checkedAgainst !== 'number') {
       throw new HotswapError('HOTSWAP_ERR_PROTOCOL', `history: the host does not list stage ${id}`)

@@ -4,7 +4,8 @@
 //
 //   fleet cp to LIVE: 3 hosts switched to sha256:…; staged in 412 ms (the slowest host);
 //     pause web1 9.8 ms, web2 11.2 ms, web3 9.1 ms; skew between the first and the last resume
-//     0.9 ms (the hosts' clocks); go → resume web1 2.1 ms, web2 2.9 ms, web3 1.8 ms
+//     0.9 ms (the hosts' clocks); go → resume web1 2.1 ms, web2 2.9 ms, web3 1.8 ms;
+//     held over web1 forwarded socket, web2 forwarded socket, web3 ssh CLI
 //
 // The skew is the spread of the hosts' resumedAt: each host's own clock, read the moment its last
 // worker resumed (before its manifests are saved and its OK travels back). On one machine that is
@@ -50,9 +51,14 @@ export async function switchSummary (ssh: Ssh, hosts: FleetHost[], live: string)
 
 const ms = (v: number | undefined): string => v === undefined ? '?' : `${v.toFixed(1)} ms`
 
-export function summaryLine (s: SwitchSummary, o: { live: string, digest: string, stagedMs: number }): string {
+/** How each host's held switch was spoken: its socket through the ssh master, or a CLI over ssh. */
+export function viaLine (held: Array<{ host: FleetHost, via: 'socket' | 'cli' }>): string {
+  return `held over ${held.map((h) => `${h.host.name} ${h.via === 'socket' ? 'forwarded socket' : 'ssh CLI'}`).join(', ')}`
+}
+
+export function summaryLine (s: SwitchSummary, o: { live: string, digest: string, stagedMs: number, via: string }): string {
   const per = (f: (h: HostSwitch) => number | undefined): string => s.hosts.map((h) => `${h.name} ${ms(f(h))}`).join(', ')
   return `fleet cp to ${o.live}: ${s.hosts.length} hosts switched to ${o.digest}; staged in ${o.stagedMs} ms (the slowest host); ` +
     `pause ${per((h) => h.pauseMs)}; skew between the first and the last resume ${s.skewMs === undefined ? 'unknown (a host did not record its resume)' : `${s.skewMs.toFixed(1)} ms (the hosts' clocks)`}; ` +
-    `go → resume ${per((h) => h.goToResumeMs)}`
+    `go → resume ${per((h) => h.goToResumeMs)}; ${o.via}`
 }

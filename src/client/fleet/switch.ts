@@ -1,13 +1,16 @@
-// Pause everywhere, then switch everywhere: one held commit per host, its stdin a pipe of ours.
+// Pause everywhere, then switch everywhere: one held commit per host. Spoken on the host's control
+// socket forwarded through its ssh master where it can be (held-socket.ts, forward.ts: no process
+// started on the host, one hop less each way for PAUSED and the go); else a `hotswap commit` CLI
+// started over ssh, its stdin a pipe of ours. The same lines either way (held.ts):
 //
-//   REMOTE commit ID --hold MS --ready ─▶ "READY" (its CLI started, its server holds the swap
-//     lock, its checks passed and its intent is written; nothing paused yet)
+//   commit ID --hold MS --ready ─▶ "READY" (its server holds the swap lock, its checks passed and
+//     its intent is written; nothing paused yet)
 //   every host READY ─▶ "clock" to each, 3 times ─▶ "CLOCK <ms> <scan ms>": each host's clock
 //     against ours (the answer of the quickest round trip, Cristian's estimate: within half of
 //     it), and how long its /proc scan took (it scans again before the instant)
 //   ─▶ "start <T>" to each, T one instant in each host's own clock, far enough ahead: every
 //     host's pause begins together, not each after the delivery of its line, which differs by
-//     milliseconds between hosts (a line through ssh, its sshd and its CLI)
+//     milliseconds between hosts (a line through ssh and its sshd)
 //     ─▶ "PAUSED" (every worker of the host paused, requests queue)
 //   every host PAUSED ─▶ "go\n" to all ─▶ each installs, resumes, prints "OK"
 //   any host fails before all PAUSED ─▶ "abort\n" to the others: they resume unchanged
@@ -15,94 +18,33 @@
 // A host whose coordinator vanishes (its ssh drops) resumes on its own, on the old file, at the
 // end of its hold.
 
-import { performance } from 'node:perf_hooks'
 import { crashArmed, crashPoint } from '../../shared/crash-point.js'
 import { epochNow } from '../../shared/instant.js'
 import type { HotswapError } from '../../shared/errors.js'
 import type { FleetHost } from './config.js'
+import { forwardSocket } from './forward.js'
+import { heldOn, type ClockSample, type Held, type HeldPhase } from './held.js'
+import { heldOverSocket } from './held-socket.js'
 import { failureOf } from './reasons.js'
 import { collect, type RemoteResult, type Ssh } from './ssh.js'
 
-export interface Held {
-  host: FleetHost
-  /** true once the host printed READY (or PAUSED); false when it ended before. */
-  ready: Promise<boolean>
-  /** true once the host printed PAUSED; false when it ended (or timed out) before. */
-  paused: Promise<boolean>
-  /** When PAUSED and OK were seen here (performance.now()). */
-  readyAt?: number
-  pausedAt?: number
-  okAt?: number
-  /** When its ssh ended. */
-  endedAt?: number
-  /** At once, or at `at` (ms since the epoch, the host's own clock). */
-  start: (at?: number) => void
-  /** The host's clock against ours: one "clock" line and its answer; undefined when it did not come within `timeoutMs`. */
-  clock: (timeoutMs: number) => Promise<ClockSample | undefined>
-  go: () => void
-  abort: () => void
-  done: Promise<RemoteResult>
-}
+export type { Held, HeldPhase } from './held.js'
 
-export interface ClockSample {
-  /** The host's clock less ours (ms), as of the middle of the round trip. */
-  offsetMs: number
-  rttMs: number
-  /** How long the host's outside-holder scan took: it scans again before the instant. */
-  scanMs: number
-}
-
-/** What a terminal's progress is told as a held commit goes on. */
-export type HeldPhase = 'ready' | 'paused' | 'switched'
-
-/** `command`: what is held (a fleet undo holds `undo LIVE --to G`); the stage's commit by default. */
+/** `command`: what is held (a fleet undo holds `undo DB --to G`); the stage's commit by default. */
 export async function holdOn (ssh: Ssh, host: FleetHost, stage: string, holdMs: number, command = ['commit', stage], watch: (phase: HeldPhase) => void = () => {}): Promise<Held> {
-  const child = await ssh.spawn(host, [...command, '--hold', String(holdMs), '--ready'])
+  const args = [...command, '--hold', String(holdMs), '--ready']
+  // The pause wait and the install together are bounded by the hold and one step's time out.
+  const timeoutMs = holdMs + ssh.timeoutMs
+  const fwd = await forwardSocket(ssh, host)
+  if (fwd !== undefined) return heldOverSocket(ssh, host, fwd, args, timeoutMs, watch)
+  const child = await ssh.spawn(host, args)
   child.stdin.on('error', () => {}) // ssh gone: its exit says why.
-  let out = ''
-  let resolvePaused: (v: boolean) => void = () => {}
-  let resolveReady: (v: boolean) => void = () => {}
-  const paused = new Promise<boolean>((resolve) => { resolvePaused = resolve })
-  const ready = new Promise<boolean>((resolve) => { resolveReady = resolve })
-  let clockAnswer: ((hostMs: number, scanMs: number) => void) | undefined
-  let line = ''
-  const held: Held = {
-    host,
-    ready,
-    paused,
-    start: (at) => { child.stdin.write(at === undefined ? 'start\n' : `start ${at.toFixed(3)}\n`) },
-    clock: async (timeoutMs) => await new Promise<ClockSample | undefined>((resolve) => {
-      const timer = setTimeout(() => { clockAnswer = undefined; resolve(undefined) }, timeoutMs)
-      void held.done.then(() => { clearTimeout(timer); resolve(undefined) })
-      const sent = epochNow()
-      clockAnswer = (hostMs, scanMs) => {
-        const back = epochNow()
-        clearTimeout(timer)
-        resolve({ offsetMs: hostMs - (sent + back) / 2, rttMs: back - sent, scanMs })
-      }
-      child.stdin.write('clock\n')
-    }),
-    go: () => { child.stdin.write('go\n') },
-    abort: () => { child.stdin.end('abort\n') },
-    // The pause wait and the install together are bounded by the hold and one step's time out.
-    done: collect(child, holdMs + ssh.timeoutMs),
-  }
-  child.stdout.on('data', (c: Buffer | string) => {
-    out += c.toString()
-    line += c.toString()
-    for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
-      const m = /^CLOCK (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(line.slice(0, nl))
-      line = line.slice(nl + 1)
-      if (m === null) continue
-      const answer = clockAnswer
-      clockAnswer = undefined
-      answer?.(Number(m[1]), Number(m[2]))
-    }
-    if (held.readyAt === undefined && /^(READY|PAUSED)$/m.test(out)) { held.readyAt = performance.now(); resolveReady(true); watch('ready') }
-    if (held.pausedAt === undefined && /^PAUSED$/m.test(out)) { held.pausedAt = performance.now(); resolvePaused(true); watch('paused') }
-    if (held.okAt === undefined && /^OK$/m.test(out)) { held.okAt = performance.now(); watch('switched') }
-  })
-  void held.done.then(() => { held.endedAt = performance.now(); resolveReady(false); resolvePaused(false) })
+  const { held, seen } = heldOn(host, 'cli', {
+    write: (line) => { child.stdin.write(line) },
+    end: (line) => { child.stdin.end(line) },
+    done: collect(child, timeoutMs),
+  }, watch)
+  child.stdout.on('data', (c: Buffer | string) => { seen(c.toString()) })
   return held
 }
 

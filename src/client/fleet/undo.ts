@@ -19,9 +19,10 @@ import { failureOf, hostLines } from './reasons.js'
 import { refuseUnfinished } from './recover.js'
 import { Ssh } from './ssh.js'
 import { historyOn } from './stage.js'
+import { viaLine } from './summary.js'
 import { all, goAll, heldFailure, holdOn, startAll, type Held } from './switch.js'
 
-interface Back { host: FleetHost, from: number, fromDigest: string | null, to?: number, toDigest?: string | null }
+interface Back { host: FleetHost, name?: string, from: number, fromDigest: string | null, to?: number, toDigest?: string | null }
 
 const short = (digest: string | null | undefined): string => digest == null ? 'digest unknown' : digest.slice(0, 19)
 
@@ -33,7 +34,7 @@ async function previousOn (ssh: Ssh, host: FleetHost, live: string): Promise<Bac
     const cur = gens.find((g) => g.id === db.live)
     // Newest first: the previous generation is the first kept one.
     const prev = gens.find((g) => g.id !== db.live)
-    return { host, from: db.live ?? 0, fromDigest: cur?.digest ?? null, to: prev?.id, toDigest: prev?.digest ?? null }
+    return { host, ...(typeof db.name === 'string' ? { name: db.name } : {}), from: db.live ?? 0, fromDigest: cur?.digest ?? null, to: prev?.id, toDigest: prev?.digest ?? null }
   } catch (err) {
     return err instanceof HotswapError ? err : new HotswapError('HOTSWAP_ERR_INTERNAL', (err as Error).message)
   }
@@ -71,7 +72,8 @@ async function undoAll (ssh: Ssh, settings: FleetSettings, live: string): Promis
   const decision = Decision.create(settings.stateDir, {
     decision: 'undo', live, digest, hosts: backs.map((b) => ({ name: b.host.name, remote: b.host.remote, stage: '', checkedAgainst: b.from, from: b.from, to: b.to as number })),
   })
-  const held: Held[] = await Promise.all(backs.map(async (b) => await holdOn(ssh, b.host, '', settings.holdMs, ['undo', live, '--to', String(b.to)])))
+  // By its name on the host: a path would be read against this directory when sent on the socket.
+  const held: Held[] = await Promise.all(backs.map(async (b) => await holdOn(ssh, b.host, '', settings.holdMs, ['undo', b.name ?? live, '--to', String(b.to)])))
   const ready = await all(held, 'ready', ssh.timeoutMs)
   if (!ready || !await startAll(held, ssh.timeoutMs) || !await all(held, 'paused', ssh.timeoutMs)) {
     for (const h of held) h.abort()
@@ -98,7 +100,7 @@ async function undoAll (ssh: Ssh, settings: FleetSettings, live: string): Promis
   const stuck = backs.filter((b) => outcomes[b.host.name] === undefined)
   if (stuck.length === 0) {
     decision.update('committed', outcomes)
-    process.stderr.write(`fleet undo of ${live}: ${backs.length} hosts back to ${short(digest)} (${backs.map((b) => `${b.host.name} generation ${b.to ?? '?'}`).join(', ')})\n`)
+    process.stderr.write(`fleet undo of ${live}: ${backs.length} hosts back to ${short(digest)} (${backs.map((b) => `${b.host.name} generation ${b.to ?? '?'}`).join(', ')}); ${viaLine(held)}\n`)
     process.stdout.write('OK\n')
     return ExitCodes.ok
   }

@@ -12,19 +12,11 @@ import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { alive } from '../../shared/alive.js'
 import { HotswapError } from '../../shared/errors.js'
 import type { DatabaseInfo } from '../../shared/messages.js'
 
 const SPOOL_DIR = /^hotswap-spool-(\d+)-/
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /**
  * Checks `base` (the spool setting, or the temp directory), removes what killed primaries left
