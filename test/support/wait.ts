@@ -2,6 +2,7 @@
 // running, a zombie not counted), the processes below a pid.
 
 import { readdirSync, readFileSync } from 'node:fs'
+import { alive } from '../../src/shared/alive.js'
 
 export function sleep (ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
@@ -19,14 +20,7 @@ export async function waitUntil<T> (what: string, fn: () => T | undefined | null
 }
 
 /** True while a process with this pid exists (signal 0 checks without sending anything). */
-export function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export const isAlive = alive
 
 /** Like isAlive, but a zombie (exited, not yet reaped by a parent that is not the test) counts as gone. */
 export function isRunning (pid: number): boolean {
