@@ -5,6 +5,7 @@
 //
 //   N > wanted: slots wanted+1..N ─▶ fork ─▶ ready
 //   N < wanted: resize (slots above N forgotten) ─▶ every worker above N ─▶ drained, stopped
+//   N < wanted, slots 1..N all given up by the crash-loop guard: refused, nothing changed
 
 import { HotswapError } from '../shared/errors.js'
 import type { WorkerHost } from './rollover.js'
@@ -31,6 +32,13 @@ export async function scale (host: WorkerHost, n: number): Promise<ScaleResult> 
         `scaled to ${n} worker slot(s), but ${failed.length} new worker(s) did not become ready (${failed.join('; ')}); the slots are restarted as after a crash`)
     }
     return { from, to: n, started: fresh.length, stopped: 0 }
+  }
+  // Down to slots the crash-loop guard gave up, every one: the workers left running would all be
+  // drained and nothing would serve (and serve would not stop either: its workers exited planned).
+  const kept = host.slots.givenUp().filter((g) => g.slot <= n)
+  if (kept.length === n) {
+    throw new HotswapError('HOTSWAP_ERR_WORKER_FAILED',
+      `scale ${n} refused: ${n === 1 ? 'slot 1 is' : `slots ${kept.map((g) => g.slot).join(', ')} are`} given up by the crash-loop guard (${kept[0]?.error ?? 'its last error is not known'}), so no worker would serve; nothing changed (\`hotswap reload\` starts given-up slots again, or scale to more)`)
   }
   host.slots.resize(n)
   const removed = host.all().filter((w) => w.id > n && w.state !== 'dead')

@@ -64,3 +64,24 @@ test('a crash-looping slot is shown given-up with its last error; --check exits 
   assert.deepEqual([...pids].sort(), ws.map((w) => w.pid).sort(), 'both slots serve')
   assert.equal(await s.stop(), 0)
 })
+
+test('scale down to slots that are all given up is refused: the serving worker is not drained, nothing changes', async () => {
+  const p = project()
+  const s = await startServe({
+    dir: p.dir, dbs: [p.live], workers: 2, app: fixture('crash-at-start.mjs'), env: { CRASH_WORKER: '1' },
+    args: ['--max-restarts', '1', '--min-uptime', '20000'], waitListening: 1,
+  })
+  servers.push(s)
+  await s.waitForLog(/^worker 1 crashed 2 times in a row/, 30_000)
+  const before = await workersOf(s)
+  assert.deepEqual(before.map((w) => [w.id, w.state]), [[1, 'given-up'], [2, 'ready']])
+  const r = await cli(['scale', '1', '--socket', s.socket], { cwd: s.dir })
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /^ERROR \[HOTSWAP_ERR_WORKER_FAILED\] scale 1 refused: slot 1 is given up by the crash-loop guard \(crash loop: 2 crashes in a row, .*\), so no worker would serve; nothing changed \(`hotswap reload` starts given-up slots again, or scale to more\)\n$/)
+  assert.equal(r.stdout.toString(), '')
+  const after = await workersOf(s)
+  assert.deepEqual(after.map((w) => [w.id, w.state, w.pid]), before.map((w) => [w.id, w.state, w.pid]), 'worker 2 still serves, slot 1 still listed')
+  assert.equal((await statusJson(s.socket, s.dir)).primary.workersWanted, 2)
+  assert.equal((await request(s.port, '/version', { keepAlive: false })).status, 200)
+  assert.equal(await s.stop(), 0)
+})
