@@ -29,7 +29,7 @@ test('SIGHUP and SIGUSR2 while serve starts: the primary lives, reopens its log 
     args: [fixture('app.mjs'), '--workers', '1', '--port', String(port), '--socket', socket, '--db', 'live.sqlite3'],
     port,
     socket,
-    env: { HOTSWAP_TEST_STALL_AT: 'serve-starting:3000' },
+    env: { HOTSWAP_TEST_STALL_AT: 'serve-starting:4000' },
     waitListening: 0,
   })
   t.after(async () => { await s.stop() })
