@@ -344,8 +344,8 @@ export async function serve (opts: ServeSettings): Promise<number> {
     requestStop = stop
     process.on('SIGTERM', () => stop('SIGTERM', ExitCodes.ok))
     process.on('SIGINT', () => stop('SIGINT', ExitCodes.ok))
-    // logrotate's postrotate: the file was renamed, go on in a new one by the same name (the
-    // handler caught since the start).
+    // SIGHUP reloads from here on, in place of the start's handler (SIGUSR2's, logrotate's
+    // postrotate, stays as it was set at the start); one caught while starting is done now.
     const hup = (): void => {
       reload(1).catch((err: Error) => log.error(`SIGHUP reload failed: ${err.message}`))
     }

@@ -9,10 +9,10 @@
 // The worker writes its own records behind a record separator (shared/logger.ts), so a partial
 // line the app left (process.stdout.write('…') with no newline) ends where a record begins and
 // never swallows it. A line that starts with white space, or with `}` or `]`, continues the
-// previous one: an app's error(err) on the console writes its whole stack, and util.inspect its whole object, in
-// one write, so they arrive in one read. A read that emptied the pipe (shorter than a full
-// read) ends the record there and then, with no delay (fault tests time their faults on the
-// app's lines); only after a full read does it wait GROUP_MS for the rest.
+// previous one: an app's error(err) on the console writes its whole stack, and util.inspect
+// its whole object, in one write, so they arrive in one read. A read that emptied the pipe
+// (shorter than a full read) ends the record there and then, with no delay (fault tests time
+// their faults on the app's lines); only after a full read does it wait GROUP_MS for the rest.
 
 import { StringDecoder } from 'node:string_decoder'
 import { LOG_LEVELS, RECORD_SEPARATOR } from '../../shared/logger.js'

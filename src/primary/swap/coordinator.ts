@@ -442,7 +442,6 @@ export class SwapCoordinator {
   }
 }
 
-/** A performance.now() reading as ms since the epoch (this process's clock, sub-millisecond). */
 function round (ms: number): number {
   return Math.round(ms * 1000) / 1000
 }

@@ -4,10 +4,9 @@
 // "READY" on stdout, and the pause waits for a "start" line on stdin ("start T": at instant T of
 // this host's clock, which "clock" lines ask for), scanning /proc again meanwhile: every host's
 // pause begins at one instant, rather than each after its own share of that work. Once every
-// worker is paused, "PAUSED"; the
-// install waits for a "go" line. "abort", the end of input, a disconnect or MS without the line
-// awaited: nothing paused yet, or every worker resumed unchanged (the coordinator's hold,
-// swap/coordinator.ts).
+// worker is paused, "PAUSED"; the install waits for a "go" line. "abort", the end of input, a
+// disconnect or MS without the line awaited: nothing paused yet, or every worker resumed
+// unchanged (the coordinator's hold, swap/coordinator.ts).
 
 import type { Readable } from 'node:stream'
 import { HotswapError } from '../../../shared/errors.js'
