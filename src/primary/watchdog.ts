@@ -15,7 +15,9 @@
 // A limit below what the app takes to start would replace a slot's worker at every interval,
 // for ever (pm2's max_memory_restart does): a worker that is over it at its first check, when
 // the one it replaced was replaced for its memory, is kept, and the error says to raise the
-// limit. Its slot is watched again from its next worker on (a reload, a crash).
+// limit. Its slot is watched again from its next worker on (a reload, a crash). So with a
+// --health-check that a slot's worker and then its replacement fail from their start: the
+// replacement is kept, with one error, and replaced again once it passes and then fails.
 
 import { formatBytes } from '../shared/format.js'
 import type { Logger } from '../shared/logger.js'
@@ -52,6 +54,12 @@ export class Watchdog {
   readonly #replacedForMemory = new Set<number>()
   /** Workers over the limit from their first check, after such a replacement: not replaced for memory. */
   readonly #overFromStart = new WeakSet<ManagedWorker>()
+  /** Workers that passed a --health-check at least once. */
+  readonly #passed = new WeakSet<ManagedWorker>()
+  /** Slots whose last worker was replaced for failing every --health-check it was given. */
+  readonly #replacedNeverPassing = new Set<number>()
+  /** Workers that never passed one either, after such a replacement: not replaced for it. */
+  readonly #neverPassing = new WeakSet<ManagedWorker>()
   #timer: NodeJS.Timeout | undefined
 
   constructor (host: Watched, opts: WatchdogOptions) {
@@ -113,13 +121,31 @@ export class Watchdog {
     if (w.state !== 'ready' || host.isReplacing(w)) return
     if (failed === null) {
       this.#failures.delete(w)
+      if (healthCheck !== undefined && ping !== null) {
+        this.#passed.add(w)
+        this.#neverPassing.delete(w)
+        this.#replacedNeverPassing.delete(w.id)
+      }
       return
     }
+    // A stuck event loop is always replaced; a --health-check that no worker has ever passed (a
+    // wrong path, an app that answers it with an error from its start) is not, past one try.
+    const http = ping !== null
+    if (http && this.#neverPassing.has(w)) return
     const n = (this.#failures.get(w) ?? 0) + 1
     this.#failures.set(w, n)
     host.log.warn(`worker ${w.id} (pid ${w.pid}) failed a health check (${n} of ${threshold} in a row): ${failed}`)
-    if (n >= threshold) {
-      host.replace(w, `${n} health checks failed in a row; the last: ${failed}`, { stuck: ping === null })
+    if (n < threshold) return
+    const neverPassed = http && !this.#passed.has(w)
+    if (neverPassed && this.#replacedNeverPassing.has(w.id)) {
+      this.#neverPassing.add(w)
+      this.#replacedNeverPassing.delete(w.id)
+      host.log.error(`worker ${w.id} (pid ${w.pid}) has failed every health check since it started (the last: ${failed}), as did the worker it replaced: the check, not the worker, is likely wrong; it is not replaced for it (fix --health-check or the app's answer to it)`,
+        { event: 'health-check-never-passes', worker: w.id, pid: w.pid, healthCheck })
+      return
     }
+    if (neverPassed) this.#replacedNeverPassing.add(w.id)
+    else this.#replacedNeverPassing.delete(w.id)
+    host.replace(w, `${n} health checks failed in a row; the last: ${failed}`, { stuck: ping === null })
   }
 }

@@ -59,3 +59,22 @@ test('a worker failing its health check, then one stuck in a busy loop, are repl
   assert.deepEqual([...failedPids].map(Number).sort(), [sickPid, Number(pid)].sort())
   assert.equal(await s.stop(), 0)
 })
+
+test('a --health-check that fails from the start in a worker and in its replacement: replaced once, then kept with an error, not replaced for ever', async () => {
+  const p = project()
+  const s = await startServe({ dir: p.dir, dbs: [p.live], workers: 1, app: fixture('versioned-app.mjs'), args: ['--health-check', '/nope', '--health-interval', '200', '--health-timeout', '1000', '--health-threshold', '2'] })
+  servers.push(s)
+  const replaced = await s.waitForLog(/^worker 1 \(pid \d+\) will be replaced: 2 health checks failed in a row; the last: GET \/nope answered 404$/)
+  const first = Number(/pid (\d+)/.exec(String(replaced.message))?.[1])
+  const kept = await s.waitForLog(/^worker 1 \(pid \d+\) has failed every health check since it started \(the last: GET \/nope answered 404\), as did the worker it replaced: the check, not the worker, is likely wrong; it is not replaced for it \(fix --health-check or the app's answer to it\)$/, 20_000)
+  assert.equal(kept.event, 'health-check-never-passes')
+  assert.equal(kept.level, 'error')
+  assert.notEqual(kept.pid, first, 'the replacement is the one kept')
+  // Ten more intervals: nothing else is replaced, the kept worker serves.
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  assert.equal(s.logs().filter((l) => /will be replaced/.test(String(l.message))).length, 1, 'one replacement, not one every two intervals')
+  const [now] = await workersOf(s)
+  assert.equal(now?.pid, kept.pid)
+  assert.equal((await request(s.port, '/version', { keepAlive: false })).status, 200)
+  assert.equal(await s.stop(), 0)
+})
